@@ -1,0 +1,31 @@
+# reviewflow — `make run` starts it, `make test` checks it. Only Python 3.11+ is needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export DJANGO_SETTINGS_MODULE ?= reviewflow.settings
+
+.PHONY: run test install lint typecheck migrations-check pytest clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+## Start reviewflow on this machine: web server and a Celery worker (Ctrl-C stops both).
+run: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python scripts/run.py --port $(PORT)
+
+## Set up and run the whole suite: lint, types, migrations, tests.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy reviewflow screening
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,219 @@
+"""REST API for searches and records (same services as the pages)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.models import Role
+from screening.importers import FORMATS
+from screening.models import OtherMethod, Record, Search, SourceType
+from screening.queries import filter_records
+from screening.services import imports
+
+
+class SearchSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Search
+        fields = [
+            "id",
+            "url",
+            "source",
+            "source_type",
+            "other_method",
+            "search_date",
+            "search_string",
+            "filename",
+            "file_size",
+            "format",
+            "encoding",
+            "status",
+            "percent",
+            "records_read",
+            "records_imported",
+            "records_rejected",
+            "errors",
+            "warnings",
+            "failure",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_url(self, obj: Search) -> str:
+        return reverse("api-search", args=[obj.review.slug, obj.pk])
+
+
+class SearchUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    source = serializers.CharField(max_length=120)  # type: ignore[assignment]
+    source_type = serializers.ChoiceField(choices=SourceType.choices, default=SourceType.DATABASE)
+    other_method = serializers.ChoiceField(
+        choices=OtherMethod.choices, required=False, allow_blank=True, default=""
+    )
+    search_date = serializers.DateField(required=False, allow_null=True, default=None)
+    search_string = serializers.CharField(required=False, allow_blank=True, default="")
+    format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
+    column_map = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='JSON object mapping column names to fields, e.g. {"Article Title": "title"}',
+    )
+
+    def validate_column_map(self, value: str) -> dict[str, str]:
+        if not value.strip():
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise serializers.ValidationError(f"not valid JSON: {exc.msg}") from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return {str(k): str(v) for k, v in parsed.items()}
+
+
+class SearchQueuedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    search = serializers.IntegerField(source="search_id")
+    source = serializers.CharField(source="search.source")  # type: ignore[assignment]
+    record_id = serializers.CharField(source="source_record_id")
+
+    class Meta:
+        model = Record
+        fields = [
+            "id",
+            "title",
+            "authors",
+            "year",
+            "journal",
+            "volume",
+            "issue",
+            "pages",
+            "doi",
+            "pmid",
+            "pmcid",
+            "issn",
+            "isbn",
+            "keywords",
+            "language",
+            "publication_type",
+            "url",
+            "incomplete",
+            "search",
+            "source",
+            "record_id",
+            "position",
+            "line",
+        ]
+
+
+class RecordDetailSerializer(RecordSerializer):
+    class Meta(RecordSerializer.Meta):
+        fields = [*RecordSerializer.Meta.fields, "abstract", "raw"]
+
+
+class SearchListView(GenericAPIView):
+    serializer_class = SearchSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug)
+        searches = Search.objects.for_review(access.review).select_related("review")
+        return Response(SearchSerializer(searches, many=True).data)
+
+    @extend_schema(request=SearchUploadSerializer, responses={202: SearchQueuedSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        data = SearchUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        search = imports.create_search(
+            review=access.review,
+            actor=signed_in_user(request),
+            file=v["file"],
+            filename=v["file"].name,
+            source=v["source"],
+            source_type=v["source_type"],
+            other_method=v["other_method"],
+            search_date=v["search_date"],
+            search_string=v["search_string"],
+            fmt=v["format"],
+            column_map=v["column_map"],
+        )
+        url = reverse("api-search", args=[access.review.slug, search.pk])
+        return Response(
+            {"id": search.pk, "status": search.status, "url": url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+
+class SearchDetailView(GenericAPIView):
+    serializer_class = SearchSerializer
+
+    def get(self, request: Request, slug: str, search_id: int) -> Response:
+        access = get_review_for(request.user, slug)
+        search = get_object_or_404(
+            Search.objects.select_related("review"), pk=search_id, review=access.review
+        )
+        return Response(SearchSerializer(search).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, search_id: int) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        search = get_object_or_404(Search, pk=search_id, review=access.review)
+        imports.delete_search(search=search, actor=signed_in_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("q", str, description="Words to find in title, authors, journal, …"),
+        OpenApiParameter("search", int, description="Only records of this search"),
+        OpenApiParameter("year", int),
+    ]
+)
+class RecordListView(ListAPIView):
+    serializer_class = RecordSerializer
+
+    def get_queryset(self) -> Any:
+        access = get_review_for(self.request.user, self.kwargs["slug"])
+        params = self.request.query_params
+        return (
+            filter_records(
+                Record.objects.for_review(access.review),
+                q=params.get("q", ""),
+                search=params.get("search", ""),
+                year=params.get("year", ""),
+            )
+            .select_related("search")
+            .defer("raw", "abstract")
+        )
+
+
+class RecordDetailView(RetrieveAPIView):
+    serializer_class = RecordDetailSerializer
+
+    def get_object(self) -> Record:
+        access = get_review_for(self.request.user, self.kwargs["slug"])
+        return get_object_or_404(
+            Record.objects.for_review(access.review).select_related("search"),
+            pk=self.kwargs["record_id"],
+        )

@@ -1,0 +1,303 @@
+"""Shared types and normalisers for the citation importers.
+
+Every importer is a pure function over text lines (no ORM, no Django): it yields one
+``ParsedRecord`` per record it could read and one ``Rejection`` per record it could not,
+so the caller can account for every record in a file. A file that cannot be read at all
+raises ``FileFormatError`` with one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+class FileFormatError(Exception):
+    """The whole file cannot be read (wrong format, binary, truncated, too large, …)."""
+
+
+@dataclass
+class ParsedRecord:
+    """One citation as read from a file.
+
+    ``line`` is the 1-based line (or, for XML, the record's start line) where the record
+    begins; ``record_id`` is its identifier in the file (RIS ``ID``/``AN``, PMID, BibTeX key,
+    CSV ``id`` column, …) or its 1-based position when the file gives none; ``raw`` keeps
+    every original field (tag → list of values) so nothing the source said is lost.
+    """
+
+    line: int
+    record_id: str
+    raw: dict[str, list[str]]
+    title: str = ""
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)  # "Family, Given"
+    year: int | None = None
+    journal: str = ""
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    doi: str = ""
+    pmid: str = ""
+    pmcid: str = ""
+    issn: str = ""
+    isbn: str = ""
+    keywords: list[str] = field(default_factory=list)
+    language: str = ""
+    publication_type: str = ""
+    url: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def has_identifying_content(self) -> bool:
+        return bool(self.title or self.doi or self.pmid or self.authors or self.journal or self.url)
+
+
+@dataclass
+class Rejection:
+    """A record that could not be imported, with the line it starts on and why."""
+
+    line: int
+    message: str
+
+
+ParseResult = Union[ParsedRecord, Rejection]
+
+NORMALISED_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "pmcid",
+    "issn",
+    "isbn",
+    "keywords",
+    "language",
+    "publication_type",
+    "url",
+)
+
+
+def finish(record: ParsedRecord) -> ParseResult:
+    """Return the record, or a rejection when it carries nothing that identifies it."""
+    if not record.has_identifying_content():
+        return Rejection(
+            line=record.line,
+            message="record has no title, authors, journal, DOI, PMID or URL",
+        )
+    return record
+
+
+# ---------------------------------------------------------------- normalisers
+
+_DOI_RE = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
+_WS_RE = re.compile(r"\s+")
+
+
+def clean_text(value: str | None) -> str:
+    """Collapse whitespace and strip; ``None`` becomes ``""``."""
+    if not value:
+        return ""
+    return " ".join(value.split())  # the same as _WS_RE.sub(" ", value).strip(), faster
+
+
+def normalise_doi(value: str | None) -> str:
+    """Lower-case DOI without ``https://doi.org/``, ``doi:`` or trailing punctuation."""
+    if not value:
+        return ""
+    match = _DOI_RE.search(value.replace("%2F", "/").replace("%2f", "/"))
+    if not match:
+        return ""
+    doi = match.group(0).rstrip(".,;)]}>").lower()
+    return doi
+
+
+_YEAR_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
+
+
+def parse_year(value: str | None) -> int | None:
+    """First plausible four-digit year in ``value`` (``1988//``, ``2020 Jan 5``, …)."""
+    if not value:
+        return None
+    match = _YEAR_RE.search(value)
+    return int(match.group(1)) if match else None
+
+
+# Lower-case words that only occur in names of organisations ("Name of a University").
+_ORGANISATION_WORDS = frozenset({"of", "and", "for", "the", "&", "on", "in"})
+_DOTTED_INITIALS_RE = re.compile(r"(?:[A-Z]\.-?){1,4}$")
+
+
+def normalise_author(value: str) -> str:
+    """Return an author as ``Family, Given``.
+
+    Accepts ``Family, Given``, ``Family Given-initials`` (MEDLINE ``AU``: ``Smith JA``)
+    and ``Given Family``. Organisation names without a comma are kept as they are when
+    they look like one (more than three words).
+    """
+    name = clean_text(value).strip(" ;,")
+    if not name:
+        return ""
+    if "," in name:
+        family, _, given = name.partition(",")
+        family, given = family.strip(), given.strip()
+        return f"{family}, {given}" if given else family
+    parts = name.split(" ")
+    if len(parts) == 1 or len(parts) > 4 or not _ORGANISATION_WORDS.isdisjoint(parts):
+        return name
+    last = parts[-1]
+    # MEDLINE style: "Smith JA" — the initials come last, upper-case, no dots;
+    # Embase style: "Adler D.G." — the same with dots.
+    if (last.isupper() and len(last) <= 3 and last.isalpha()) or _DOTTED_INITIALS_RE.match(last):
+        return f"{' '.join(parts[:-1])}, {last}"
+    return f"{last}, {' '.join(parts[:-1])}"
+
+
+def normalise_pmid(value: str | None) -> str:
+    if not value:
+        return ""
+    match = re.search(r"\d{1,9}", value)
+    return match.group(0) if match else ""
+
+
+def normalise_pmcid(value: str | None) -> str:
+    if not value:
+        return ""
+    match = re.search(r"PMC\d+", value, re.IGNORECASE)
+    return match.group(0).upper() if match else ""
+
+
+def join_pages(start: str | None, end: str | None) -> str:
+    start, end = clean_text(start), clean_text(end)
+    if start and end and end != start:
+        return f"{start}-{end}"
+    return start or end
+
+
+def split_keywords(values: Iterable[str]) -> list[str]:
+    """Keywords from one or several values, split on ``;`` and de-duplicated in order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        for part in re.split(r";|\n", value):
+            kw = clean_text(part)
+            if kw and kw.lower() not in seen:
+                seen.add(kw.lower())
+                out.append(kw)
+    return out
+
+
+def strip_accents(value: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
+
+def first(raw: dict[str, list[str]], *tags: str) -> str:
+    """The first non-empty value among ``tags`` in ``raw``, cleaned."""
+    for tag in tags:
+        for value in raw.get(tag, ()):
+            text = clean_text(value)
+            if text:
+                return text
+    return ""
+
+
+def as_dict(record: ParsedRecord) -> dict[str, Any]:
+    """The normalised fields of ``record`` as a plain dict (for storage and matching)."""
+    return {name: getattr(record, name) for name in NORMALISED_FIELDS}
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """Lines of ``text`` without their line endings (``\\r\\n``, ``\\r`` or ``\\n``)."""
+    yield from text.splitlines()
+
+
+# ------------------------------------------- helpers added for the tagged importers
+
+_ISSN_ISBN_TOKEN_RE = re.compile(r"[0-9Xx][0-9Xx-]*")
+_COMPACT_DATE_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?:0[1-9]|1[0-2])(?:[0-3]\d)?(?!\d)")
+
+
+def split_issn_isbn(values: Iterable[str]) -> tuple[str, str]:
+    """The first ISSN (``NNNN-NNNC``) and first ISBN (digits only) found in ``values``.
+
+    Exports put both in one field (RIS ``SN``) and mix print and electronic numbers:
+    ``0964-6906 (Print)0964-6906``, ``1999-7777(Electronic),0222-6666(Print)``,
+    ``00155555``, ``9798373627394``. Eight characters make an ISSN, ten or thirteen an ISBN.
+    """
+    issn = isbn = ""
+    for value in values:
+        for token in _ISSN_ISBN_TOKEN_RE.findall(value):
+            digits = token.replace("-", "").upper()
+            if len(digits) == 8 and digits[:7].isdigit():
+                issn = issn or f"{digits[:4]}-{digits[4:]}"
+            elif (len(digits) == 13 and digits.isdigit()) or (
+                len(digits) == 10 and digits[:9].isdigit()
+            ):
+                isbn = isbn or digits
+        if issn and isbn:
+            break
+    return issn, isbn
+
+
+def year_from(values: Iterable[str | None]) -> int | None:
+    """The first year found in ``values``, also in compact dates (``Start date: 20170812``)."""
+    for value in values:
+        year = parse_year(value)
+        if year is None and value:
+            match = _COMPACT_DATE_RE.search(value)
+            year = int(match.group(1)) if match else None
+        if year is not None:
+            return year
+    return None
+
+
+# ---------------------------------------------------------------- ISSN / ISBN
+
+_ID_TOKEN_SPLIT_RE = re.compile(r"[\s;,/()\[\]:]+")
+_ISSN_TOKEN_RE = re.compile(r"(\d{4})-?(\d{3}[\dX])")
+
+
+def normalise_issn(value: str | None) -> str:
+    """First ISSN in ``value`` as ``NNNN-NNNC`` (``0008543X`` → ``0008-543X``), else ``""``.
+
+    Fields such as EndNote's ``isbn`` or a CSV ``ISSN`` cell often hold several numbers
+    (``0269-9052 (Print) 1362-301X (Linking)``); only whole tokens are considered, so an
+    ISBN never yields an ISSN.
+    """
+    for token in _ID_TOKEN_SPLIT_RE.split((value or "").upper()):
+        match = _ISSN_TOKEN_RE.fullmatch(token)
+        if match:
+            return f"{match.group(1)}-{match.group(2)}"
+    return ""
+
+
+def normalise_isbn(value: str | None) -> str:
+    """First ISBN-10 or ISBN-13 in ``value``, digits only (``978-0-12-345678-9`` → ``9780123456789``)."""
+    for token in _ID_TOKEN_SPLIT_RE.split((value or "").upper()):
+        digits = token.replace("-", "")
+        if re.fullmatch(r"\d{9}[\dX]|\d{13}", digits):
+            return digits
+    return ""
+
+
+_HTML_ENTITY_RE = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def unescape_entities(value: str) -> str:
+    """Decode HTML entities that exports leave in text (``&apos;``, ``&#x0027;``, ``&amp;``).
+
+    Only complete entities (ending in ``;``) are decoded, so ``R&D`` or ``&para`` in
+    running text stay as they are.
+    """
+    if "&" not in value:
+        return value
+    return _HTML_ENTITY_RE.sub(lambda match: html.unescape(match.group(0)), value)

@@ -1,0 +1,1 @@
+"""Writes of the screening app: imports (identification), and later deduplication and votes."""

@@ -1,0 +1,412 @@
+"""Importing one search (an export file) into a review, streamed and in batches.
+
+The import runs in a Celery task (``screening.tasks.import_search``) that may be delivered
+twice (``acks_late``) or killed half-way. ``run_import`` is therefore written to be re-run:
+each run takes the search over by bumping ``attempt``, deletes whatever an earlier attempt
+left, and writes its batches only while it still owns the search. Records of a search are
+shown nowhere until the search is ``done``, so nobody sees a half-imported file, and a file
+that fails leaves no records at all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import IO, Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import Review
+from reviewflow.reviews.services import record_audit
+from screening.importers import FORMATS, FileFormatError, ParsedRecord, Rejection, parse_file
+from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+MAX_STORED_ERRORS = 1000
+COLUMN_MAP_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "pmcid",
+    "issn",
+    "isbn",
+    "keywords",
+    "language",
+    "publication_type",
+    "url",
+    "record_id",
+)
+_MAXLEN: dict[str, int] = {
+    f.name: f.max_length
+    for f in Record._meta.concrete_fields
+    if f.max_length and f.get_internal_type() == "CharField"
+}
+
+
+class _Superseded(Exception):
+    """Another run of the same task took the search over; this one stops quietly."""
+
+
+def max_upload_bytes() -> int:
+    return int(settings.MAX_UPLOAD_MB) * 1024 * 1024
+
+
+@transaction.atomic
+def create_search(
+    *,
+    review: Review,
+    actor: User | None,
+    file: UploadedFile | IO[bytes],
+    filename: str,
+    source: str,
+    source_type: str = SourceType.DATABASE,
+    other_method: str = "",
+    search_date: date | None = None,
+    search_string: str = "",
+    fmt: str = "auto",
+    column_map: dict[str, str] | None = None,
+) -> Search:
+    """Store an uploaded export as a new search and queue its import after commit."""
+    source = source.strip()
+    if not source:
+        raise ReviewflowError("Name the source of this search (e.g. PubMed).", field="source")
+    if source_type not in SourceType.values:
+        raise ReviewflowError(
+            f"Unknown source type “{source_type}”: choose database, register or other.",
+            field="source_type",
+        )
+    if other_method and other_method not in OtherMethod.values:
+        raise ReviewflowError(
+            f"Unknown other method “{other_method}”: choose website, organisation or citation.",
+            field="other_method",
+        )
+    if source_type != SourceType.OTHER:
+        other_method = ""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ReviewflowError(
+            f"Unknown format “{fmt}”: choose auto or one of {', '.join(FORMATS)}.",
+            field="format",
+        )
+    column_map = {k.strip(): v for k, v in (column_map or {}).items() if k.strip() and v}
+    bad = sorted(set(column_map.values()) - set(COLUMN_MAP_FIELDS))
+    if bad:
+        raise ReviewflowError(
+            f"Unknown field in the column mapping: {', '.join(bad)}.", field="column_map"
+        )
+    size = _size_of(file)
+    if size == 0:
+        raise ReviewflowError(f"{filename}: the file is empty.", field="file")
+    if size > max_upload_bytes():
+        raise ReviewflowError(
+            f"{filename}: the file is {size / 1048576:.1f} MB; the limit is "
+            f"{settings.MAX_UPLOAD_MB} MB.",
+            field="file",
+        )
+    from django.core.files import File
+
+    search = Search(
+        review=review,
+        source=source[:120],
+        source_type=source_type,
+        other_method=other_method,
+        search_date=search_date,
+        search_string=search_string.strip(),
+        filename=filename[:255],
+        file_size=size,
+        format_requested=fmt,
+        column_map=column_map,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    search.file.save(filename[-100:] or "export", File(file), save=False)
+    search.save()
+    record_audit(
+        review=review,
+        actor=actor,
+        action="search.created",
+        target=f"{source}: {filename}",
+        after={"source_type": source_type, "format": fmt, "size": size},
+    )
+    from screening.tasks import import_search
+
+    search_id = search.pk
+    transaction.on_commit(lambda: import_search.delay(search_id))
+    return search
+
+
+def _size_of(file: Any) -> int:
+    size = getattr(file, "size", None)
+    if size is not None:
+        return int(size)
+    pos = file.tell()
+    file.seek(0, io.SEEK_END)
+    end = file.tell()
+    file.seek(pos)
+    return int(end - pos)
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read from the stored file, so the page can show progress."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+
+class _LimitedReader(io.RawIOBase):
+    """Stops a compressed upload from inflating past a limit (a gzip bomb)."""
+
+    def __init__(self, raw: io.BufferedIOBase, limit: int, filename: str):
+        self.raw, self.limit, self.filename, self.total = raw, limit, filename, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        self.total += len(data)
+        if self.total > self.limit:
+            raise FileFormatError(
+                f"the compressed file unpacks to more than {self.limit // 1048576} MB"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _claim(search_id: int) -> tuple[Search, int] | None:
+    """Take the search over for this run; ``None`` when it is already finished."""
+    with transaction.atomic():
+        search = Search.objects.select_for_update().get(pk=search_id)
+        if search.is_finished:
+            return None
+        search.attempt += 1
+        search.status = SearchStatus.RUNNING
+        search.started_at = timezone.now()
+        search.bytes_read = search.records_read = 0
+        search.records_imported = search.records_rejected = 0
+        search.errors, search.warnings, search.failure = [], [], ""
+        search.save()
+        # Whatever an earlier, interrupted attempt wrote goes before this one starts.
+        Record.objects.filter(search=search).delete()
+        return search, search.attempt
+
+
+def _record_from(parsed: ParsedRecord, *, search: Search, position: int) -> Record:
+    def cut(name: str, value: str) -> str:
+        limit = _MAXLEN.get(name)
+        return value[:limit] if limit else value
+
+    return Record(
+        review_id=search.review_id,
+        search=search,
+        position=position,
+        line=max(parsed.line, 0),
+        source_record_id=(parsed.record_id or str(position))[:255],
+        title=parsed.title,
+        abstract=parsed.abstract,
+        authors=parsed.authors,
+        year=parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
+        journal=cut("journal", parsed.journal),
+        volume=cut("volume", parsed.volume),
+        issue=cut("issue", parsed.issue),
+        pages=cut("pages", parsed.pages),
+        doi=cut("doi", parsed.doi),
+        pmid=cut("pmid", parsed.pmid),
+        pmcid=cut("pmcid", parsed.pmcid),
+        issn=cut("issn", parsed.issn),
+        isbn=cut("isbn", parsed.isbn),
+        keywords=parsed.keywords,
+        language=cut("language", parsed.language),
+        publication_type=cut("publication_type", parsed.publication_type),
+        url=parsed.url,
+        incomplete=not (parsed.title and parsed.authors),
+        raw=parsed.raw,
+    )
+
+
+def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = None) -> Search:
+    """Parse the search's file and store its records; safe to run again at any point.
+
+    ``on_batch`` is called after each committed batch (tests use it to interrupt a run).
+    """
+    claimed = _claim(search_id)
+    if claimed is None:
+        return Search.objects.get(pk=search_id)
+    search, attempt = claimed
+    counting = None
+    try:
+        with search.file.open("rb") as stored:
+            counting = _CountingReader(stored)
+            buffered = io.BufferedReader(counting, buffer_size=1 << 16)
+            stream: BinaryIO = buffered
+            if buffered.peek(2)[:2] == b"\x1f\x8b":
+                # A gzip-compressed export (e.g. EndNote XML .xml.gz).
+                limit = 20 * max_upload_bytes()
+                inflated = gzip.GzipFile(fileobj=buffered)
+                stream = io.BufferedReader(_LimitedReader(inflated, limit, search.filename))
+            parsed = parse_file(stream, fmt=search.format_requested, column_map=search.column_map)
+            search.format, search.encoding = parsed.format, parsed.encoding
+            search.warnings = list(parsed.warnings)
+            batch: list[Record] = []
+            position = 0
+            for result in parsed.results:
+                position += 1
+                search.records_read += 1
+                if isinstance(result, Rejection):
+                    search.records_rejected += 1
+                    if len(search.errors) < MAX_STORED_ERRORS:
+                        search.errors.append({"line": result.line, "message": result.message})
+                    continue
+                batch.append(_record_from(result, search=search, position=position))
+                if len(batch) >= BATCH_SIZE:
+                    _flush(search, attempt, batch, counting.count)
+                    batch = []
+                    if on_batch:
+                        on_batch(search)
+            _flush(search, attempt, batch, counting.count)
+    except _Superseded:
+        log.info("import of search %s superseded by a newer attempt", search_id)
+        return Search.objects.get(pk=search_id)
+    except FileFormatError as exc:
+        return _fail(search, attempt, f"{search.filename}: {exc}")
+    except (UnicodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
+        return _fail(search, attempt, f"{search.filename}: the file could not be read ({exc}).")
+    except Exception:
+        log.exception("import of search %s failed", search_id)
+        _fail(
+            search,
+            attempt,
+            f"{search.filename}: the import stopped on an unexpected error and nothing was "
+            "imported; the server log has the details.",
+        )
+        raise
+    if search.records_read == 0:
+        return _fail(search, attempt, f"{search.filename}: the file holds no records.")
+    if search.records_rejected > len(search.errors):
+        search.warnings.append(
+            f"{search.records_rejected - len(search.errors)} more rejections are not listed."
+        )
+    with transaction.atomic():
+        _check_owner(search, attempt)
+        search.status = SearchStatus.DONE
+        search.bytes_read = search.file_size
+        search.finished_at = timezone.now()
+        search.save()
+        record_audit(
+            review=search.review,
+            actor=None,
+            action="search.imported",
+            target=f"{search.source}: {search.filename}",
+            after={
+                "read": search.records_read,
+                "imported": search.records_imported,
+                "rejected": search.records_rejected,
+                "format": search.format,
+            },
+        )
+    return search
+
+
+def _check_owner(search: Search, attempt: int) -> None:
+    current = Search.objects.select_for_update().values_list("attempt", "status").get(pk=search.pk)
+    if current[0] != attempt or current[1] != SearchStatus.RUNNING:
+        raise _Superseded
+
+
+def _flush(search: Search, attempt: int, batch: list[Record], bytes_read: int) -> None:
+    with transaction.atomic():
+        _check_owner(search, attempt)
+        Record.objects.bulk_create(batch)
+        search.records_imported += len(batch)
+        search.bytes_read = min(bytes_read, search.file_size)
+        Search.objects.filter(pk=search.pk).update(
+            records_read=search.records_read,
+            records_imported=search.records_imported,
+            records_rejected=search.records_rejected,
+            bytes_read=search.bytes_read,
+            format=search.format,
+            encoding=search.encoding,
+        )
+
+
+def _fail(search: Search, attempt: int, message: str) -> Search:
+    """The whole file is refused: no record of it stays, and the page says why."""
+    try:
+        with transaction.atomic():
+            _check_owner(search, attempt)
+            Record.objects.filter(search=search).delete()
+            search.status = SearchStatus.FAILED
+            search.failure = message
+            search.records_imported = 0
+            search.finished_at = timezone.now()
+            search.save()
+            record_audit(
+                review=search.review,
+                actor=None,
+                action="search.failed",
+                target=f"{search.source}: {search.filename}",
+                after={"failure": message},
+            )
+    except _Superseded:
+        pass
+    return Search.objects.get(pk=search.pk)
+
+
+@transaction.atomic
+def delete_search(*, search: Search, actor: User) -> None:
+    """Delete a search and its records, while nobody has screened any of them."""
+    if not search.is_finished:
+        raise ReviewflowError("Wait for the import to finish before deleting this search.")
+    if search_has_screening(search):
+        raise ReviewflowError(
+            "Records of this search have been screened: it can no longer be deleted."
+        )
+    record_audit(
+        review=search.review,
+        actor=actor,
+        action="search.deleted",
+        target=f"{search.source}: {search.filename}",
+        before={"imported": search.records_imported, "rejected": search.records_rejected},
+    )
+    search.file.delete(save=False)
+    search.delete()
+
+
+def search_has_screening(search: Search) -> bool:
+    """Whether any record of ``search`` carries a screening decision."""
+    return False

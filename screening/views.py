@@ -1,0 +1,147 @@
+"""Pages of identification: searches (upload, progress, summary) and records."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.models import Role
+from screening.forms import SOURCES, SearchUploadForm
+from screening.models import Record, Search
+from screening.queries import filter_records
+from screening.services import imports
+
+RECORD_LIST_FIELDS = (
+    "id",
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "doi",
+    "pmid",
+    "incomplete",
+    "search__source",
+    "search_id",
+)
+
+
+@login_required
+def searches(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    review = access.review
+    form = SearchUploadForm()
+    if request.method == "POST":
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        form = SearchUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            upload = data["file"]
+            try:
+                search = imports.create_search(
+                    review=review,
+                    actor=signed_in_user(request),
+                    file=upload,
+                    filename=upload.name,
+                    source=data["source"],
+                    source_type=data["source_type"],
+                    other_method=data["other_method"],
+                    search_date=data["search_date"],
+                    search_string=data["search_string"],
+                    fmt=data["format"],
+                    column_map=data["column_map"],
+                )
+            except ReviewflowError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"{search.filename} is queued for import.")
+                return redirect("search-detail", slug=slug, search_id=search.pk)
+    context = {
+        "access": access,
+        "review": review,
+        "searches": Search.objects.for_review(review).order_by("-created_at"),
+        "form": form,
+        "sources": SOURCES,
+    }
+    return render(request, "screening/searches.html", context)
+
+
+@login_required
+def search_detail(request: HttpRequest, slug: str, search_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    search = get_object_or_404(Search, pk=search_id, review=access.review)
+    template = (
+        "screening/_search_status.html"
+        if getattr(request, "htmx", False)
+        else "screening/search_detail.html"
+    )
+    return render(request, template, {"access": access, "review": access.review, "search": search})
+
+
+@login_required
+@require_POST
+def search_delete(request: HttpRequest, slug: str, search_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    search = get_object_or_404(Search, pk=search_id, review=access.review)
+    try:
+        imports.delete_search(search=search, actor=signed_in_user(request))
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+        return redirect("search-detail", slug=slug, search_id=search_id)
+    messages.success(request, f"Search {search.source} ({search.filename}) deleted.")
+    return redirect("review-searches", slug=slug)
+
+
+@login_required
+def records(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    review = access.review
+    q = request.GET.get("q", "").strip()
+    search_id = request.GET.get("search", "")
+    qs = (
+        filter_records(
+            Record.objects.for_review(review),
+            q=q,
+            search=search_id,
+            year=request.GET.get("year", ""),
+        )
+        .only(*RECORD_LIST_FIELDS)
+        .select_related("search")
+    )
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in {"q": q, "search": search_id}.items() if v})
+    return render(
+        request,
+        "screening/records.html",
+        {
+            "access": access,
+            "review": review,
+            "page": page,
+            "q": q,
+            "query": query,
+            "search_id": search_id,
+            "searches": Search.objects.for_review(review)
+            .filter(status="done")
+            .only("id", "source", "filename"),
+        },
+    )
+
+
+@login_required
+def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    record = get_object_or_404(
+        Record.objects.for_review(access.review).select_related("search"), pk=record_id
+    )
+    return render(
+        request,
+        "screening/record_detail.html",
+        {"access": access, "review": access.review, "record": record},
+    )

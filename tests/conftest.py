@@ -1,0 +1,89 @@
+"""Personas (an owner, two reviewers, a viewer, an outsider) and small factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+# Django imports stay inside the fixtures: the parser and matcher tests run without Django.
+
+PASSWORD = "correct horse battery staple"
+
+
+def needs_service(name: str, env: str) -> None:
+    """Skip locally, fail in CI, when the service named by ``env`` is not configured."""
+    if not os.environ.get(env):
+        reason = f"{name} not configured: set {env} to run this test"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    from django.contrib.auth import get_user_model
+
+    def make(username: str, **extra: Any) -> Any:
+        return get_user_model().objects.create_user(
+            username=username, password=PASSWORD, email=f"{username}@example.org", **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., Any]) -> Any:
+    return make_user("olivia")
+
+
+@pytest.fixture
+def reviewer(make_user: Callable[..., Any]) -> Any:
+    return make_user("rachel")
+
+
+@pytest.fixture
+def reviewer2(make_user: Callable[..., Any]) -> Any:
+    return make_user("roberto")
+
+
+@pytest.fixture
+def viewer(make_user: Callable[..., Any]) -> Any:
+    return make_user("victor")
+
+
+@pytest.fixture
+def outsider(make_user: Callable[..., Any]) -> Any:
+    return make_user("oscar")
+
+
+@pytest.fixture
+def review(owner: Any, reviewer: Any, reviewer2: Any, viewer: Any) -> Any:
+    from reviewflow.reviews import services
+    from reviewflow.reviews.models import Role
+
+    review = services.create_review(
+        title="MSC therapy in type 2 diabetes",
+        slug="msc-t2d",
+        owner=owner,
+        question="Do MSCs lower HbA1c?",
+        protocol_registration="CRD42024000001",
+    )
+    services.add_member(review=review, actor=owner, user=reviewer, role=Role.REVIEWER)
+    services.add_member(review=review, actor=owner, user=reviewer2, role=Role.REVIEWER)
+    services.add_member(review=review, actor=owner, user=viewer, role=Role.VIEWER)
+    return review
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], Any]:
+    from django.test import Client
+
+    def make(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
