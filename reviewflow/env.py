@@ -57,10 +57,9 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
-        path = unquote(parts.path)
-        if path.startswith("/") and parts.netloc == "":
-            path = path[1:] if path.startswith("//") else path
-        return _sqlite(Path(path))
+        # sqlite:///relative/path.db and sqlite:////absolute/path.db, as SQLAlchemy spells them
+        path = unquote(parts.netloc + parts.path)
+        return _sqlite(Path(path[1:] if path.startswith("/") else path))
     if scheme in {"postgres", "postgresql", "pgsql"}:
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         return {

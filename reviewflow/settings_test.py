@@ -24,3 +24,6 @@ MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", tempfile.gettempdir())) / "r
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: a real Celery worker in another process must see the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+# The live server of browser tests serves static files straight from the apps' folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,7 +1,41 @@
+from typing import Any
+
 from django.contrib import admin
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, WorkerHeartbeat
+from reviewflow.reviews.services import record_audit
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes made by site admins land in the review's audit trail too."""
+
+    def review_of(self, obj: Any) -> Review:
+        return obj if isinstance(obj, Review) else obj.review
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        before = {k: form.initial.get(k) for k in form.changed_data} if change else None
+        super().save_model(request, obj, form, change)
+        after = {k: str(form.cleaned_data.get(k)) for k in form.changed_data}
+        record_audit(
+            review=self.review_of(obj),
+            actor=request.user,  # type: ignore[arg-type]
+            action=f"admin.{obj._meta.model_name}.{'changed' if change else 'added'}",
+            target=str(obj),
+            before={k: str(v) for k, v in (before or {}).items()} or None,
+            after=after or None,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        if not isinstance(obj, Review):
+            record_audit(
+                review=obj.review,
+                actor=request.user,  # type: ignore[arg-type]
+                action=f"admin.{obj._meta.model_name}.deleted",
+                target=str(obj),
+            )
+        super().delete_model(request, obj)
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,7 +45,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(AuditedAdmin):
     list_display = ["title", "slug", "protocol_registration", "created_at"]
     search_fields = ["title", "slug", "protocol_registration"]
     prepopulated_fields = {"slug": ["title"]}
@@ -19,7 +53,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["review", "user", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["review__title", "review__slug", "user__username"]

@@ -101,6 +101,7 @@ class ReviewListView(GenericAPIView):
             reviews.append(m.review)
         return reviews
 
+    @extend_schema(operation_id="reviews_list")
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ReviewSerializer(page, many=True).data)
@@ -137,6 +138,7 @@ class ReviewDetailView(GenericAPIView):
 class MemberListView(GenericAPIView):
     serializer_class = MemberSerializer
 
+    @extend_schema(operation_id="members_list", responses=MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug)
         members = access.review.memberships.select_related("user").order_by("user__username")
@@ -193,6 +195,7 @@ class MemberDetailView(GenericAPIView):
 class InvitationListView(GenericAPIView):
     serializer_class = InvitationSerializer
 
+    @extend_schema(operation_id="invitations_list", responses=InvitationSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.OWNER)
         return Response(InvitationSerializer(access.review.invitations.all(), many=True).data)

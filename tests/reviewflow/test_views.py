@@ -207,3 +207,24 @@ def test_sign_in_and_out(client, outsider):
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
     response = client.post(reverse("logout"))
     assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_admin_changes_are_audited(client, review, make_user):
+    admin = make_user("sysadmin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    from reviewflow.reviews.models import Membership
+
+    m = Membership.objects.get(review=review, role=Role.VIEWER)
+    response = client.post(
+        f"/admin/reviews/membership/{m.pk}/change/",
+        {
+            "review": review.pk,
+            "user": m.user_id,
+            "role": "reviewer",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="admin.membership.changed")
+    assert event.actor == admin and event.after["role"] == "reviewer"
