@@ -133,6 +133,7 @@ class SearchListView(GenericAPIView):
     serializer_class = SearchSerializer
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(operation_id="searches_list", responses=SearchSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug)
         searches = Search.objects.for_review(access.review).select_related("review")

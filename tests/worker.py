@@ -34,13 +34,15 @@ def broker_settings(broker: str, data_dir: Path) -> dict[str, Any]:
         return {"broker_url": os.environ["REDIS_URL"], "broker_transport_options": {}}
     folder = data_dir / "celery" / "queue"
     folder.mkdir(parents=True, exist_ok=True)
-    (data_dir / "celery" / "processed").mkdir(parents=True, exist_ok=True)
+    for sub in ("processed", "control"):
+        (data_dir / "celery" / sub).mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": "filesystem://",
         "broker_transport_options": {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "processed_folder": str(data_dir / "celery" / "processed"),
+            "control_folder": str(data_dir / "celery" / "control"),
             "store_processed": False,
         },
     }

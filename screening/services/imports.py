@@ -298,6 +298,8 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
                     batch = []
                     if on_batch:
                         on_batch(search)
+            # Warnings can grow while the file is read (bad bytes past the first chunk).
+            search.warnings = list(parsed.warnings)
             _flush(search, attempt, batch, counting.count)
     except _Superseded:
         log.info("import of search %s superseded by a newer attempt", search_id)

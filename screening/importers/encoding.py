@@ -1,0 +1,187 @@
+"""Reading an uploaded export as text without loading it whole.
+
+Exports arrive in UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark
+(Web of Science), or Windows-1252 (older EndNote and Ovid files). ``open_text`` decides from
+the first 64 KB and returns a text stream over the rest of the file, so a 500 MB export is
+decoded as it is parsed. The byte-order mark is dropped, so the first record's first tag reads
+``TY`` and not ``\\ufeffTY``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from .base import FileFormatError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+HEAD_SIZE = 64 * 1024
+
+BINARY_MESSAGE = "the file is binary, not a text export"
+XLS_MESSAGE = "old Excel .xls files cannot be read: save the sheet as .xlsx or CSV"
+CP1252_WARNING = "file is not valid UTF-8; read as Windows-1252"
+
+# Signatures of files people upload by mistake. ZIP is left to the dispatcher: an XLSX
+# workbook is a ZIP file.
+_BINARY_SIGNATURES = (
+    b"%PDF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",  # JPEG
+    b"\x1f\x8b",  # gzip
+    b"BZh",
+    b"7z\xbc\xaf",
+    b"Rar!",
+)
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .doc
+
+
+class _Replay(io.RawIOBase):
+    """A raw stream that gives ``prefix`` and then the rest of ``source``.
+
+    With ``check_utf8`` it also watches the bytes go by and records one warning the first
+    time they stop being UTF-8 (the text layer replaces such bytes with U+FFFD).
+    """
+
+    def __init__(
+        self,
+        prefix: bytes,
+        source: BinaryIO,
+        *,
+        check_utf8: bool = False,
+        warnings: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._prefix = memoryview(prefix)
+        self._source = source
+        self._decoder = codecs.getincrementaldecoder("utf-8")() if check_utf8 else None
+        self._warnings = warnings if warnings is not None else []
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._prefix:
+            n = min(len(view), len(self._prefix))
+            view[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+        else:
+            data = self._source.read(len(view))
+            n = len(data)
+            view[:n] = data
+        if self._decoder is not None:
+            self._check(view[:n], final=n == 0)
+        self._offset += n
+        return n
+
+    def _check(self, data: memoryview, *, final: bool) -> None:
+        assert self._decoder is not None
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError as error:
+            self._decoder = None
+            self._warnings.append(
+                f"the file has bytes that are not valid UTF-8 (first near byte "
+                f"{self._offset + error.start + 1:,}); they were replaced with \ufffd"
+            )
+
+
+def read_head(stream: BinaryIO, size: int = HEAD_SIZE) -> bytes:
+    """Read up to ``size`` bytes from ``stream`` (short reads are retried until EOF)."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def sniff_encoding(head: bytes) -> tuple[str, str, int, list[str]]:
+    """Decide how to decode a file from its first bytes.
+
+    Returns ``(codec, name, bom_length, warnings)``: the Python codec that reads the bytes
+    after the byte-order mark, the encoding name to report, how many bytes of byte-order
+    mark to skip, and warnings for the user. Raises ``FileFormatError`` for binary files.
+    """
+    if head.startswith(_OLE_SIGNATURE):
+        raise FileFormatError(XLS_MESSAGE)
+    if head.startswith(_BINARY_SIGNATURES):
+        raise FileFormatError(BINARY_MESSAGE)
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", "utf-16-le", 2, []
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", "utf-16-be", 2, []
+    bom_length = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    if not bom_length:
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            return utf16, utf16, 0, []
+    body = head[bom_length:]
+    if b"\x00" in body:
+        raise FileFormatError(BINARY_MESSAGE)
+    if _is_utf8(body, complete=len(head) < HEAD_SIZE):
+        return "utf-8", "utf-8-sig" if bom_length else "utf-8", bom_length, []
+    return "cp1252", "windows-1252", bom_length, [CP1252_WARNING]
+
+
+def decode_head(head: bytes, codec: str, bom_length: int) -> str:
+    """The decoded text of ``head`` (a partial last character is dropped)."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    return decoder.decode(head[bom_length:], final=False)
+
+
+def open_text(stream: BinaryIO) -> tuple[TextIO, str, list[str]]:
+    """Open a binary upload as text: ``(text stream, encoding name, warnings)``.
+
+    ``warnings`` is a live list: if bytes that are not UTF-8 turn up after the first 64 KB
+    of a file read as UTF-8, they are replaced with U+FFFD and a warning is appended while
+    the text is read. Raises ``FileFormatError`` when the file is binary.
+    """
+    head = read_head(stream)
+    codec, name, bom_length, warnings = sniff_encoding(head)
+    return text_stream(head, stream, codec, bom_length, warnings), name, warnings
+
+
+def text_stream(
+    head: bytes, rest: BinaryIO, codec: str, bom_length: int, warnings: list[str]
+) -> TextIO:
+    """A text stream over ``head`` (already read from ``rest``) followed by ``rest``."""
+    raw = _Replay(head[bom_length:], rest, check_utf8=codec == "utf-8", warnings=warnings)
+    buffered = io.BufferedReader(raw, buffer_size=HEAD_SIZE)
+    # newline=None: "\r\n", "\r" and "\n" all end a line (exports mix them in one file).
+    return io.TextIOWrapper(buffered, encoding=codec, errors="replace", newline=None)
+
+
+def binary_stream(head: bytes, rest: BinaryIO) -> BinaryIO:
+    """A binary stream over ``head`` (already read from ``rest``) followed by ``rest``."""
+    return io.BufferedReader(_Replay(head, rest), buffer_size=HEAD_SIZE)
+
+
+def _is_utf8(data: bytes, *, complete: bool = False) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """``utf-16-le``/``utf-16-be`` when the head looks like ASCII text in UTF-16, else ``""``."""
+    sample = head[:4096]
+    if len(sample) < 8:
+        return ""
+    even_nul = sample[0::2].count(0) / len(sample[0::2])
+    odd_nul = sample[1::2].count(0) / len(sample[1::2])
+    if odd_nul > 0.4 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.4 and odd_nul < 0.05:
+        return "utf-16-be"
+    return ""
