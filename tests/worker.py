@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 from django.db import connection
 
 from reviewflow.celery import app as celery_app
@@ -147,10 +148,12 @@ def real_worker(broker: str, data_dir: Path, concurrency: int = 1) -> Iterator[W
 
 
 def _reset_connections() -> None:
+    # Producers are cached per broker URL, in the app and in kombu's global pools.
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()
     celery_app.amqp.queues = celery_app.amqp.Queues(())  # rebuilt from the default queue
 
 
