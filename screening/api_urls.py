@@ -15,4 +15,15 @@ urlpatterns = [
         api.RecordDetailView.as_view(),
         name="api-record",
     ),
+    path("reviews/<slug:slug>/duplicates/", api.DuplicateListView.as_view(), name="api-duplicates"),
+    path(
+        "reviews/<slug:slug>/duplicates/<int:pair_id>/resolve/",
+        api.DuplicateResolveView.as_view(),
+        name="api-duplicate-resolve",
+    ),
+    path(
+        "reviews/<slug:slug>/records/<int:record_id>/unmerge/",
+        api.RecordUnmergeView.as_view(),
+        name="api-record-unmerge",
+    ),
 ]

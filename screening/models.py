@@ -106,10 +106,19 @@ class Search(models.Model):
         return self.status in (SearchStatus.DONE, SearchStatus.FAILED)
 
 
+class MergeKind(models.TextChoices):
+    AUTO = "auto", "Merged automatically"
+    CONFIRMED = "confirmed", "Merged by a person"
+
+
 class RecordQuerySet(models.QuerySet["Record"]):
     def for_review(self, review: Review) -> RecordQuerySet:
         # Records of a search still importing (or failed) are not shown anywhere.
         return self.filter(review=review, search__status=SearchStatus.DONE)
+
+    def unique(self) -> RecordQuerySet:
+        """Records that are not duplicates of another: the ones that go on to screening."""
+        return self.filter(duplicate_of__isnull=True)
 
 
 class Record(models.Model):
@@ -141,6 +150,20 @@ class Record(models.Model):
         default=False, help_text="Imported, but without a title or without authors."
     )
     raw = models.JSONField(default=dict, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        help_text="The primary record of this record's cluster, when this is a duplicate.",
+    )
+    merge_kind = models.CharField(max_length=10, choices=MergeKind.choices, blank=True)
+    filled_from = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Fields this primary record took from a duplicate: {field: record id}.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = RecordQuerySet.as_manager()
@@ -150,6 +173,14 @@ class Record(models.Model):
         constraints = [
             # A re-run import can never store a record of a file twice.
             models.UniqueConstraint(fields=["search", "position"], name="record_unique_position"),
+            models.CheckConstraint(
+                condition=Q(duplicate_of__isnull=True, merge_kind="")
+                | Q(duplicate_of__isnull=False, merge_kind__in=MergeKind.values),
+                name="record_merge_kind_matches",
+            ),
+            models.CheckConstraint(
+                condition=~Q(duplicate_of=models.F("id")), name="record_not_own_duplicate"
+            ),
         ]
         indexes = [models.Index(fields=["review", "year"], name="record_review_year")]
 
@@ -159,3 +190,52 @@ class Record(models.Model):
     @property
     def first_author(self) -> str:
         return self.authors[0] if self.authors else ""
+
+
+class PairDecision(models.TextChoices):
+    PENDING = "pending", "Waiting for a person"
+    AUTO = "auto", "Merged automatically"
+    CONFIRMED = "confirmed", "Duplicate (decided by a person)"
+    SEPARATED = "separated", "Not a duplicate (decided by a person)"
+
+
+class DuplicatePair(models.Model):
+    """Two records the matching engine found alike, its score and reasons, and the decision.
+
+    Decisions made by people (``confirmed``, ``separated``) are never changed by a new run:
+    a separated pair is never merged again, a confirmed merge never undone by the engine.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="duplicate_pairs")
+    record_a = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    record_b = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(default=0)
+    reasons = models.JSONField(default=list, blank=True)
+    decision = models.CharField(
+        max_length=10, choices=PairDecision.choices, default=PairDecision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["record_a", "record_b"], name="pair_unique"),
+            models.CheckConstraint(
+                condition=Q(record_a__lt=models.F("record_b")), name="pair_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=PairDecision.values), name="pair_decision_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["review", "decision"], name="pair_review_decision")]
+
+    def __str__(self) -> str:
+        return f"{self.record_a_id} ~ {self.record_b_id} ({self.decision})"

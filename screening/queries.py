@@ -8,9 +8,14 @@ from screening.models import RecordQuerySet
 
 
 def filter_records(
-    qs: RecordQuerySet, *, q: str = "", search: str = "", year: str = ""
+    qs: RecordQuerySet, *, q: str = "", search: str = "", year: str = "", duplicates: str = ""
 ) -> RecordQuerySet:
-    """Narrow records by free text (title, authors, journal, DOI, PMID), search and year."""
+    """Narrow records by free text (title, authors, journal, DOI, PMID), search, year, and
+    duplicates (``exclude``: only records that go on to screening; ``only``: merged ones)."""
+    if duplicates == "exclude":
+        qs = qs.filter(duplicate_of__isnull=True)
+    elif duplicates == "only":
+        qs = qs.filter(duplicate_of__isnull=False)
     if search.isdigit():
         qs = qs.filter(search_id=int(search))
     if year.isdigit():

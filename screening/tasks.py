@@ -9,3 +9,11 @@ from screening.services import imports
 def import_search(search_id: int) -> str:
     """Import one search's file; safe to run twice (the service restarts cleanly)."""
     return imports.run_import(search_id=search_id).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dedup_search(review_id: int, search_id: int | None = None) -> int:
+    """Compare a newly imported search with the review (or all records); safe to re-run."""
+    from screening.services import dedup
+
+    return dedup.run_dedup(review_id=review_id, search_id=search_id).merged

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
-from reviewflow.reviews.models import Role
+from reviewflow.reviews.models import AuditEvent, Role
 from screening.forms import SOURCES, SearchUploadForm
 from screening.models import Record, Search
 from screening.queries import filter_records
@@ -30,6 +30,8 @@ RECORD_LIST_FIELDS = (
     "incomplete",
     "search__source",
     "search_id",
+    "duplicate_of",
+    "merge_kind",
 )
 
 
@@ -105,18 +107,22 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
     review = access.review
     q = request.GET.get("q", "").strip()
     search_id = request.GET.get("search", "")
+    duplicates = request.GET.get("duplicates", "")
     qs = (
         filter_records(
             Record.objects.for_review(review),
             q=q,
             search=search_id,
             year=request.GET.get("year", ""),
+            duplicates=duplicates,
         )
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in {"q": q, "search": search_id}.items() if v})
+    query = urlencode(
+        {k: v for k, v in {"q": q, "search": search_id, "duplicates": duplicates}.items() if v}
+    )
     return render(
         request,
         "screening/records.html",
@@ -127,6 +133,7 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
             "q": q,
             "query": query,
             "search_id": search_id,
+            "duplicates": duplicates,
             "searches": Search.objects.for_review(review)
             .filter(status="done")
             .only("id", "source", "filename"),
@@ -138,10 +145,24 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
 def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug)
     record = get_object_or_404(
-        Record.objects.for_review(access.review).select_related("search"), pk=record_id
+        Record.objects.for_review(access.review).select_related("search", "duplicate_of__search"),
+        pk=record_id,
     )
+    duplicates = record.duplicates.select_related("search").only(
+        "id", "title", "merge_kind", "position", "search__source", "duplicate_of_id"
+    )
+    history = AuditEvent.objects.filter(
+        review=access.review, object_type="record", object_id=record.pk
+    ).select_related("actor")
     return render(
         request,
         "screening/record_detail.html",
-        {"access": access, "review": access.review, "record": record},
+        {
+            "access": access,
+            "review": access.review,
+            "record": record,
+            "duplicates": duplicates,
+            "history": history,
+            "filled": sorted(record.filled_from.items()),
+        },
     )

@@ -134,13 +134,20 @@ class AuditEvent(models.Model):
     )
     action = models.CharField(max_length=60)
     target = models.CharField(max_length=300, blank=True)
+    # What the event is about, when it is one object (a record, a vote, …), so an object's
+    # history is one indexed query.
+    object_type = models.CharField(max_length=30, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["review", "-created_at"], name="audit_review_time")]
+        indexes = [
+            models.Index(fields=["review", "-created_at"], name="audit_review_time"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"

@@ -35,16 +35,47 @@ def record_audit(
     target: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: int | None = None,
 ) -> AuditEvent:
     """Append one event to the review's audit trail."""
     return AuditEvent.objects.create(
-        review=review,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        target=target[:300],
-        before=before,
-        after=after,
+        **audit_fields(
+            review=review,
+            actor=actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            object_type=object_type,
+            object_id=object_id,
+        )
     )
+
+
+def audit_fields(
+    *,
+    review: Review,
+    actor: User | None,
+    action: str,
+    target: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: int | None = None,
+) -> dict[str, Any]:
+    """The fields of one audit event, for services that write many with ``bulk_create``."""
+    return {
+        "review": review,
+        "actor": actor if actor is not None and actor.is_authenticated else None,
+        "action": action,
+        "target": target[:300],
+        "before": before,
+        "after": after,
+        "object_type": object_type,
+        "object_id": object_id,
+        "created_at": timezone.now(),
+    }
 
 
 def _review_snapshot(review: Review) -> dict[str, Any]:

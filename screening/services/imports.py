@@ -341,6 +341,10 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
                 "format": search.format,
             },
         )
+        from screening.tasks import dedup_search
+
+        review_id, search_id = search.review_id, search.pk
+        transaction.on_commit(lambda: dedup_search.delay(review_id, search_id))
     return search
 
 

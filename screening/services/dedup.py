@@ -1,0 +1,516 @@
+"""Deduplication of a review's records: run the matching engine, store its verdicts, merge
+clusters, and let people decide, merge and undo.
+
+One mechanism, ``_apply_clusters``, turns the stored pairs into merges: the engine's sure
+links, the pairs people confirmed and the merges that already exist join records; pairs
+people separated can never end up in one cluster. Each run of the engine and each decision
+calls it, so a new run can add merges but never undo one a person made or confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import AuditEvent, Review
+from reviewflow.reviews.services import audit_fields, record_audit
+from screening.dedup.engine import (
+    Match,
+    MatchRecord,
+    build_clusters,
+    choose_primary,
+    fill_from_duplicates,
+    find_matches,
+)
+from screening.models import DuplicatePair, MergeKind, PairDecision, Record, SearchStatus
+
+log = logging.getLogger(__name__)
+
+MATCH_FIELDS = (
+    "id",
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "isbn",
+    "publication_type",
+    "abstract",
+)
+FILLABLE_EMPTY: dict[str, Any] = {"year": None, "authors": []}
+UPDATED_FIELDS = (
+    "id",
+    "duplicate_of",
+    "merge_kind",
+    "filled_from",
+    "doi",
+    "pmid",
+    "abstract",
+    "pages",
+    "volume",
+    "issue",
+    "journal",
+    "year",
+    "isbn",
+    "authors",
+)
+
+
+@dataclass
+class DedupResult:
+    compared: int = 0
+    new_auto: int = 0
+    new_pending: int = 0
+    merged: int = 0
+    clusters: int = 0
+    pending_total: int = 0
+    details: dict[str, int] = field(default_factory=dict)
+
+
+def _match_records(qs: Iterable[tuple[Any, ...]]) -> list[MatchRecord]:
+    out = []
+    for (
+        rid,
+        title,
+        authors,
+        year,
+        journal,
+        volume,
+        issue,
+        pages,
+        doi,
+        pmid,
+        isbn,
+        ptype,
+        abstract,
+    ) in qs:
+        out.append(
+            MatchRecord(
+                id=rid,
+                title=title,
+                authors=tuple(authors or ()),
+                year=year,
+                journal=journal,
+                volume=volume,
+                issue=issue,
+                pages=pages,
+                doi=doi,
+                pmid=pmid,
+                isbn=isbn,
+                publication_type=ptype,
+                abstract=abstract[:400],
+            )
+        )
+    return out
+
+
+def _lock(review_id: int) -> Review:
+    # One deduplication (or decision) at a time per review.
+    return Review.objects.select_for_update().get(pk=review_id)
+
+
+def _human_decisions(review: Review) -> dict[frozenset[int], str]:
+    rows = DuplicatePair.objects.filter(
+        review=review, decision__in=[PairDecision.CONFIRMED, PairDecision.SEPARATED]
+    ).values_list("record_a_id", "record_b_id", "decision")
+    return {frozenset((a, b)): d for a, b, d in rows}
+
+
+def _existing_clusters(review: Review) -> list[set[int]]:
+    groups: dict[int, set[int]] = defaultdict(set)
+    for rid, primary in Record.objects.filter(
+        review=review, duplicate_of__isnull=False
+    ).values_list("id", "duplicate_of_id"):
+        groups[primary].update((primary, rid))
+    return list(groups.values())
+
+
+def run_dedup(*, review_id: int, search_id: int | None = None) -> DedupResult:
+    """Compare a search's records with the review's others (or, without ``search_id``, every
+    record with every other), store the verdicts and merge the sure clusters.
+
+    Safe to run again: verdicts are upserted, decisions people made are kept.
+    """
+    with transaction.atomic():
+        review = _lock(review_id)
+        visible = Record.objects.filter(review=review, search__status=SearchStatus.DONE)
+        rows = visible.values_list(*MATCH_FIELDS)
+        if search_id is None:
+            new, existing = _match_records(rows), []
+        else:
+            new = _match_records(rows.filter(search_id=search_id))
+            existing = _match_records(rows.exclude(search_id=search_id))
+        decided = _human_decisions(review)
+        clusters = _existing_clusters(review)
+        matches = find_matches(new, existing, decided=decided, clusters=clusters)
+        result = _store_matches(review, _not_yet_separated(matches, decided, clusters))
+        result.compared = len(new)
+        merged = _apply_clusters(review, actor=None)
+        result.merged = merged
+        result.pending_total = DuplicatePair.objects.filter(
+            review=review, decision=PairDecision.PENDING
+        ).count()
+        result.clusters = len(_existing_clusters(review))
+        record_audit(
+            review=review,
+            actor=None,
+            action="dedup.run",
+            target="all records" if search_id is None else f"search {search_id}",
+            after={
+                "compared": result.compared,
+                "new_auto": result.new_auto,
+                "new_pending": result.new_pending,
+                "merged": merged,
+                "pending": result.pending_total,
+            },
+        )
+    return result
+
+
+def _not_yet_separated(
+    matches: Sequence[Match], decided: dict[frozenset[int], str], clusters: list[set[int]]
+) -> list[Match]:
+    """Drop pending questions about two clusters a person already said are different
+    (they answered for one pair of records; the answer holds for both clusters)."""
+    cluster_of = {rid: i for i, group in enumerate(clusters) for rid in group}
+
+    def key(rid: int) -> tuple[str, int]:
+        return ("cluster", cluster_of[rid]) if rid in cluster_of else ("record", rid)
+
+    apart = set()
+    for pair, decision in decided.items():
+        if decision == PairDecision.SEPARATED:
+            x, y = tuple(pair)
+            apart.add(frozenset((key(x), key(y))))
+    return [
+        m for m in matches if m.outcome == "auto" or frozenset((key(m.a), key(m.b))) not in apart
+    ]
+
+
+def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
+    result = DedupResult()
+    stored = {
+        (a, b): (pk, decision)
+        for pk, a, b, decision in DuplicatePair.objects.filter(review=review).values_list(
+            "pk", "record_a_id", "record_b_id", "decision"
+        )
+    }
+    to_create, to_update = [], []
+    for m in matches:
+        decision = PairDecision.AUTO if m.outcome == "auto" else PairDecision.PENDING
+        known = stored.get((m.a, m.b))
+        if known is None:
+            to_create.append(
+                DuplicatePair(
+                    review=review,
+                    record_a_id=m.a,
+                    record_b_id=m.b,
+                    score=m.score,
+                    reasons=list(m.reasons),
+                    decision=decision,
+                )
+            )
+            if decision == PairDecision.AUTO:
+                result.new_auto += 1
+            else:
+                result.new_pending += 1
+        elif known[1] in (PairDecision.AUTO, PairDecision.PENDING):
+            to_update.append(
+                DuplicatePair(
+                    pk=known[0],
+                    score=m.score,
+                    reasons=list(m.reasons),
+                    # An engine verdict may grow from pending to auto, never back.
+                    decision=PairDecision.AUTO
+                    if PairDecision.AUTO in (decision, known[1])
+                    else PairDecision.PENDING,
+                )
+            )
+    DuplicatePair.objects.bulk_create(to_create, batch_size=2000)
+    DuplicatePair.objects.bulk_update(to_update, ["score", "reasons", "decision"], batch_size=2000)
+    return result
+
+
+def _apply_clusters(
+    review: Review, *, actor: User | None, preferred: dict[frozenset[int], int] | None = None
+) -> int:
+    """Merge the records that the stored pairs and existing merges join; return how many
+    records became duplicates. ``preferred`` names the primary a person chose for a cluster
+    that contains the given pair."""
+    pairs = DuplicatePair.objects.filter(review=review).exclude(decision=PairDecision.PENDING)
+    auto: list[Match] = []
+    confirmed: list[frozenset[int]] = []
+    separated: list[frozenset[int]] = []
+    confirmed_ids: set[frozenset[int]] = set()
+    for a, b, decision, score in pairs.values_list(
+        "record_a_id", "record_b_id", "decision", "score"
+    ):
+        pair = frozenset((a, b))
+        if decision == PairDecision.AUTO:
+            auto.append(Match(a, b, "auto", score, ()))
+        elif decision == PairDecision.CONFIRMED:
+            confirmed.append(pair)
+            confirmed_ids.add(pair)
+        else:
+            separated.append(pair)
+    current: dict[int, int | None] = {}
+    kinds: dict[int, str] = {}
+    for rid, primary, kind in Record.objects.filter(
+        review=review, duplicate_of__isnull=False
+    ).values_list("id", "duplicate_of_id", "merge_kind"):
+        current[rid] = primary
+        kinds[rid] = kind
+        confirmed.append(frozenset((rid, primary)))  # existing merges stay
+    clusters = build_clusters(auto, separated=separated, confirmed=confirmed)
+    if not clusters:
+        return 0
+    ids = {rid for cluster in clusters for rid in cluster}
+    records = {
+        r.id: r
+        for r in _match_records(Record.objects.filter(pk__in=ids).values_list(*MATCH_FIELDS))
+    }
+    primaries_now = {p for p in current.values() if p is not None}
+    changed: dict[int, tuple[int | None, str]] = {}
+    fills: dict[int, dict[str, tuple[object, int]]] = {}
+    for cluster in clusters:
+        primary = _primary_for(cluster, records, primaries_now, current, preferred)
+        members = cluster - {primary}
+        for rid in members:
+            linked_by_person = any(
+                frozenset((rid, other)) in confirmed_ids for other in cluster if other != rid
+            )
+            kind = MergeKind.CONFIRMED if linked_by_person else kinds.get(rid, MergeKind.AUTO)
+            if current.get(rid) != primary or kinds.get(rid) != kind:
+                changed[rid] = (primary, kind)
+        if current.get(primary) is not None:
+            changed[primary] = (None, "")
+        fills[primary] = fill_from_duplicates(records[primary], [records[r] for r in members])
+    newly = [rid for rid in changed if current.get(rid) is None and changed[rid][0]]
+    _write_merges(review, actor, changed, fills, newly)
+    return len(newly)
+
+
+def _primary_for(
+    cluster: set[int],
+    records: dict[int, MatchRecord],
+    primaries_now: set[int],
+    current: dict[int, int | None],
+    preferred: dict[frozenset[int], int] | None,
+) -> int:
+    for pair, chosen in (preferred or {}).items():
+        if pair <= cluster:
+            return chosen
+    kept = [rid for rid in cluster if rid in primaries_now and current.get(rid) is None]
+    if kept:
+        # A cluster keeps the primary it had (screening may have started on it).
+        return choose_primary(kept, records)
+    return choose_primary(cluster, records)
+
+
+def _write_merges(
+    review: Review,
+    actor: User | None,
+    changed: dict[int, tuple[int | None, str]],
+    fills: dict[int, dict[str, tuple[object, int]]],
+    newly: list[int],
+) -> None:
+    by_id = Record.objects.only(*UPDATED_FIELDS).in_bulk(set(changed) | set(fills))
+    updates = []
+    events = []
+    for rid, (primary, kind) in changed.items():
+        record = by_id[rid]
+        record.duplicate_of_id, record.merge_kind = primary, kind
+        updates.append(record)
+        if rid in newly:
+            events.append(
+                AuditEvent(
+                    **audit_fields(
+                        review=review,
+                        actor=actor,
+                        action="record.merged"
+                        if kind == MergeKind.AUTO
+                        else "record.merged_by_person",
+                        target=f"record {rid} into record {primary}",
+                        after={"duplicate_of": primary, "kind": kind},
+                        object_type="record",
+                        object_id=rid,
+                    )
+                )
+            )
+    for primary, filled in fills.items():
+        record = by_id[primary]
+        touched = False
+        for name, (value, source) in filled.items():
+            if not getattr(record, name):
+                setattr(record, name, list(value) if isinstance(value, tuple) else value)
+                record.filled_from[name] = source
+                touched = True
+        if touched and record not in updates:
+            updates.append(record)
+    Record.objects.bulk_update(updates, UPDATED_FIELDS[1:], batch_size=1000)
+    AuditEvent.objects.bulk_create(events, batch_size=2000)
+
+
+@transaction.atomic
+def decide_pair(
+    *, pair: DuplicatePair, actor: User, duplicate: bool, primary_id: int | None = None
+) -> DuplicatePair:
+    """A person's verdict on a pending pair: the same publication (merge, optionally keeping
+    ``primary_id``) or not (never merged again)."""
+    _lock(pair.review_id)
+    pair = DuplicatePair.objects.select_related("review").get(pk=pair.pk)
+    if pair.decision != PairDecision.PENDING:
+        raise ReviewflowError(
+            f"This pair was already decided ({pair.get_decision_display().lower()}).",
+            code="conflict",
+        )
+    ids = {pair.record_a_id, pair.record_b_id}
+    if primary_id is not None and primary_id not in ids:
+        raise ReviewflowError("The primary record must be one of the pair.", field="primary")
+    pair.decision = PairDecision.CONFIRMED if duplicate else PairDecision.SEPARATED
+    pair.decided_by, pair.decided_at = actor, timezone.now()
+    pair.save(update_fields=["decision", "decided_by", "decided_at"])
+    record_audit(
+        review=pair.review,
+        actor=actor,
+        action="duplicate.confirmed" if duplicate else "duplicate.separated",
+        target=f"records {pair.record_a_id} and {pair.record_b_id}",
+        before={"decision": "pending"},
+        after={"decision": pair.decision, "primary": primary_id},
+        object_type="pair",
+        object_id=pair.pk,
+    )
+    if duplicate:
+        preferred = {frozenset(ids): primary_id} if primary_id else None
+        _apply_clusters(pair.review, actor=actor, preferred=preferred)
+    _settle_implied(pair, actor)
+    return pair
+
+
+def _settle_implied(decided: DuplicatePair, actor: User) -> None:
+    """Other pending pairs that the decision answers: pairs now inside one cluster (the
+    person said the clusters are one), or between the two clusters a person separated."""
+    cluster_of: dict[int, int] = {}
+    for group in _existing_clusters(decided.review):
+        for rid in group:
+            cluster_of[rid] = min(group)
+
+    def key(rid: int) -> int:
+        return cluster_of.get(rid, rid)
+
+    sides = frozenset((key(decided.record_a_id), key(decided.record_b_id)))
+    settled = []
+    for other in DuplicatePair.objects.filter(
+        review=decided.review, decision=PairDecision.PENDING
+    ).only("id", "record_a_id", "record_b_id"):
+        ka, kb = key(other.record_a_id), key(other.record_b_id)
+        if ka == kb or frozenset((ka, kb)) == sides:
+            settled.append(other.pk)
+    if settled:
+        DuplicatePair.objects.filter(pk__in=settled).update(
+            decision=decided.decision, decided_by=actor, decided_at=timezone.now()
+        )
+
+
+@transaction.atomic
+def undo_merge(*, record: Record, actor: User) -> Record:
+    """Take a duplicate out of its cluster: it becomes a record of its own again, the
+    primary gives back what it took from it, and the two are never merged again."""
+    _lock(record.review_id)
+    record = Record.objects.select_related("review").get(pk=record.pk)
+    primary_id = record.duplicate_of_id
+    if primary_id is None:
+        raise ReviewflowError("This record is not merged into another.")
+    cluster = [primary_id] + list(
+        Record.objects.filter(duplicate_of_id=primary_id)
+        .exclude(pk=record.pk)
+        .values_list("pk", flat=True)
+    )
+    kind = record.merge_kind
+    record.duplicate_of_id, record.merge_kind = None, ""
+    record.save(update_fields=["duplicate_of", "merge_kind"])
+    for other in cluster:
+        a, b = sorted((record.pk, other))
+        DuplicatePair.objects.update_or_create(
+            record_a_id=a,
+            record_b_id=b,
+            defaults={
+                "review": record.review,
+                "decision": PairDecision.SEPARATED,
+                "decided_by": actor,
+                "decided_at": timezone.now(),
+            },
+        )
+    primary = Record.objects.get(pk=primary_id)
+    returned = [name for name, source in primary.filled_from.items() if source == record.pk]
+    for name in returned:
+        setattr(primary, name, FILLABLE_EMPTY.get(name, ""))
+        del primary.filled_from[name]
+    primary.save()
+    record_audit(
+        review=record.review,
+        actor=actor,
+        action="record.unmerged",
+        target=f"record {record.pk} from record {primary_id}",
+        before={"duplicate_of": primary_id, "kind": kind},
+        after={"duplicate_of": None, "fields_returned": returned},
+        object_type="record",
+        object_id=record.pk,
+    )
+    # The primary may take the returned fields from its remaining duplicates.
+    _apply_clusters(record.review, actor=actor)
+    return record
+
+
+def cluster_rows(review: Review) -> list[dict[str, Any]]:
+    """One row per record for ``dedupe --export-clusters``: record_id, search, cluster_id,
+    status (unique, primary, auto, confirmed, pending)."""
+    records = list(
+        Record.objects.for_review(review)
+        .order_by("search_id", "position")
+        .values_list(
+            "id", "source_record_id", "search__source", "search_id", "duplicate_of_id", "merge_kind"
+        )
+    )
+    primaries = {dup_of for *_, dup_of, _ in records if dup_of}
+    pending: dict[int, int] = {}
+    for a, b in DuplicatePair.objects.filter(
+        review=review, decision=PairDecision.PENDING
+    ).values_list("record_a_id", "record_b_id"):
+        pending.setdefault(b, a)
+        pending.setdefault(a, b)
+    cluster_of = {rid: (dup_of or rid) for rid, _, _, _, dup_of, _ in records}
+    rows = []
+    for rid, source_id, source, search_id, dup_of, kind in records:
+        if dup_of:
+            status = kind
+        elif rid in primaries:
+            status = "primary"
+        elif rid in pending:
+            status = "pending"
+        else:
+            status = "unique"
+        cluster = cluster_of[rid]
+        if status == "pending":
+            cluster = cluster_of.get(pending[rid], pending[rid])
+        rows.append(
+            {
+                "record_id": source_id,
+                "search": f"{source} ({search_id})",
+                "cluster_id": cluster,
+                "status": status,
+            }
+        )
+    return rows

@@ -1,0 +1,121 @@
+"""Pages of deduplication: the queue of pairs a person decides, and undoing merges."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.models import Role
+from screening.models import DuplicatePair, PairDecision, Record
+from screening.services import dedup
+
+COMPARED_FIELDS = [
+    ("title", "Title"),
+    ("authors", "Authors"),
+    ("year", "Year"),
+    ("journal", "Journal"),
+    ("volume", "Volume"),
+    ("issue", "Issue"),
+    ("pages", "Pages"),
+    ("doi", "DOI"),
+    ("pmid", "PMID"),
+    ("publication_type", "Type"),
+    ("abstract", "Abstract"),
+]
+
+
+def _norm(value: object) -> str:
+    if isinstance(value, list):
+        value = "; ".join(value)
+    return " ".join(str(value or "").lower().split())
+
+
+def comparison(a: Record, b: Record) -> list[dict[str, object]]:
+    rows = []
+    for name, label in COMPARED_FIELDS:
+        va, vb = getattr(a, name), getattr(b, name)
+        if isinstance(va, list):
+            va = "; ".join(va)
+        if isinstance(vb, list):
+            vb = "; ".join(vb)
+        na, nb = _norm(va), _norm(vb)
+        state = "same" if na == nb else ("missing" if not na or not nb else "differs")
+        rows.append({"label": label, "a": va, "b": vb, "state": state})
+    return rows
+
+
+@login_required
+def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    pending = DuplicatePair.objects.filter(review=access.review, decision=PairDecision.PENDING)
+    total = pending.count()
+    index = max(0, min(int(request.GET.get("i", "0") or 0), max(total - 1, 0)))
+    pair = (
+        pending.select_related("record_a__search", "record_b__search")
+        .order_by("-score", "id")[index : index + 1]
+        .first()
+    )
+    context = {
+        "access": access,
+        "review": access.review,
+        "pair": pair,
+        "total": total,
+        "index": index,
+        "rows": comparison(pair.record_a, pair.record_b) if pair else [],
+        "decided": DuplicatePair.objects.filter(
+            review=access.review, decision__in=[PairDecision.CONFIRMED, PairDecision.SEPARATED]
+        ).count(),
+        "merged": Record.objects.for_review(access.review)
+        .filter(duplicate_of__isnull=False)
+        .count(),
+    }
+    template = (
+        "screening/_duplicate_pair.html"
+        if getattr(request, "htmx", False)
+        else "screening/duplicates.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def duplicate_decide(request: HttpRequest, slug: str, pair_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    pair = get_object_or_404(DuplicatePair, pk=pair_id, review=access.review)
+    decision = request.POST.get("decision")
+    primary = request.POST.get("primary")
+    try:
+        if decision not in ("duplicate", "not_duplicate"):
+            raise ReviewflowError("Choose “duplicate” or “not a duplicate”.", field="decision")
+        dedup.decide_pair(
+            pair=pair,
+            actor=signed_in_user(request),
+            duplicate=decision == "duplicate",
+            primary_id=int(primary) if primary and primary.isdigit() else None,
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    index = request.POST.get("i", "0")
+    return redirect(
+        reverse("review-duplicates", args=[slug]) + f"?i={int(index) if index.isdigit() else 0}"
+    )
+
+
+@login_required
+@require_POST
+def record_unmerge(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
+    try:
+        dedup.undo_merge(record=record, actor=signed_in_user(request))
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Merge undone: the record stands on its own again.")
+    return redirect("record-detail", slug=slug, record_id=record_id)
