@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-export DJANGO_SETTINGS_MODULE ?= reviewflow.settings
 
 .PHONY: run test install lint typecheck migrations-check pytest clean
 
