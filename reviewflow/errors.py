@@ -32,6 +32,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = {
             "conflict": status.HTTP_409_CONFLICT,
             "not_found": status.HTTP_404_NOT_FOUND,
+            "forbidden": status.HTTP_403_FORBIDDEN,
         }.get(exc.code, status.HTTP_400_BAD_REQUEST)
         body: dict[str, Any] = {"detail": exc.message}
         if exc.field:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import api
+from screening import api, api_screening
 
 urlpatterns = [
     path("reviews/<slug:slug>/searches/", api.SearchListView.as_view(), name="api-searches"),
@@ -25,5 +25,30 @@ urlpatterns = [
         "reviews/<slug:slug>/records/<int:record_id>/unmerge/",
         api.RecordUnmergeView.as_view(),
         name="api-record-unmerge",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/next/",
+        api_screening.NextRecordView.as_view(),
+        name="api-screen-next",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/votes/",
+        api_screening.VoteListView.as_view(),
+        name="api-votes",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/votes/undo/",
+        api_screening.UndoVoteView.as_view(),
+        name="api-votes-undo",
+    ),
+    path(
+        "reviews/<slug:slug>/conflicts/",
+        api_screening.ConflictListView.as_view(),
+        name="api-conflicts",
+    ),
+    path(
+        "reviews/<slug:slug>/conflicts/<int:conflict_id>/resolve/",
+        api_screening.ConflictResolveView.as_view(),
+        name="api-conflict-resolve",
     ),
 ]

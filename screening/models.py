@@ -239,3 +239,222 @@ class DuplicatePair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_a_id} ~ {self.record_b_id} ({self.decision})"
+
+
+# ------------------------------------------------------------------------------ screening
+
+
+class Stage(models.TextChoices):
+    TITLE_ABSTRACT = "title-abstract", "Title and abstract"
+    FULL_TEXT = "full-text", "Full text"
+
+
+class Decision(models.TextChoices):
+    INCLUDE = "include", "Include"
+    EXCLUDE = "exclude", "Exclude"
+    MAYBE = "maybe", "Maybe"
+
+
+class Adjudicators(models.TextChoices):
+    OWNERS = "owners", "Owners"
+    REVIEWERS = "reviewers", "Owners and reviewers (not on records they voted on)"
+
+
+class StageSettings(models.Model):
+    """How one stage of a review is screened; owners change it."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="stage_settings")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    reviewers_needed = models.PositiveSmallIntegerField(
+        default=2, help_text="How many reviewers vote on each record (1, 2 or 3)."
+    )
+    blind = models.BooleanField(
+        default=True, help_text="Reviewers cannot see each other's votes until a record is settled."
+    )
+    criteria = models.TextField(
+        blank=True, help_text="Eligibility criteria shown beside every record."
+    )
+    include_terms = models.TextField(blank=True, help_text="One per line; * is a wildcard.")
+    exclude_terms = models.TextField(blank=True, help_text="One per line; * is a wildcard.")
+    exclusion_reasons = models.JSONField(default=list, blank=True)
+    reasons_required = models.BooleanField(
+        default=False, help_text="Exclusions need a reason (always so at full text)."
+    )
+    adjudicators = models.CharField(
+        max_length=10, choices=Adjudicators.choices, default=Adjudicators.OWNERS
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "stage"], name="stage_settings_unique"),
+            models.CheckConstraint(
+                condition=Q(reviewers_needed__gte=1, reviewers_needed__lte=3),
+                name="stage_reviewers_1_to_3",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review} — {self.get_stage_display()}"
+
+    @property
+    def needs_reason(self) -> bool:
+        return self.stage == Stage.FULL_TEXT or self.reasons_required
+
+
+class Vote(models.Model):
+    """One reviewer's decision on one record at one stage.
+
+    ``slot`` (1…reviewers_needed) is taken at insert: the unique constraint on
+    (record, stage, slot) lets the database refuse a vote beyond what the stage needs,
+    however many reviewers vote at the same moment.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="votes")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes"
+    )
+    slot = models.PositiveSmallIntegerField()
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "stage", "reviewer"], name="vote_once_per_reviewer"
+            ),
+            models.UniqueConstraint(fields=["record", "stage", "slot"], name="vote_slot_unique"),
+            models.CheckConstraint(condition=Q(slot__gte=1, slot__lte=3), name="vote_slot_1_to_3"),
+            models.CheckConstraint(
+                condition=Q(decision__in=Decision.values), name="vote_decision_valid"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="vote_stage_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["review", "stage", "reviewer"], name="vote_review_stage_user"),
+            models.Index(fields=["review", "stage", "record"], name="vote_review_stage_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision} record {self.record_id} ({self.stage})"
+
+
+class OutcomeKind(models.TextChoices):
+    AGREEMENT = "agreement", "Reviewers agreed"
+    ADJUDICATION = "adjudication", "Conflict resolved"
+
+
+class Outcome(models.Model):
+    """A record's settled result at a stage: by agreement of its votes or by adjudication."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="outcomes")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="outcomes")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=15, choices=OutcomeKind.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "stage"], name="outcome_once_per_stage"),
+            models.CheckConstraint(
+                condition=Q(decision__in=[Decision.INCLUDE, Decision.EXCLUDE]),
+                name="outcome_include_or_exclude",
+            ),
+        ]
+        indexes = [models.Index(fields=["review", "stage", "decision"], name="outcome_stage")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}: {self.decision} at {self.stage}"
+
+
+class Conflict(models.Model):
+    """Votes on a record that disagree; open until an adjudicator decides."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="conflicts")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="conflicts")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "stage"], name="conflict_once_per_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return f"conflict on record {self.record_id} ({self.stage})"
+
+
+class Claim(models.Model):
+    """A record offered to a reviewer by ``next``, held for a few minutes so two reviewers
+    are not offered the last open vote of one record at once (the vote slots stay the hard
+    guarantee)."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reviewer", "stage"], name="claim_one_per_reviewer"),
+        ]
+        indexes = [models.Index(fields=["record", "stage"], name="claim_record_stage")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} held for {self.reviewer_id}"
+
+
+class RetrievalStatus(models.TextChoices):
+    RETRIEVED = "retrieved", "Retrieved"
+    NOT_RETRIEVED = "not_retrieved", "Not retrieved"
+
+
+class FullTextReport(models.Model):
+    """The full text (a *report*, in PRISMA's words) of a record that passed title/abstract."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reports")
+    record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="report")
+    status = models.CharField(max_length=15, choices=RetrievalStatus.choices)
+    pdf = models.FileField(upload_to="fulltext/%Y/%m/", blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    same_study_as = models.ForeignKey(
+        Record,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Another report of the same study (PRISMA counts studies and reports).",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"report of record {self.record_id} ({self.status})"

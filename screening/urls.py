@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import views, views_dedup
+from screening import views, views_dedup, views_screening
 
 urlpatterns = [
     path("r/<slug:slug>/searches/", views.searches, name="review-searches"),
@@ -22,5 +22,29 @@ urlpatterns = [
         "r/<slug:slug>/records/<int:record_id>/unmerge/",
         views_dedup.record_unmerge,
         name="record-unmerge",
+    ),
+    path("r/<slug:slug>/screen/<str:stage>/", views_screening.screen, name="screen"),
+    path("r/<slug:slug>/screen/<str:stage>/vote/", views_screening.vote, name="screen-vote"),
+    path("r/<slug:slug>/screen/<str:stage>/undo/", views_screening.undo, name="screen-undo"),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/settings/",
+        views_screening.stage_settings,
+        name="stage-settings",
+    ),
+    path("r/<slug:slug>/conflicts/", views_screening.conflicts, name="conflicts"),
+    path(
+        "r/<slug:slug>/conflicts/<int:conflict_id>/resolve/",
+        views_screening.conflict_resolve,
+        name="conflict-resolve",
+    ),
+    path(
+        "r/<slug:slug>/records/<int:record_id>/fulltext/",
+        views_screening.fulltext_attach,
+        name="fulltext-attach",
+    ),
+    path(
+        "r/<slug:slug>/records/<int:record_id>/fulltext.pdf",
+        views_screening.fulltext_pdf,
+        name="fulltext-pdf",
     ),
 ]

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -151,9 +152,12 @@ def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpRespon
     duplicates = record.duplicates.select_related("search").only(
         "id", "title", "merge_kind", "position", "search__source", "duplicate_of_id"
     )
-    history = AuditEvent.objects.filter(
-        review=access.review, object_type="record", object_id=record.pk
-    ).select_related("actor")
+    # Other people's votes stay out of the history: blind screening.
+    history = (
+        AuditEvent.objects.filter(review=access.review, object_type="record", object_id=record.pk)
+        .exclude(Q(action__startswith="vote.") & ~Q(actor=access.user))
+        .select_related("actor")
+    )
     return render(
         request,
         "screening/record_detail.html",

@@ -239,3 +239,10 @@ class AuditListView(ListAPIView):
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"], role=Role.OWNER)
         return AuditEvent.objects.filter(review=access.review).select_related("actor")
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        from screening.blinding import mask_audit_events
+
+        page = super().paginate_queryset(queryset)
+        mask_audit_events(page or [], signed_in_user(self.request))
+        return page

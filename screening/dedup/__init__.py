@@ -1,6 +1,7 @@
 """Duplicate detection: pure functions over :class:`MatchRecord` (see ``engine.py``)."""
 
 from screening.dedup.engine import (
+    CONFIRMED,
     Match,
     MatchRecord,
     Outcome,
@@ -12,6 +13,7 @@ from screening.dedup.engine import (
 )
 
 __all__ = [
+    "CONFIRMED",
     "Match",
     "MatchRecord",
     "Outcome",

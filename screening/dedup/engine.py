@@ -62,8 +62,9 @@ only.
 *Automatic merge* (**auto**) — no veto, no conflict, and one of:
 
 - the same DOI or PMID, and titles at least 85 % alike;
-- titles at least 95 % alike, years at most one apart, the same first author, and the same
-  journal, volume or first page (journals named differently need volume and first page);
+- titles at least 95 % alike, years at most one apart, the same first author (for records
+  without authors: abstracts that open alike), and the same journal, volume, first page or
+  abstract opening (journals named differently need volume and first page);
 - titles at least 90 % alike, the same first author, volume and first page;
 - titles at least 95 % alike, the same year, volume and first page, the journal not
   different, and most co-authors shared (the first author spelt differently);
@@ -117,6 +118,7 @@ from screening.dedup.normalise import (
 
 __all__ = [
     "BLOCK_LIMIT",
+    "CONFIRMED",
     "Match",
     "MatchRecord",
     "Outcome",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.dedup_data import ALL_SETS, ASYSD_SETS, Evaluation, evaluate, load_labelled_set
+from screening.dedup import find_matches
 from tests.shared_data import shared_path
 
 _CACHE: dict[str, Evaluation] = {}
@@ -51,3 +52,12 @@ def test_pending_queue_stays_under_two_percent_of_records(name: str) -> None:
 @pytest.mark.parametrize("name", ALL_SETS)
 def test_a_labelled_set_takes_well_under_a_few_seconds(name: str) -> None:
     assert _evaluation(name).seconds < 5
+
+
+def test_incremental_passes_find_the_same_sure_links_as_one_full_pass() -> None:
+    records = load_labelled_set(shared_path("dedup", "stroke")).records
+    first, second = records[: len(records) // 2], records[len(records) // 2 :]
+    full = {m.pair for m in find_matches(records) if m.outcome == "auto"}
+    earlier = {m.pair for m in find_matches(first) if m.outcome == "auto"}
+    later = {m.pair for m in find_matches(second, first) if m.outcome == "auto"}
+    assert earlier | later == full

@@ -1,0 +1,279 @@
+"""The screening page (one record at a time, keyboard first), conflicts, settings, and
+full texts."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
+from reviewflow.reviews.models import Role
+from screening.forms_screening import StageSettingsForm
+from screening.highlight import compile_terms
+from screening.models import Conflict, FullTextReport, Record, Stage, StageSettings, Vote
+from screening.services import screening
+
+
+def _stage(stage: str) -> str:
+    if stage not in Stage.values:
+        raise Http404("No such stage.")
+    return stage
+
+
+def _screen_context(access: ReviewAccess, stage: str, record: Record | None) -> dict[str, object]:
+    conf = screening.get_stage_settings(access.review, stage)
+    user = access.user
+    highlighter = compile_terms(conf.include_terms.splitlines(), conf.exclude_terms.splitlines())
+    report = None
+    if record is not None and stage == Stage.FULL_TEXT:
+        report = FullTextReport.objects.filter(record=record).first()
+    last = (
+        Vote.objects.filter(review=access.review, stage=stage, reviewer=user)
+        .order_by("-created_at", "-id")
+        .only("id", "record_id", "decision", "created_at")
+        .first()
+    )
+    return {
+        "access": access,
+        "review": access.review,
+        "stage": stage,
+        "stage_label": Stage(stage).label,
+        "conf": conf,
+        "record": record,
+        "title_html": highlighter.highlight(record.title) if record else "",
+        "abstract_html": highlighter.highlight(record.abstract) if record else "",
+        "progress": screening.stage_progress(access.review, stage, user),
+        "report": report,
+        "last_vote": last,
+        "reasons": list(enumerate(conf.exclusion_reasons, start=1)),
+    }
+
+
+@login_required
+def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    stage = _stage(stage)
+    record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+    context = _screen_context(access, stage, record)
+    template = (
+        "screening/_screen_panel.html"
+        if getattr(request, "htmx", False)
+        else "screening/screen.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    stage = _stage(stage)
+    record = get_object_or_404(
+        Record.objects.for_review(access.review), pk=request.POST.get("record") or 0
+    )
+    error, code = None, ""
+    try:
+        screening.cast_vote(
+            review=access.review,
+            record=record,
+            reviewer=access.user,
+            stage=stage,
+            decision=request.POST.get("decision", ""),
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ReviewflowError as exc:
+        error, code = exc.message, exc.code
+    if error and code != "conflict":
+        # Show the same record again with the message, keeping what the reviewer typed.
+        context = _screen_context(access, stage, record)
+        context.update(error=error, note=request.POST.get("note", ""))
+        status = 400
+    else:
+        nxt = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+        context = _screen_context(access, stage, nxt)
+        context["error"] = error
+        status = 200
+    if getattr(request, "htmx", False):
+        return render(request, "screening/_screen_panel.html", context, status=status)
+    if error:
+        messages.error(request, error)
+    return redirect("screen", slug=slug, stage=stage)
+
+
+@login_required
+@require_POST
+def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    stage = _stage(stage)
+    error = None
+    record: Record | None
+    try:
+        undone = screening.undo_last_vote(review=access.review, reviewer=access.user, stage=stage)
+        record = Record.objects.get(pk=undone.record_id)
+    except ReviewflowError as exc:
+        error = exc.message
+        record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+    context = _screen_context(access, stage, record)
+    context["error"] = error
+    context["info"] = None if error else "Your last vote was undone: vote again on this record."
+    if getattr(request, "htmx", False):
+        return render(request, "screening/_screen_panel.html", context)
+    if error:
+        messages.error(request, error)
+    return redirect("screen", slug=slug, stage=stage)
+
+
+@login_required
+def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    stage = _stage(stage)
+    conf = screening.get_stage_settings(access.review, stage)
+    initial = {
+        "reviewers_needed": conf.reviewers_needed,
+        "blind": conf.blind,
+        "criteria": conf.criteria,
+        "include_terms": conf.include_terms,
+        "exclude_terms": conf.exclude_terms,
+        "exclusion_reasons": "\n".join(conf.exclusion_reasons),
+        "reasons_required": conf.reasons_required,
+        "adjudicators": conf.adjudicators,
+    }
+    form = StageSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            screening.update_stage_settings(
+                review=access.review,
+                stage=stage,
+                actor=signed_in_user(request),
+                **form.cleaned_data,
+            )
+        except ReviewflowError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{Stage(stage).label} settings saved.")
+            return redirect("stage-settings", slug=slug, stage=stage)
+    return render(
+        request,
+        "screening/stage_settings.html",
+        {
+            "access": access,
+            "review": access.review,
+            "form": form,
+            "stage": stage,
+            "stage_label": Stage(stage).label,
+        },
+    )
+
+
+@login_required
+def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    stage = request.GET.get("stage", Stage.TITLE_ABSTRACT)
+    stage = _stage(stage)
+    conf = StageSettings.objects.filter(review=access.review, stage=stage).first()
+    open_conflicts = list(
+        Conflict.objects.filter(review=access.review, stage=stage, resolved_at__isnull=True)
+        .select_related("record", "record__search")
+        .order_by("created_at", "id")
+    )
+    votes: dict[int, list[Vote]] = {}
+    for v in Vote.objects.filter(
+        record_id__in=[c.record_id for c in open_conflicts], stage=stage
+    ).select_related("reviewer"):
+        votes.setdefault(v.record_id, []).append(v)
+    rows = [
+        {
+            "conflict": c,
+            "votes": votes.get(c.record_id, []),
+            "can_resolve": screening.can_adjudicate(
+                review=access.review, user=access.user, conflict=c
+            ),
+        }
+        for c in open_conflicts
+    ]
+    return render(
+        request,
+        "screening/conflicts.html",
+        {
+            "access": access,
+            "review": access.review,
+            "rows": rows,
+            "stage": stage,
+            "stage_label": Stage(stage).label,
+            "reasons": conf.exclusion_reasons if conf else [],
+            "stages": Stage.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    conflict = get_object_or_404(Conflict, pk=conflict_id, review=access.review)
+    try:
+        screening.resolve_conflict(
+            conflict=conflict,
+            actor=access.user,
+            decision=request.POST.get("decision", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Conflict on record {conflict.record_id} resolved.")
+    return redirect(reverse("conflicts", args=[slug]) + f"?stage={conflict.stage}")
+
+
+@login_required
+@require_POST
+def fulltext_attach(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
+    upload = request.FILES.get("pdf")
+    try:
+        if request.POST.get("action") == "not_retrieved":
+            screening.mark_not_retrieved(
+                review=access.review,
+                record=record,
+                actor=access.user,
+                note=request.POST.get("note", ""),
+            )
+            messages.success(request, f"Record {record.pk} marked: full text not retrieved.")
+        elif upload is None:
+            raise ReviewflowError("Choose the PDF file to attach.")
+        else:
+            screening.attach_full_text(
+                review=access.review,
+                record=record,
+                actor=access.user,
+                file=upload,
+                filename=upload.name or "fulltext.pdf",
+            )
+            messages.success(request, "Full text attached.")
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    return redirect("screen", slug=slug, stage=Stage.FULL_TEXT)
+
+
+@login_required
+@xframe_options_sameorigin
+def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileResponse:
+    access = get_review_for(request.user, slug)
+    report = get_object_or_404(FullTextReport, record_id=record_id, review=access.review)
+    if not report.pdf:
+        raise Http404("No PDF attached.")
+    if not access.membership.has_role(Role.VIEWER):
+        raise PermissionDenied
+    response = FileResponse(report.pdf.open("rb"), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="record-{record_id}.pdf"'
+    response["Content-Security-Policy"] = "sandbox"
+    return response

@@ -1,0 +1,89 @@
+"""In Chromium, keyboard only: two reviewers screen ten records each, a disagreement becomes
+a conflict, the adjudicator resolves it, and a full-text exclusion without a reason is
+refused with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviewflow.reviews.models import Role
+from reviewflow.reviews.services import add_member, create_review
+from screening.models import Conflict, Outcome, Vote
+from tests.browser.conftest import screenshot, sign_in
+from tests.conftest import PASSWORD
+from tests.screening.screening_fixtures import import_records
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TA = "title-abstract"
+
+
+def press_and_wait(page, key):
+    before = page.locator("[data-record]").get_attribute("data-record")
+    page.keyboard.press(key)
+    page.wait_for_function(
+        "(before) => { const el = document.querySelector('[data-record]');"
+        " return !el || el.getAttribute('data-record') !== before; }",
+        arg=before,
+    )
+    return int(before)
+
+
+def test_two_reviewers_conflict_adjudication_and_full_text_reason(
+    live_server, new_page, owner, reviewer, reviewer2
+):
+    review = create_review(title="MSC knee OA", slug="msc-oa", owner=owner)
+    for user in (reviewer, reviewer2):
+        add_member(review=review, actor=owner, user=user, role=Role.REVIEWER)
+    import_records(review, owner, 10)
+    base = live_server.url
+
+    first = new_page()
+    sign_in(first, base, reviewer.username, PASSWORD)
+    first.goto(f"{base}/r/msc-oa/screen/{TA}/")
+    for _ in range(10):
+        press_and_wait(first, "i")
+    assert first.locator("[data-done]").is_visible()
+    assert first.locator("[data-count=mine]").inner_text() == "10"
+
+    second = new_page()
+    sign_in(second, base, reviewer2.username, PASSWORD)
+    second.goto(f"{base}/r/msc-oa/screen/{TA}/")
+    screenshot(second, "screening-page")
+    disputed = press_and_wait(second, "e")  # disagrees on the first record it gets
+    for _ in range(9):
+        press_and_wait(second, "i")
+    assert second.locator("[data-done]").is_visible()
+    assert Vote.objects.count() == 20
+    conflict = Conflict.objects.get()
+    assert conflict.record_id == disputed
+    assert Outcome.objects.filter(stage=TA, decision="include").count() == 9
+
+    # Undo by keyboard works too: take back and re-cast the last vote.
+    second.keyboard.press("u")
+    second.wait_for_selector("[data-record]")
+    press_and_wait(second, "i")
+    assert Vote.objects.count() == 20
+
+    adjudicator = new_page()
+    sign_in(adjudicator, base, owner.username, PASSWORD)
+    adjudicator.goto(f"{base}/r/msc-oa/conflicts/?stage={TA}")
+    card = adjudicator.locator(f".conflict[data-record='{disputed}']")
+    assert "Include" in card.inner_text() and "Exclude" in card.inner_text()
+    screenshot(adjudicator, "conflicts")
+    card.locator("button[value=include]").click()
+    assert "resolved" in adjudicator.locator(".messages").inner_text()
+    assert Outcome.objects.get(record_id=disputed).kind == "adjudication"
+
+    first.goto(f"{base}/r/msc-oa/screen/full-text/")
+    first.keyboard.press("e")
+    error = first.locator("[data-error]")
+    error.wait_for()
+    assert error.inner_text() == (
+        "Choose a reason for excluding this record: exclusions at full text need one."
+    )
+    assert not Vote.objects.filter(stage="full-text").exists()
+    screenshot(first, "full-text-reason-refused")
+    first.keyboard.press("1")
+    press_and_wait(first, "e")
+    assert Vote.objects.get(stage="full-text").reason == "Wrong population"

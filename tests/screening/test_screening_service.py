@@ -1,0 +1,195 @@
+"""Votes, outcomes, conflicts, assignment and full texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import AuditEvent
+from screening.models import Conflict, Outcome, OutcomeKind, Vote
+from screening.services import screening
+from tests.screening.screening_fixtures import import_records, vote
+
+pytestmark = pytest.mark.django_db
+
+TA, FT = "title-abstract", "full-text"
+
+
+@pytest.fixture
+def records(review, owner):
+    return import_records(review, owner, 6)
+
+
+def test_agreeing_votes_settle_the_record(review, records, reviewer, reviewer2):
+    vote(review, records[0], reviewer, "include")
+    assert not Outcome.objects.exists()
+    vote(review, records[0], reviewer2, "maybe")  # maybe advances like include at TA
+    outcome = Outcome.objects.get()
+    assert (outcome.decision, outcome.kind) == ("include", OutcomeKind.AGREEMENT)
+
+
+def test_second_disagreeing_vote_opens_a_conflict(review, records, reviewer, reviewer2, owner):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")
+    conflict = Conflict.objects.get()
+    assert not Outcome.objects.exists()
+    outcome = screening.resolve_conflict(conflict=conflict, actor=owner, decision="exclude")
+    assert (outcome.kind, outcome.decided_by) == (OutcomeKind.ADJUDICATION, owner)
+    assert AuditEvent.objects.filter(action="conflict.resolved", actor=owner).exists()
+    with pytest.raises(ReviewflowError, match="already resolved"):
+        screening.resolve_conflict(conflict=conflict, actor=owner, decision="include")
+
+
+def test_reviewer_who_voted_cannot_adjudicate(review, records, reviewer, reviewer2):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")
+    with pytest.raises(ReviewflowError, match="You may not resolve conflicts"):
+        screening.resolve_conflict(
+            conflict=Conflict.objects.get(), actor=reviewer, decision="include"
+        )
+
+
+def test_record_never_gets_more_votes_than_needed(review, records, reviewer, reviewer2, owner):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "include")
+    with pytest.raises(ReviewflowError) as err:
+        vote(review, records[0], owner, "exclude")
+    assert err.value.message == "This record already has all the votes it needs."
+    assert Vote.objects.filter(record=records[0]).count() == 2
+
+
+def test_voting_twice_is_refused(review, records, reviewer):
+    vote(review, records[0], reviewer, "include")
+    with pytest.raises(ReviewflowError, match="You have already voted on this record"):
+        vote(review, records[0], reviewer, "exclude")
+
+
+def test_viewer_cannot_vote(review, records, viewer):
+    with pytest.raises(ReviewflowError, match="Only reviewers and owners screen records."):
+        vote(review, records[0], viewer, "include")
+
+
+def test_next_never_repeats_and_completes_pairs_first(review, records, reviewer, reviewer2):
+    seen = []
+    for _ in range(3):
+        record = screening.next_record(review=review, stage=TA, reviewer=reviewer)
+        seen.append(record.pk)
+        vote(review, record, reviewer, "exclude")
+    assert len(set(seen)) == 3
+    # The second reviewer is offered the records that already have a vote first.
+    first = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+    assert first.pk in seen
+    # Asking again without voting offers the same record (it is held for them).
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == first.pk
+
+
+def test_last_open_vote_is_not_offered_to_two_reviewers(review, owner, reviewer, reviewer2):
+    (record,) = import_records(review, owner, 1)
+    vote(review, record, owner, "include")
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2) is None
+
+
+def test_everything_screened_means_nothing_next(review, owner, reviewer, reviewer2):
+    (record,) = import_records(review, owner, 1)
+    vote(review, record, reviewer, "exclude")
+    vote(review, record, reviewer2, "exclude")
+    assert screening.next_record(review=review, stage=TA, reviewer=owner) is None
+
+
+def test_undo_last_vote(review, records, reviewer, reviewer2):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "include")
+    undone = screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    assert undone.record_id == records[0].pk
+    assert not Outcome.objects.exists()
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
+    with pytest.raises(ReviewflowError, match="You have no vote to undo"):
+        screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+
+
+def test_undo_after_adjudication_is_refused(review, records, reviewer, reviewer2, owner):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")
+    screening.resolve_conflict(conflict=Conflict.objects.get(), actor=owner, decision="include")
+    with pytest.raises(ReviewflowError, match="conflict was resolved"):
+        screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+
+
+def include_at_ta(review, record, a, b):
+    vote(review, record, a, "include")
+    vote(review, record, b, "include")
+
+
+def test_full_text_exclusion_needs_a_reason(review, records, reviewer, reviewer2):
+    include_at_ta(review, records[0], reviewer, reviewer2)
+    with pytest.raises(ReviewflowError) as err:
+        vote(review, records[0], reviewer, "exclude", stage=FT)
+    assert err.value.message == (
+        "Choose a reason for excluding this record: exclusions at full text need one."
+    )
+    assert err.value.field == "reason"
+    vote(review, records[0], reviewer, "exclude", stage=FT, reason="Wrong population")
+    with pytest.raises(ReviewflowError, match="is not one of this stage's exclusion reasons"):
+        vote(review, records[0], reviewer2, "exclude", stage=FT, reason="Made up")
+
+
+def test_full_text_exclusions_with_different_reasons_conflict(review, records, reviewer, reviewer2):
+    include_at_ta(review, records[0], reviewer, reviewer2)
+    vote(review, records[0], reviewer, "exclude", stage=FT, reason="Wrong population")
+    vote(review, records[0], reviewer2, "exclude", stage=FT, reason="Wrong outcome")
+    assert Conflict.objects.filter(stage=FT).exists()
+
+
+def test_only_records_that_passed_title_abstract_reach_full_text(
+    review, records, reviewer, reviewer2
+):
+    with pytest.raises(ReviewflowError, match="not screened at this stage"):
+        vote(review, records[0], reviewer, "include", stage=FT)
+    include_at_ta(review, records[1], reviewer, reviewer2)
+    assert screening.next_record(review=review, stage=FT, reviewer=reviewer).pk == records[1].pk
+
+
+def test_not_retrieved_report_leaves_full_text_screening(review, records, reviewer, reviewer2):
+    include_at_ta(review, records[0], reviewer, reviewer2)
+    screening.mark_not_retrieved(
+        review=review, record=records[0], actor=reviewer, note="Library had none"
+    )
+    assert screening.next_record(review=review, stage=FT, reviewer=reviewer) is None
+
+
+def test_full_text_pdf_must_be_a_pdf(review, records, reviewer, reviewer2):
+    import io
+
+    include_at_ta(review, records[0], reviewer, reviewer2)
+    with pytest.raises(ReviewflowError, match="paper.pdf: this is not a PDF file."):
+        screening.attach_full_text(
+            review=review,
+            record=records[0],
+            actor=reviewer,
+            file=io.BytesIO(b"<html>"),
+            filename="paper.pdf",
+        )
+    report = screening.attach_full_text(
+        review=review,
+        record=records[0],
+        actor=reviewer,
+        file=io.BytesIO(b"%PDF-1.4\n%%EOF"),
+        filename="paper.pdf",
+    )
+    assert report.status == "retrieved" and report.pdf
+
+
+def test_settings_cannot_drop_below_votes_cast(review, records, owner, reviewer, reviewer2):
+    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=3)
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "include")
+    vote(review, records[0], owner, "include")
+    with pytest.raises(ReviewflowError, match="can no longer go down"):
+        screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
+
+
+def test_single_reviewer_stage(review, records, owner, reviewer):
+    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    vote(review, records[0], reviewer, "exclude")
+    assert Outcome.objects.get().decision == "exclude"
