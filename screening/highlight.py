@@ -60,8 +60,9 @@ _EXTRA_FOLDS = {
     "þ": "th",
 }
 
-_WORD_CHAR_RE = re.compile(r"\w")
 _STARS_RE = re.compile(r"\*+")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
+_HTML_SPECIAL_RE = re.compile("[&<>\"']")  # what html.escape replaces
 
 
 @lru_cache(maxsize=8192)
@@ -75,9 +76,15 @@ def _fold_char(char: str) -> str:
 
 
 def _fold(text: str) -> str:
+    """Case and accents folded: the same function for terms and texts, so they compare.
+
+    Each character folds on its own, and ``lower()`` keeps lengths on folded output, so
+    the position map of :func:`_fold_with_map` holds.
+    """
     if text.isascii():
         return text.lower()
-    return "".join(_fold_char(c) for c in text)
+    # Abstracts are mostly ASCII: only the non-ASCII runs go through Python.
+    return _NON_ASCII_RE.sub(lambda m: "".join(map(_fold_char, m.group())), text).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,34 +106,21 @@ class _Folded:
 
 
 def _fold_with_map(text: str) -> _Folded:
-    if text.isascii():
-        return _Folded(text.lower())
-    # str.translate runs in C; the per-character loop below is only for the rare text
-    # whose folding changes lengths (decomposed accents, "ß", "æ", ligatures).
-    table = {}
-    for char in set(text):
-        folded_char = _fold_char(char)
-        if folded_char != char:
-            table[ord(char)] = folded_char
-    folded = text.translate(table)
-    if all(len(v) == 1 for v in table.values()):
+    folded = _fold(text)
+    if len(folded) == len(text) and all(
+        len(_fold_char(c)) == 1 for run in _NON_ASCII_RE.findall(text) for c in run
+    ):
         return _Folded(folded)
+    # Only for the rare text whose folding changes lengths (decomposed accents, "ß", "æ").
     starts: list[int] = []
     ends: list[int] = []
     for index, char in enumerate(text):
-        folded_char = table.get(ord(char), char)
-        if not folded_char:
-            if ends:
-                ends[-1] = index + 1
-            continue
-        for _ in folded_char:
-            starts.append(index)
-            ends.append(index + 1)
+        width = 1 if char.isascii() else len(_fold_char(char))
+        if not width and ends:
+            ends[-1] = index + 1
+        starts.extend([index] * width)
+        ends.extend([index + 1] * width)
     return _Folded(folded, starts, ends)
-
-
-def _is_word_char(char: str) -> bool:
-    return _WORD_CHAR_RE.match(char) is not None
 
 
 def _word_pattern(word: str) -> str:
@@ -139,7 +133,7 @@ def _word_pattern(word: str) -> str:
         if index == len(pieces) - 1:
             # The last piece must end where the word ends: let the run backtrack (linear).
             out.append(r"\w*?" + re.escape(piece) if piece else r"\w*")
-        elif all(_is_word_char(c) for c in piece):
+        elif all(_is_word(c) for c in piece):
             # Take the nearest occurrence and never come back (atomic group). As in a shell
             # glob, this still finds every match, and it keeps "a*b*c*d" linear on a hostile
             # 3,000-letter "word" where plain backtracking would be polynomial.
@@ -152,10 +146,17 @@ def _word_pattern(word: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Term:
     pattern: re.Pattern[str]
-    body: str  # the pattern without its leading word boundary, for the combined scan
-    at_word_start: bool
     kind: Kind
-    prefix: str  # the term's first (up to) two folded characters, "" if it starts with ``*``
+    # What the combined scan looks for: the term itself, or for a term that starts with
+    # "*" its first literal piece (the *anchor*), from which the match start is the start of
+    # the word. ``scan_first`` is the first character of what is scanned for, ``scan_rest``
+    # the regex for the rest; ``key`` is what the folded text holds where the scan hits
+    # (up to two characters), "" for a term tried at every hit.
+    scan_first: str
+    scan_rest: str
+    scan_at_word_start: bool
+    key: str
+    anchored: bool
 
 
 def _compile_term(term: str, kind: Kind) -> _Term | None:
@@ -166,42 +167,69 @@ def _compile_term(term: str, kind: Kind) -> _Term | None:
         return None
     body = r"\s+".join(_word_pattern(word) for word in words)
     head, tail = words[0][0], words[-1][-1]
-    if tail == "*" or _is_word_char(tail):
+    if tail == "*" or _is_word(tail):
         body += r"(?!\w)"
-    at_word_start = head == "*" or _is_word_char(head)
-    return _Term(
-        pattern=re.compile((r"(?<!\w)" if at_word_start else "") + body),
-        body=body,
-        at_word_start=at_word_start,
-        kind=kind,
-        prefix=words[0].split("*")[0][:2],
-    )
+    at_word_start = head == "*" or _is_word(head)
+    pattern = re.compile((r"(?<!\w)" if at_word_start else "") + body)
+    first_pieces = words[0].split("*")
+    if head != "*":
+        scan_first, scan_rest = head, body[len(re.escape(head)) :]
+        return _Term(
+            pattern, kind, scan_first, scan_rest, at_word_start, first_pieces[0][:2], False
+        )
+    if len(first_pieces) > 1 and first_pieces[1]:
+        anchor = first_pieces[1]
+        return _Term(pattern, kind, anchor[0], re.escape(anchor[1:]), False, anchor[:2], True)
+    return _Term(pattern, kind, "", body, True, "", False)  # "* cell": rare, tried everywhere
+
+
+def _alternation(items: list[tuple[str, str]]) -> str:
+    """``first + rest`` alternatives grouped by their first character.
+
+    The regex engine tries alternatives one after another at every position; grouped, it
+    tries one per distinct first character instead of one per term.
+    """
+    groups: dict[str, list[str]] = {}
+    for first, rest in items:
+        groups.setdefault(first, []).append(rest)
+    out = []
+    for first, rests in groups.items():
+        if not first:
+            out.extend(rests)
+        elif len(rests) == 1:
+            out.append(re.escape(first) + rests[0])
+        else:
+            out.append(re.escape(first) + "(?:" + "|".join(rests) + ")")
+    return "|".join(out)
 
 
 class Highlighter:
     """Compiled terms of one stage; see the module docstring for the rules."""
 
-    __slots__ = ("_by_prefix", "_scan", "_wild")
+    __slots__ = ("_always", "_by_key", "_scan")
 
     def __init__(self, terms: Iterable[_Term]) -> None:
-        by_prefix: dict[str, list[_Term]] = {}
-        at_word_start: list[str] = []
-        anywhere: list[str] = []
+        by_key: dict[str, list[_Term]] = {}
+        at_word_start: list[tuple[str, str]] = []
+        anywhere: list[tuple[str, str]] = []
         for term in terms:
-            by_prefix.setdefault(term.prefix, []).append(term)
-            (at_word_start if term.at_word_start else anywhere).append(f"(?:{term.body})")
-        self._by_prefix = {prefix: tuple(group) for prefix, group in by_prefix.items()}
-        self._wild = self._by_prefix.pop("", ())
-        # One pass over the text finds every position where some term starts, overlapping
-        # ones included (the lookahead consumes nothing). Only there are terms tried one by
-        # one, and only those whose first characters are there. The word boundary is tested
-        # once per position, not once per term: six times faster on an abstract.
+            by_key.setdefault(term.key, []).append(term)
+            group = at_word_start if term.scan_at_word_start else anywhere
+            group.append((term.scan_first, term.scan_rest))
+        self._by_key = {key: tuple(group) for key, group in by_key.items()}
+        self._always = self._by_key.pop("", ())
+        # One pass over the text finds every position where some term (or anchor) starts,
+        # overlapping ones included: the lookahead consumes nothing. Only there are terms
+        # tried one by one, and only those whose first characters are there. The word
+        # boundary is tested once per position, not once per term.
         scan = []
         if at_word_start:
-            scan.append(r"(?<!\w)(?=" + "|".join(at_word_start) + ")")
+            scan.append(r"(?<!\w)(?:" + _alternation(at_word_start) + ")")
         if anywhere:
-            scan.append("(?=" + "|".join(anywhere) + ")")
-        self._scan: re.Pattern[str] | None = re.compile("|".join(scan)) if scan else None
+            scan.append(_alternation(anywhere))
+        self._scan: re.Pattern[str] | None = (
+            re.compile("(?=" + "|".join(scan) + ")") if scan else None
+        )
 
     @property
     def is_empty(self) -> bool:
@@ -213,20 +241,38 @@ class Highlighter:
         if self._scan is None or not text:
             return mark_safe(html.escape(text))  # noqa: S308 - escaped
         folded = _fold_with_map(text)
+        chars = folded.text
         candidates: list[tuple[int, int, Kind]] = []
-        by_prefix, none = self._by_prefix, ()
-        for hit in self._scan.finditer(folded.text):
+        tried: set[tuple[int, int]] = set()
+        by_key, none = self._by_key, ()
+        word_start, word_start_of = -1, -1  # the last word start found, and for which hit
+        for hit in self._scan.finditer(chars):
             position = hit.start()
-            for term in (
-                by_prefix.get(folded.text[position : position + 2], none)
-                + by_prefix.get(folded.text[position], none)
-                + self._wild
+            for term in by_key.get(chars[position : position + 2], none) + (
+                by_key.get(chars[position], none) + self._always
             ):
-                found = term.pattern.match(folded.text, position)
-                if found is not None and found.end() > position:
-                    start, end = folded.original_span(position, found.end())
-                    candidates.append((start, end, term.kind))
+                start = position
+                if term.anchored:
+                    # Back to the start of the word; a later hit in the same word reuses
+                    # the answer, so a hostile 3,000-letter word costs linear time.
+                    while start > 0 and _is_word(chars[start - 1]):
+                        if start == word_start_of:
+                            start = word_start
+                            break
+                        start -= 1
+                    word_start, word_start_of = start, position
+                    if (start, id(term)) in tried:
+                        continue
+                    tried.add((start, id(term)))
+                found = term.pattern.match(chars, start)
+                if found is not None and found.end() > start:
+                    candidates.append((*folded.original_span(start, found.end()), term.kind))
         return _render(text, _resolve_overlaps(candidates, len(text)))
+
+
+def _is_word(char: str) -> bool:
+    # What the regex engine calls \w (Unicode alphanumerics and "_"), without a regex call.
+    return char.isalnum() or char == "_"
 
 
 def _resolve_overlaps(
@@ -245,17 +291,22 @@ def _resolve_overlaps(
 
 
 def _render(text: str, marks: list[tuple[int, int, Kind]]) -> SafeString:
+    escape = html.escape if _HTML_SPECIAL_RE.search(text) else _unchanged
     out: list[str] = []
     position = 0
     for start, end, kind in marks:
-        out.append(html.escape(text[position:start]))
-        out.append(f'<mark class="hl-{kind}">{html.escape(text[start:end])}</mark>')
+        out.append(escape(text[position:start]))
+        out.append(f'<mark class="hl-{kind}">{escape(text[start:end])}</mark>')
         position = end
-    out.append(html.escape(text[position:]))
-    # Safe: every piece of the text went through html.escape (what Django's escape() calls,
-    # minus its lazy-string wrapper, which cost a third of the time); the only markup added
-    # is the fixed <mark> tags above.
+    out.append(escape(text[position:]))
+    # Safe: all of the text went through html.escape (what Django's escape() calls, minus
+    # its lazy-string wrapper), or has no character that needs it; the only markup added is
+    # the fixed <mark> tags above.
     return mark_safe("".join(out))  # noqa: S308
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 @lru_cache(maxsize=128)

@@ -458,3 +458,50 @@ class FullTextReport(models.Model):
 
     def __str__(self) -> str:
         return f"report of record {self.record_id} ({self.status})"
+
+
+class PilotRound(models.Model):
+    """A calibration round: every reviewer screens the same records first, and owners see
+    each pair's agreement before the main round starts. Pilot votes do not count."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="pilot_rounds")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    records = models.ManyToManyField(Record, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "stage"],
+                condition=Q(closed_at__isnull=True),
+                name="pilot_one_open_per_stage",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pilot of {self.review} ({self.stage})"
+
+
+class PilotVote(models.Model):
+    pilot = models.ForeignKey(PilotRound, on_delete=models.CASCADE, related_name="votes")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pilot", "record", "reviewer"], name="pilot_vote_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pilot vote by {self.reviewer_id} on {self.record_id}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.contrib.auth.models import User
+from django.db.models import Count, Exists, OuterRef, Q
 
-from screening.models import RecordQuerySet
+from reviewflow.reviews.models import Review
+from screening.models import RecordQuerySet, Stage
 
 
 def filter_records(
@@ -30,3 +32,46 @@ def filter_records(
             | Q(search__source__icontains=term)
         )
     return qs
+
+
+STATUSES = {
+    "awaiting_me": "Awaiting my vote",
+    "awaiting_others": "Awaiting others",
+    "conflict": "In conflict",
+    "included": "Included",
+    "excluded": "Excluded",
+}
+
+
+def filter_by_stage_status(
+    qs: RecordQuerySet, *, review: Review, user: User, stage: str, status: str, reason: str = ""
+) -> RecordQuerySet:
+    """Records by where they stand at ``stage`` for ``user``; nothing here reveals another
+    reviewer's vote (``awaiting_others`` lists records the user voted on)."""
+    from screening.models import Conflict, Outcome, Vote
+    from screening.services.screening import eligible_records, get_stage_settings
+
+    if stage not in Stage.values or status not in STATUSES:
+        return qs
+    settled = Outcome.objects.filter(record=OuterRef("pk"), stage=stage)
+    conflicted = Conflict.objects.filter(
+        record=OuterRef("pk"), stage=stage, resolved_at__isnull=True
+    )
+    mine = Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=user)
+    if status == "awaiting_me":
+        needed = get_stage_settings(review, stage).reviewers_needed
+        return (
+            qs.filter(pk__in=eligible_records(review, stage).values("pk"))
+            .filter(~Exists(mine), ~Exists(settled), ~Exists(conflicted))
+            .annotate(n_votes=Count("votes", filter=Q(votes__stage=stage)))
+            .filter(n_votes__lt=needed)
+        )
+    if status == "awaiting_others":
+        return qs.filter(Exists(mine), ~Exists(settled), ~Exists(conflicted))
+    if status == "conflict":
+        return qs.filter(Exists(conflicted))
+    decision = "include" if status == "included" else "exclude"
+    outcomes = Outcome.objects.filter(stage=stage, decision=decision)
+    if reason and decision == "exclude":
+        outcomes = outcomes.filter(reason=reason)
+    return qs.filter(pk__in=outcomes.values("record_id"))

@@ -31,7 +31,9 @@ urlpatterns = [
         views_screening.stage_settings,
         name="stage-settings",
     ),
+    path("r/<slug:slug>/screen/<str:stage>/pilot/", views_screening.pilot_page, name="pilot"),
     path("r/<slug:slug>/conflicts/", views_screening.conflicts, name="conflicts"),
+    path("r/<slug:slug>/agreement/", views_screening.agreement, name="agreement"),
     path(
         "r/<slug:slug>/conflicts/<int:conflict_id>/resolve/",
         views_screening.conflict_resolve,

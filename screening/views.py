@@ -16,8 +16,8 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import AuditEvent, Role
 from screening.forms import SOURCES, SearchUploadForm
-from screening.models import Record, Search
-from screening.queries import filter_records
+from screening.models import Record, Search, Stage
+from screening.queries import STATUSES, filter_by_stage_status, filter_records
 from screening.services import imports
 
 RECORD_LIST_FIELDS = (
@@ -120,9 +120,27 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
+    stage = request.GET.get("stage", "")
+    status = request.GET.get("status", "")
+    reason = request.GET.get("reason", "")
+    if stage and status:
+        qs = filter_by_stage_status(
+            qs, review=review, user=access.user, stage=stage, status=status, reason=reason
+        )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = urlencode(
-        {k: v for k, v in {"q": q, "search": search_id, "duplicates": duplicates}.items() if v}
+        {
+            k: v
+            for k, v in {
+                "q": q,
+                "search": search_id,
+                "duplicates": duplicates,
+                "stage": stage,
+                "status": status,
+                "reason": reason,
+            }.items()
+            if v
+        }
     )
     return render(
         request,
@@ -135,6 +153,11 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
             "query": query,
             "search_id": search_id,
             "duplicates": duplicates,
+            "stage": stage,
+            "status": status,
+            "reason": reason,
+            "statuses": STATUSES.items(),
+            "stages": Stage.choices,
             "searches": Search.objects.for_review(review)
             .filter(status="done")
             .only("id", "source", "filename"),

@@ -3,9 +3,13 @@ full texts."""
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,12 +17,14 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.exports import safe_cell
 from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.forms_screening import StageSettingsForm
 from screening.highlight import compile_terms
 from screening.models import Conflict, FullTextReport, Record, Stage, StageSettings, Vote
-from screening.services import screening
+from screening.reports import agreement_report
+from screening.services import pilot, screening
 
 
 def _stage(stage: str) -> str:
@@ -56,12 +62,23 @@ def _screen_context(access: ReviewAccess, stage: str, record: Record | None) -> 
     }
 
 
+def _next_context(access: ReviewAccess, stage: str) -> dict[str, object]:
+    """The next record to screen: from the open pilot round first, else the main round."""
+    pilot_round = pilot.open_pilot(access.review, stage)
+    if pilot_round is not None:
+        record = pilot.pilot_next(pilot=pilot_round, reviewer=access.user)
+        context = _screen_context(access, stage, record)
+        context["pilot"] = pilot_round
+        return context
+    record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+    return _screen_context(access, stage, record)
+
+
 @login_required
 def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = _stage(stage)
-    record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
-    context = _screen_context(access, stage, record)
+    context = _next_context(access, stage)
     template = (
         "screening/_screen_panel.html"
         if getattr(request, "htmx", False)
@@ -79,26 +96,38 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         Record.objects.for_review(access.review), pk=request.POST.get("record") or 0
     )
     error, code = None, ""
+    pilot_round = pilot.open_pilot(access.review, stage) if request.POST.get("pilot") else None
     try:
-        screening.cast_vote(
-            review=access.review,
-            record=record,
-            reviewer=access.user,
-            stage=stage,
-            decision=request.POST.get("decision", ""),
-            reason=request.POST.get("reason", ""),
-            note=request.POST.get("note", ""),
-        )
+        if request.POST.get("pilot") and pilot_round is None:
+            raise ReviewflowError("The pilot round was closed: the main round has started.")
+        if pilot_round is not None:
+            pilot.cast_pilot_vote(
+                pilot=pilot_round,
+                record=record,
+                reviewer=access.user,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                note=request.POST.get("note", ""),
+            )
+        else:
+            screening.cast_vote(
+                review=access.review,
+                record=record,
+                reviewer=access.user,
+                stage=stage,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                note=request.POST.get("note", ""),
+            )
     except ReviewflowError as exc:
         error, code = exc.message, exc.code
     if error and code != "conflict":
         # Show the same record again with the message, keeping what the reviewer typed.
         context = _screen_context(access, stage, record)
-        context.update(error=error, note=request.POST.get("note", ""))
+        context.update(error=error, note=request.POST.get("note", ""), pilot=pilot_round)
         status = 400
     else:
-        nxt = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
-        context = _screen_context(access, stage, nxt)
+        context = _next_context(access, stage)
         context["error"] = error
         status = 200
     if getattr(request, "htmx", False):
@@ -277,3 +306,102 @@ def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileRespons
     response["Content-Disposition"] = f'inline; filename="record-{record_id}.pdf"'
     response["Content-Security-Policy"] = "sandbox"
     return response
+
+
+@login_required
+def agreement(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    report = agreement_report(access.review)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{slug}-agreement.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "stage",
+                "reviewer_a",
+                "reviewer_b",
+                "records_both",
+                "agreement_percent",
+                "cohen_kappa",
+            ]
+        )
+        for stage in report:
+            for a, b, pair in stage.pairs:
+                writer.writerow(
+                    [
+                        safe_cell(v)
+                        for v in (
+                            stage.stage,
+                            a,
+                            b,
+                            pair.items,
+                            "" if pair.agreement is None else f"{pair.agreement:.1f}",
+                            "" if pair.kappa is None else f"{pair.kappa:.3f}",
+                        )
+                    ]
+                )
+        return response
+    return render(
+        request,
+        "screening/agreement.html",
+        {"access": access, "review": access.review, "report": report},
+    )
+
+
+@login_required
+def pilot_page(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    stage = _stage(stage)
+    current = pilot.open_pilot(access.review, stage)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "close" and current is not None:
+                pilot.close_pilot(pilot=current, actor=access.user)
+                messages.success(request, "Pilot closed: the main round has started.")
+            else:
+                size = request.POST.get("size", "")
+                pilot.start_pilot(
+                    review=access.review,
+                    stage=stage,
+                    actor=access.user,
+                    size=int(size) if size.isdigit() else 0,
+                )
+                messages.success(
+                    request, "Pilot round started: every reviewer screens its records first."
+                )
+        except ReviewflowError as exc:
+            messages.error(request, exc.message)
+        return redirect("pilot", slug=slug, stage=stage)
+    latest = current or access.review.pilot_rounds.filter(stage=stage).first()
+    progress = []
+    if latest is not None:
+        total = latest.records.count()
+        done = dict(
+            latest.votes.values("reviewer__username")
+            .annotate(n=Count("id"))
+            .values_list("reviewer__username", "n")
+        )
+        progress = [(name, n, total) for name, n in sorted(done.items())]
+    users = dict(
+        get_user_model()
+        .objects.filter(memberships__review=access.review)
+        .values_list("pk", "username")
+    )
+    pairs = [
+        (users.get(p.rater_a, "?"), users.get(p.rater_b, "?"), p)
+        for p in (pilot.pilot_agreement(latest) if latest else [])
+    ]
+    return render(
+        request,
+        "screening/pilot.html",
+        {
+            "access": access,
+            "review": access.review,
+            "stage": stage,
+            "stage_label": Stage(stage).label,
+            "pilot": latest,
+            "progress": progress,
+            "pairs": pairs,
+        },
+    )

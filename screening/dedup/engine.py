@@ -592,6 +592,7 @@ def _candidate_pairs(prepared: list[_Prepared]) -> Iterator[tuple[int, int]]:
                     members.append(index)
     del first
     count = len(prepared)
+    all_new = all(record.new for record in prepared)
     done: set[int] = set()
     for members in blocks.values():
         size = len(members)
@@ -602,15 +603,13 @@ def _candidate_pairs(prepared: list[_Prepared]) -> Iterator[tuple[int, int]]:
             window = size
         for x in range(size - 1):
             i = members[x]
-            new_i = prepared[i].new
-            for y in range(x + 1, min(size, x + 1 + window)):
-                j = members[y]
-                if not (new_i or prepared[j].new):
-                    continue
-                code = i * count + j if i < j else j * count + i
-                if code not in done:
-                    done.add(code)
-                    yield (i, j)
+            new_i = all_new or prepared[i].new
+            for j in members[x + 1 : x + 1 + window]:
+                if new_i or prepared[j].new:
+                    code = i * count + j if i < j else j * count + i
+                    if code not in done:
+                        done.add(code)
+                        yield (i, j)
 
 
 def explain(a: MatchRecord, b: MatchRecord) -> Match:

@@ -128,7 +128,7 @@ def eligible_records(review: Review, stage: str) -> RecordQuerySet:
     return qs
 
 
-def _check_screener(review: Review, reviewer: User) -> None:
+def check_screener(review: Review, reviewer: User) -> None:
     membership = Membership.objects.filter(review=review, user=reviewer).first()
     if membership is None or not membership.has_role(Role.REVIEWER):
         raise ReviewflowError("Only reviewers and owners screen records.", code="forbidden")
@@ -189,6 +189,32 @@ def _mapped(decision: str, stage: str) -> str:
     return decision
 
 
+def check_vote_fields(*, conf: StageSettings, stage: str, decision: str, reason: str) -> str:
+    """Validate a decision and its reason; return the reason to store."""
+    reason = reason.strip()
+    if decision not in Decision.values:
+        raise ReviewflowError(
+            f"Unknown decision “{decision}”: use include, exclude or maybe.", field="decision"
+        )
+    if stage == Stage.FULL_TEXT and decision == Decision.MAYBE:
+        raise ReviewflowError(
+            "At full text, decide include or exclude: there is no “maybe”.", field="decision"
+        )
+    if decision != Decision.EXCLUDE:
+        return ""  # only exclusions carry a reason
+    if conf.needs_reason and not reason:
+        where = "at full text" if stage == Stage.FULL_TEXT else "in this review"
+        raise ReviewflowError(
+            f"Choose a reason for excluding this record: exclusions {where} need one.",
+            field="reason",
+        )
+    if reason and conf.exclusion_reasons and reason not in conf.exclusion_reasons:
+        raise ReviewflowError(
+            f"“{reason}” is not one of this stage's exclusion reasons.", field="reason"
+        )
+    return reason
+
+
 def cast_vote(
     *,
     review: Review,
@@ -201,29 +227,9 @@ def cast_vote(
 ) -> Vote:
     """Store one reviewer's vote; the last vote a record needs settles it."""
     conf = get_stage_settings(review, stage)
-    _check_screener(review, reviewer)
-    reason, note = reason.strip(), note.strip()
-    if decision not in Decision.values:
-        raise ReviewflowError(
-            f"Unknown decision “{decision}”: use include, exclude or maybe.", field="decision"
-        )
-    if stage == Stage.FULL_TEXT and decision == Decision.MAYBE:
-        raise ReviewflowError(
-            "At full text, decide include or exclude: there is no “maybe”.", field="decision"
-        )
-    if decision == Decision.EXCLUDE:
-        if conf.needs_reason and not reason:
-            where = "at full text" if stage == Stage.FULL_TEXT else "in this review"
-            raise ReviewflowError(
-                f"Choose a reason for excluding this record: exclusions {where} need one.",
-                field="reason",
-            )
-        if reason and conf.exclusion_reasons and reason not in conf.exclusion_reasons:
-            raise ReviewflowError(
-                f"“{reason}” is not one of this stage's exclusion reasons.", field="reason"
-            )
-    elif reason:
-        reason = ""  # only exclusions carry a reason
+    check_screener(review, reviewer)
+    note = note.strip()
+    reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)
     with transaction.atomic():
         locked = Record.objects.select_for_update().filter(pk=record.pk, review=review).first()
         if locked is None or not eligible_records(review, stage).filter(pk=record.pk).exists():

@@ -86,7 +86,7 @@ def test_screening_page_query_count_does_not_grow(
     client = client_for(reviewer)
     url = reverse("screen", args=[review.slug, TA])
     client.get(url)  # settings are created on first use
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get(url)
 
 
@@ -231,3 +231,24 @@ def test_highlighting_escapes_imported_text(client_for, review, owner, reviewer)
     assert "&lt;script&gt;" in body
     assert '<mark class="hl-include">mesenchymal</mark>' in body
     assert '<mark class="hl-exclude">rats</mark>' in body
+
+
+def test_records_list_filters_by_stage_status(
+    client_for, review, records, reviewer, reviewer2, owner
+):
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")  # conflict
+    vote(review, records[1], reviewer, "exclude")
+    vote(review, records[1], reviewer2, "exclude")  # excluded
+    vote(review, records[2], reviewer, "include")  # awaiting reviewer2
+    url = reverse("review-records", args=[review.slug])
+
+    def ids(user, status, **extra):
+        response = client_for(user).get(url, {"stage": TA, "status": status, **extra})
+        return sorted(r.pk for r in response.context["page"])
+
+    assert ids(reviewer, "conflict") == [records[0].pk]
+    assert ids(reviewer, "excluded") == [records[1].pk]
+    assert ids(reviewer, "awaiting_others") == [records[2].pk]
+    assert ids(reviewer2, "awaiting_me") == [records[2].pk, records[3].pk, records[4].pk]
+    assert ids(reviewer2, "awaiting_others") == []  # says nothing of the first reviewer's votes
