@@ -57,6 +57,11 @@ def main() -> int:
         flush=True,
     )
     procs = [web, worker]
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill` or a supervisor stops both, like Ctrl-C
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
