@@ -74,6 +74,11 @@ def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
         "merged": Record.objects.for_review(access.review)
         .filter(duplicate_of__isnull=False)
         .count(),
+        # Duplicates found after screening began keep their votes; owners should look.
+        "flagged": Record.objects.for_review(access.review)
+        .filter(duplicate_of__isnull=False, votes__isnull=False)
+        .distinct()
+        .only("id", "title", "duplicate_of_id")[:100],
     }
     template = (
         "screening/_duplicate_pair.html"

@@ -30,7 +30,14 @@ from screening.dedup.engine import (
     fill_from_duplicates,
     find_matches,
 )
-from screening.models import DuplicatePair, MergeKind, PairDecision, Record, SearchStatus
+from screening.models import (
+    DuplicatePair,
+    MergeKind,
+    PairDecision,
+    Record,
+    SearchStatus,
+    Vote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -282,10 +289,11 @@ def _apply_clusters(
         for r in _match_records(Record.objects.filter(pk__in=ids).values_list(*MATCH_FIELDS))
     }
     primaries_now = {p for p in current.values() if p is not None}
+    screened_ids = set(Vote.objects.filter(record_id__in=ids).values_list("record_id", flat=True))
     changed: dict[int, tuple[int | None, str]] = {}
     fills: dict[int, dict[str, tuple[object, int]]] = {}
     for cluster in clusters:
-        primary = _primary_for(cluster, records, primaries_now, current, preferred)
+        primary = _primary_for(cluster, records, primaries_now, current, preferred, screened_ids)
         members = cluster - {primary}
         for rid in members:
             linked_by_person = any(
@@ -308,6 +316,7 @@ def _primary_for(
     primaries_now: set[int],
     current: dict[int, int | None],
     preferred: dict[frozenset[int], int] | None,
+    screened_ids: set[int],
 ) -> int:
     for pair, chosen in (preferred or {}).items():
         if pair <= cluster:
@@ -316,6 +325,10 @@ def _primary_for(
     if kept:
         # A cluster keeps the primary it had (screening may have started on it).
         return choose_primary(kept, records)
+    screened = [rid for rid in cluster if rid in screened_ids]
+    if screened:
+        # Screening goes on with a record that already has votes.
+        return choose_primary(screened, records)
     return choose_primary(cluster, records)
 
 
@@ -327,6 +340,9 @@ def _write_merges(
     newly: list[int],
 ) -> None:
     by_id = Record.objects.only(*UPDATED_FIELDS).in_bulk(set(changed) | set(fills))
+    screened = set(
+        Vote.objects.filter(record_id__in=newly).values_list("record_id", flat=True).distinct()
+    )
     updates = []
     events = []
     for rid, (primary, kind) in changed.items():
@@ -339,9 +355,13 @@ def _write_merges(
                     **audit_fields(
                         review=review,
                         actor=actor,
-                        action="record.merged"
-                        if kind == MergeKind.AUTO
-                        else "record.merged_by_person",
+                        action=(
+                            "record.merged_after_screening"
+                            if rid in screened
+                            else "record.merged"
+                            if kind == MergeKind.AUTO
+                            else "record.merged_by_person"
+                        ),
                         target=f"record {rid} into record {primary}",
                         after={"duplicate_of": primary, "kind": kind},
                         object_type="record",
@@ -361,6 +381,11 @@ def _write_merges(
             updates.append(record)
     Record.objects.bulk_update(updates, UPDATED_FIELDS[1:], batch_size=1000)
     AuditEvent.objects.bulk_create(events, batch_size=2000)
+
+
+def reapply_clusters(review: Review) -> int:
+    """Merge again from the stored pairs (after records were removed, say)."""
+    return _apply_clusters(review, actor=None)
 
 
 @transaction.atomic

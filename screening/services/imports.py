@@ -409,10 +409,34 @@ def delete_search(*, search: Search, actor: User) -> None:
         target=f"{search.source}: {search.filename}",
         before={"imported": search.records_imported, "rejected": search.records_rejected},
     )
+    # Records of other searches merged into this search's records stand alone again, and
+    # are re-clustered from the pairs that remain; primaries give back what they took.
+    gone = set(Record.objects.filter(search=search).values_list("pk", flat=True))
+    Record.objects.filter(duplicate_of__search=search).exclude(search=search).update(
+        duplicate_of=None, merge_kind=""
+    )
+    for primary in (
+        Record.objects.filter(review=search.review).exclude(search=search).exclude(filled_from={})
+    ):
+        returned = [name for name, source in primary.filled_from.items() if source in gone]
+        if returned:
+            for name in returned:
+                setattr(primary, name, None if name == "year" else [] if name == "authors" else "")
+                del primary.filled_from[name]
+            primary.save()
     search.file.delete(save=False)
+    review = search.review
     search.delete()
+    from screening.services.dedup import reapply_clusters
+
+    reapply_clusters(review)
 
 
 def search_has_screening(search: Search) -> bool:
-    """Whether any record of ``search`` carries a screening decision."""
-    return False
+    """Whether any record of ``search`` carries a screening vote (pilot votes included)."""
+    from screening.models import PilotVote, Vote
+
+    return (
+        Vote.objects.filter(record__search=search).exists()
+        or PilotVote.objects.filter(record__search=search).exists()
+    )

@@ -258,3 +258,49 @@ def test_deciding_one_pair_settles_the_questions_it_answers(two_searches, review
     dedup.decide_pair(pair=asked, actor=owner, duplicate=False)
     assert not DuplicatePair.objects.filter(decision=PairDecision.PENDING).exists()
     assert DuplicatePair.objects.filter(decision=PairDecision.SEPARATED).count() == 2
+
+
+def test_search_with_votes_cannot_be_deleted(two_searches, review, owner, reviewer):
+    a, _ = two_searches
+    from screening.services import screening
+
+    other = rec(a, 2)  # the unique record of search a
+    screening.cast_vote(
+        review=review, record=other, reviewer=reviewer, stage="title-abstract", decision="include"
+    )
+    with pytest.raises(ReviewflowError, match="have been screened: it can no longer be deleted"):
+        imports.delete_search(search=a, actor=owner)
+
+
+def test_deleting_a_search_unmerges_what_pointed_into_it(review, owner):
+    b = import_ris(review, owner, ris(SURE_B), "embase.ris", "Embase")
+    a = import_ris(review, owner, ris(SURE_A), "pubmed.ris", "PubMed")
+    primary = Record.objects.get(duplicate_of__isnull=True)
+    assert primary.search_id == b.pk  # the record with the abstract stays
+    imports.delete_search(search=b, actor=owner)
+    left = Record.objects.get()
+    assert (left.search_id, left.duplicate_of_id, left.merge_kind) == (a.pk, None, "")
+
+
+def test_duplicate_found_after_screening_keeps_its_votes_and_is_flagged(
+    two_searches, review, owner, reviewer, client_for
+):
+    from screening.services import screening
+
+    pair = DuplicatePair.objects.get(decision=PairDecision.PENDING)
+    voted = Record.objects.get(pk=pair.record_b_id)
+    screening.cast_vote(
+        review=review, record=voted, reviewer=reviewer, stage="title-abstract", decision="include"
+    )
+    other = Record.objects.get(pk=pair.record_a_id)
+    keep = other.duplicate_of_id or other.pk
+    dedup.decide_pair(pair=pair, actor=owner, duplicate=True, primary_id=pair.record_a_id)
+    voted.refresh_from_db()
+    assert voted.duplicate_of_id is not None  # merged, as the owner chose
+    assert voted.votes.count() == 1  # the vote is kept
+    assert AuditEvent.objects.filter(
+        action="record.merged_after_screening", object_id=voted.pk
+    ).exists()
+    page = client_for(owner).get(reverse("review-duplicates", args=[review.slug])).content.decode()
+    assert "Merged after screening began" in page
+    assert keep
