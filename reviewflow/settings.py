@@ -170,6 +170,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several "decision" fields take different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "VoteDecisionEnum": "screening.models.Decision",
+        "PairDecisionEnum": "screening.models.PairDecision",
+        "ResolveDecisionEnum": ["include", "exclude"],
+        "DuplicateDecisionEnum": ["duplicate", "not_duplicate"],
+    },
 }
 
 # ---------------------------------------------------------------- Celery
