@@ -17,9 +17,18 @@ class ReviewProgress:
     records: int = 0
     unique: int = 0
     pending_duplicates: int = 0
+    ta_settled: int = 0
+    ta_included: int = 0
+    ft_settled: int = 0
+    ft_included: int = 0
+    conflicts: int = 0
 
     @property
     def stage(self) -> str:
+        if self.ft_settled:
+            return f"Full-text screening: {self.ft_included} included so far"
+        if self.ta_settled:
+            return f"Title/abstract screening: {self.ta_settled} of {self.unique} settled"
         if self.searches == 0:
             return "No searches imported yet"
         if self.searches_running:
@@ -30,7 +39,16 @@ class ReviewProgress:
 
 
 def progress_for_reviews(reviews: Sequence[Review]) -> dict[int, ReviewProgress]:
-    from screening.models import DuplicatePair, PairDecision, Record, Search, SearchStatus
+    from screening.models import (
+        Conflict,
+        DuplicatePair,
+        Outcome,
+        PairDecision,
+        Record,
+        Search,
+        SearchStatus,
+        Stage,
+    )
 
     ids = [r.pk for r in reviews]
     result = {pk: ReviewProgress() for pk in ids}
@@ -59,4 +77,20 @@ def progress_for_reviews(reviews: Sequence[Review]) -> dict[int, ReviewProgress]
         .annotate(n=Count("id"))
     ):
         result[row["review_id"]].pending_duplicates = row["n"]
+    for row in (
+        Outcome.objects.filter(review_id__in=ids)
+        .values("review_id", "stage")
+        .annotate(n=Count("id"), included=Count("id", filter=Q(decision="include")))
+    ):
+        progress = result[row["review_id"]]
+        if row["stage"] == Stage.TITLE_ABSTRACT:
+            progress.ta_settled, progress.ta_included = row["n"], row["included"]
+        else:
+            progress.ft_settled, progress.ft_included = row["n"], row["included"]
+    for row in (
+        Conflict.objects.filter(review_id__in=ids, resolved_at__isnull=True)
+        .values("review_id")
+        .annotate(n=Count("id"))
+    ):
+        result[row["review_id"]].conflicts = row["n"]
     return result
