@@ -9,6 +9,7 @@ calls it, so a new run can add merges but never undo one a person made or confir
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
@@ -209,9 +210,9 @@ def _not_yet_separated(
 def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
     result = DedupResult()
     stored = {
-        (a, b): (pk, decision)
-        for pk, a, b, decision in DuplicatePair.objects.filter(review=review).values_list(
-            "pk", "record_a_id", "record_b_id", "decision"
+        (a, b): (pk, decision, score)
+        for pk, a, b, decision, score in DuplicatePair.objects.filter(review=review).values_list(
+            "pk", "record_a_id", "record_b_id", "decision", "score"
         )
     }
     to_create, to_update = [], []
@@ -233,7 +234,9 @@ def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
                 result.new_auto += 1
             else:
                 result.new_pending += 1
-        elif known[1] in (PairDecision.AUTO, PairDecision.PENDING):
+        elif known[1] in (PairDecision.AUTO, PairDecision.PENDING) and (
+            known[2] != m.score or (decision == PairDecision.AUTO and known[1] != decision)
+        ):
             to_update.append(
                 DuplicatePair(
                     pk=known[0],
@@ -246,7 +249,8 @@ def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
                 )
             )
     DuplicatePair.objects.bulk_create(to_create, batch_size=2000)
-    DuplicatePair.objects.bulk_update(to_update, ["score", "reasons", "decision"], batch_size=2000)
+    # Few pairs change between runs; small batches keep bulk_update's CASE cheap.
+    DuplicatePair.objects.bulk_update(to_update, ["score", "reasons", "decision"], batch_size=100)
     return result
 
 
@@ -339,16 +343,11 @@ def _write_merges(
     fills: dict[int, dict[str, tuple[object, int]]],
     newly: list[int],
 ) -> None:
-    by_id = Record.objects.only(*UPDATED_FIELDS).in_bulk(set(changed) | set(fills))
     screened = set(
         Vote.objects.filter(record_id__in=newly).values_list("record_id", flat=True).distinct()
     )
-    updates = []
     events = []
     for rid, (primary, kind) in changed.items():
-        record = by_id[rid]
-        record.duplicate_of_id, record.merge_kind = primary, kind
-        updates.append(record)
         if rid in newly:
             events.append(
                 AuditEvent(
@@ -369,18 +368,71 @@ def _write_merges(
                     )
                 )
             )
+    _bulk_set(
+        [("duplicate_of_id", "integer"), ("merge_kind", "text")],
+        [(rid, p, k) for rid, (p, k) in changed.items()],
+    )
+    # A primary takes only what it lacks: read its current values of the fields on offer.
+    wanted = {name for filled in fills.values() for name in filled}
+    current = {
+        row["id"]: row
+        for row in Record.objects.filter(pk__in=list(fills)).values("id", "filled_from", *wanted)
+    }
+    per_field: dict[str, list[tuple[Any, ...]]] = {}
+    provenance: list[tuple[Any, ...]] = []
     for primary, filled in fills.items():
-        record = by_id[primary]
-        touched = False
+        row = current[primary]
+        taken = dict(row["filled_from"] or {})
         for name, (value, source) in filled.items():
-            if not getattr(record, name):
-                setattr(record, name, list(value) if isinstance(value, tuple) else value)
-                record.filled_from[name] = source
-                touched = True
-        if touched and record not in updates:
-            updates.append(record)
-    Record.objects.bulk_update(updates, UPDATED_FIELDS[1:], batch_size=1000)
+            if not row[name]:
+                per_field.setdefault(name, []).append(
+                    (primary, list(value) if isinstance(value, tuple) else value)
+                )
+                taken[name] = source
+        if taken != (row["filled_from"] or {}):
+            provenance.append((primary, taken))
+    for name, rows in per_field.items():
+        kind = "json" if name == "authors" else "integer" if name == "year" else "text"
+        _bulk_set([(name, kind)], rows)
+    _bulk_set([("filled_from", "json")], provenance)
     AuditEvent.objects.bulk_create(events, batch_size=2000)
+
+
+def _bulk_set(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
+    """``UPDATE screening_record SET col = value, …`` for many ``(id, value, …)`` rows, a
+    thousand per statement. ``columns`` are (name, kind) with kind ``text``, ``integer`` or
+    ``json``. (Django's ``bulk_update`` builds CASE expressions whose cost grows with the
+    square of the batch: minutes for a review of 100,000 records.)"""
+    if not rows:
+        return
+    table = Record._meta.db_table
+    quote = connection.ops.quote_name
+    names = [f"c{i}" for i in range(len(columns))]
+    sets = []
+    for (column, kind), name in zip(columns, names):
+        if kind == "json":
+            expr = f"CAST(v.{name} AS jsonb)" if connection.vendor == "postgresql" else f"v.{name}"
+        elif kind == "integer":
+            expr = f"CAST(v.{name} AS BIGINT)"
+        else:
+            expr = f"CAST(v.{name} AS TEXT)"
+        sets.append(f"{quote(column)} = {expr}")
+    kinds = [kind for _, kind in columns]
+    placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        params: list[Any] = []
+        for rid, *values in chunk:
+            params.append(rid)
+            for kind, value in zip(kinds, values):
+                params.append(json.dumps(value) if kind == "json" else value)
+        sql = (
+            f"WITH v(id, {', '.join(names)}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - names are ours, values are parameters
+            f"UPDATE {quote(table)} SET {', '.join(sets)} FROM v "
+            f"WHERE {quote(table)}.{quote('id')} = v.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 def reapply_clusters(review: Review) -> int:
