@@ -157,6 +157,9 @@ def test_a_term_cannot_inject_markup():
     out = highlight("bold <b>here</b> and R&D", ["<b>", 'x" onclick="y'], ["r&d"])
     assert out == f"bold {inc('&lt;b&gt;')}here&lt;/b&gt; and {exc('R&amp;D')}"
     assert "<b>" not in highlight("no match", ["<b>"])
+    assert highlight("""a x" onclick='y' b""", ["""x" onclick='y'"""]) == (
+        f"a {inc('x&quot; onclick=&#x27;y&#x27;')} b"
+    )
 
 
 @pytest.mark.parametrize(
@@ -229,4 +232,4 @@ def test_a_hostile_long_word_does_not_blow_up():
     text = "a" + "b" * 3000 + " " + "b" * 3000
     seconds = min(timeit.repeat(lambda: highlighter.highlight(text), number=1, repeat=3))
     assert str(highlighter.highlight(text)) == text
-    assert seconds < 0.05
+    assert seconds < 0.1  # polynomial backtracking would take minutes
