@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,8 +19,9 @@ from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.importers import FORMATS
 from screening.models import DuplicatePair, OtherMethod, PairDecision, Record, Search, SourceType
+from screening.prisma import check, prisma_svg
 from screening.queries import filter_records
-from screening.services import dedup, imports
+from screening.services import dedup, imports, prisma
 
 
 class SearchSerializer(serializers.ModelSerializer):
@@ -312,4 +314,32 @@ class RecordUnmergeView(GenericAPIView):
         record = dedup.undo_merge(record=record, actor=signed_in_user(request))
         return Response(
             RecordSerializer(Record.objects.select_related("search").get(pk=record.pk)).data
+        )
+
+
+class PrismaView(GenericAPIView):
+    """The PRISMA 2020 counts, keyed by the PRISMA2020 CSV template's field names, and any
+    box whose arithmetic does not add up."""
+
+    serializer_class = None
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug)
+        counts = prisma.prisma_counts(access.review)
+        body = counts.to_json()
+        body["problems"] = [
+            {"box": p.box, "message": p.message, "difference": p.difference} for p in check(counts)
+        ]
+        return Response(body)
+
+
+class PrismaSvgView(GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(responses={(200, "image/svg+xml"): str})
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        access = get_review_for(request.user, slug)
+        return HttpResponse(
+            prisma_svg(prisma.prisma_counts(access.review)), content_type="image/svg+xml"
         )

@@ -51,4 +51,6 @@ urlpatterns = [
         api_screening.ConflictResolveView.as_view(),
         name="api-conflict-resolve",
     ),
+    path("reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
+    path("reviews/<slug:slug>/prisma.svg", api.PrismaSvgView.as_view(), name="api-prisma-svg"),
 ]

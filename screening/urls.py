@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import views, views_dedup, views_screening
+from screening import views, views_dedup, views_prisma, views_screening
 
 urlpatterns = [
     path("r/<slug:slug>/searches/", views.searches, name="review-searches"),
@@ -45,8 +45,15 @@ urlpatterns = [
         name="fulltext-attach",
     ),
     path(
+        "r/<slug:slug>/records/<int:record_id>/study/",
+        views_screening.fulltext_study,
+        name="fulltext-study",
+    ),
+    path(
         "r/<slug:slug>/records/<int:record_id>/fulltext.pdf",
         views_screening.fulltext_pdf,
         name="fulltext-pdf",
     ),
+    path("r/<slug:slug>/prisma/", views_prisma.prisma_page, name="prisma"),
+    path("r/<slug:slug>/prisma/csv/", views_prisma.prisma_csv_upload, name="prisma-csv"),
 ]

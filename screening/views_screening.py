@@ -405,3 +405,32 @@ def pilot_page(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
             "pairs": pairs,
         },
     )
+
+
+@login_required
+@require_POST
+def fulltext_study(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
+    other_id = request.POST.get("study_of", "").strip().lstrip("#")
+    try:
+        study_of = None
+        if other_id:
+            if not other_id.isdigit():
+                raise ReviewflowError("Give the record number of the other report, e.g. 1234.")
+            study_of = Record.objects.for_review(access.review).filter(pk=int(other_id)).first()
+            if study_of is None:
+                raise ReviewflowError(f"There is no record {other_id} in this review.")
+        screening.link_same_study(
+            review=access.review, record=record, actor=access.user, study_of=study_of
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Record {record.pk} is another report of the study of record {study_of.pk}."
+            if study_of
+            else f"Record {record.pk} is a study of its own.",
+        )
+    return redirect("screen", slug=slug, stage=Stage.FULL_TEXT)

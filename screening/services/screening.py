@@ -33,6 +33,7 @@ from screening.models import (
     Record,
     RecordQuerySet,
     RetrievalStatus,
+    SourceType,
     Stage,
     StageSettings,
     Vote,
@@ -121,11 +122,16 @@ def eligible_records(review: Review, stage: str) -> RecordQuerySet:
     """Records that are screened at ``stage``: unique records at title/abstract; at full
     text, those that passed title/abstract and whose report was not marked not retrieved."""
     qs = Record.objects.for_review(review).unique()
-    if stage == Stage.FULL_TEXT:
-        qs = qs.filter(
-            outcomes__stage=Stage.TITLE_ABSTRACT, outcomes__decision=Decision.INCLUDE
-        ).exclude(report__status=RetrievalStatus.NOT_RETRIEVED)
-    return qs
+    if stage == Stage.TITLE_ABSTRACT:
+        # Records found by other methods (websites, citation searching…) go straight to
+        # full text: PRISMA's "other methods" column has no "records screened" box.
+        return qs.exclude(search__source_type=SourceType.OTHER)
+    passed = Outcome.objects.filter(stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE).values(
+        "record_id"
+    )
+    return qs.filter(Q(pk__in=passed) | Q(search__source_type=SourceType.OTHER)).exclude(
+        report__status=RetrievalStatus.NOT_RETRIEVED
+    )
 
 
 def check_screener(review: Review, reviewer: User) -> None:
@@ -439,9 +445,12 @@ def resolve_conflict(
 
 
 def _check_full_text_record(review: Review, record: Record) -> None:
-    if not Outcome.objects.filter(
-        record=record, stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
-    ).exists():
+    if (
+        record.search.source_type != SourceType.OTHER
+        and not Outcome.objects.filter(
+            record=record, stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+        ).exists()
+    ):
         raise ReviewflowError("Only records that passed title/abstract screening have a full text.")
 
 
@@ -536,3 +545,49 @@ def votes_visible_to(user: User, qs: QuerySet[Vote]) -> QuerySet[Vote]:
     done = Outcome.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
     conflict = Conflict.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
     return qs.filter(Q(reviewer=user) | Exists(done) | Exists(conflict))
+
+
+@transaction.atomic
+def link_same_study(
+    *, review: Review, record: Record, actor: User, study_of: Record | None
+) -> FullTextReport:
+    """Say that ``record``'s report is another report of the study ``study_of`` reports
+    (or, with ``None``, a study of its own): PRISMA counts studies and reports apart."""
+    _check_full_text_record(review, record)
+    if study_of is not None:
+        _check_full_text_record(review, study_of)
+        if study_of.pk == record.pk:
+            raise ReviewflowError("A report cannot be another report of itself.", field="study_of")
+        root: Record | None = study_of
+        seen: set[int] = set()
+        while root is not None and root.pk not in seen:
+            if root.pk == record.pk:
+                raise ReviewflowError(
+                    f"Record {study_of.pk} is already linked to this report's study.",
+                    field="study_of",
+                )
+            seen.add(root.pk)
+            link = (
+                FullTextReport.objects.filter(record=root)
+                .values_list("same_study_as", flat=True)
+                .first()
+            )
+            root = Record.objects.filter(pk=link).first() if link else None
+    report, _ = FullTextReport.objects.get_or_create(
+        record=record, defaults={"review": review, "status": RetrievalStatus.RETRIEVED}
+    )
+    before = report.same_study_as_id
+    report.same_study_as = study_of
+    report.updated_by, report.updated_at = actor, timezone.now()
+    report.save()
+    record_audit(
+        review=review,
+        actor=actor,
+        action="fulltext.study_linked",
+        target=f"record {record.pk}",
+        before={"same_study_as": before},
+        after={"same_study_as": study_of.pk if study_of else None},
+        object_type="record",
+        object_id=record.pk,
+    )
+    return report

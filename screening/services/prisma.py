@@ -1,0 +1,195 @@
+"""The PRISMA 2020 counts of a review, derived from its data as it stands, plus what an
+owner entered; and the owner's edits to those entered counts."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count, Q
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import Review
+from reviewflow.reviews.services import record_audit
+from screening.models import (
+    Decision,
+    FullTextReport,
+    OtherMethod,
+    Outcome,
+    PrismaSettings,
+    Record,
+    RetrievalStatus,
+    SearchStatus,
+    SourceType,
+    Stage,
+)
+from screening.prisma import PrismaCounts
+
+MANUAL_FIELDS = (
+    "updated_review",
+    "previous_studies",
+    "previous_reports",
+    "duplicates_before_import",
+    "excluded_automatic",
+    "excluded_other",
+    "website_results",
+    "organisation_results",
+    "citations_results",
+)
+
+
+def prisma_settings(review: Review) -> PrismaSettings:
+    found = PrismaSettings.objects.filter(review=review).first()
+    return found or PrismaSettings(review=review)
+
+
+@transaction.atomic
+def update_prisma_settings(*, review: Review, actor: User, **changes: Any) -> PrismaSettings:
+    """Owner-entered counts; every change is in the audit trail."""
+    unknown = set(changes) - set(MANUAL_FIELDS)
+    if unknown:
+        raise ReviewflowError(f"Unknown PRISMA field: {', '.join(sorted(unknown))}.")
+    for name, value in changes.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ReviewflowError(
+                f"{name.replace('_', ' ').capitalize()} cannot be negative.", field=name
+            )
+    current = prisma_settings(review)
+    before = {k: getattr(current, k) for k in changes if getattr(current, k) != changes[k]}
+    if not before:
+        return current
+    for name, value in changes.items():
+        setattr(current, name, value)
+    current.save()
+    record_audit(
+        review=review,
+        actor=actor,
+        action="prisma.counts_changed",
+        target="entered counts",
+        before=before,
+        after={k: changes[k] for k in before},
+    )
+    return current
+
+
+def _study_count(report_ids: list[int], links: Mapping[int, int | None]) -> int:
+    """Reports linked as "same study as" count once: follow each link to its root."""
+    roots = set()
+    for rid in report_ids:
+        seen = set()
+        current = rid
+        while links.get(current) and current not in seen:
+            seen.add(current)
+            current = links[current] or current
+        roots.add(current)
+    return len(roots)
+
+
+def prisma_counts(review: Review) -> PrismaCounts:
+    """Every box of the flow diagram from the review's searches, duplicates, outcomes and
+    reports, plus the counts an owner entered. Records found by other methods skip the
+    title/abstract stage, as in PRISMA's right-hand column."""
+    manual = prisma_settings(review)
+    records = Record.objects.filter(review=review, search__status=SearchStatus.DONE)
+    per_source: dict[str, Counter[str]] = defaultdict(Counter)
+    for source_type, source, other_method, n in (
+        records.values("search__source_type", "search__source", "search__other_method")
+        .annotate(n=Count("id"))
+        .values_list("search__source_type", "search__source", "search__other_method", "n")
+    ):
+        key = other_method if source_type == SourceType.OTHER else source_type
+        per_source[key][source] += n
+    is_other = Q(search__source_type=SourceType.OTHER)
+    duplicates = records.filter(duplicate_of__isnull=False).exclude(is_other).count()
+    screened = records.filter(duplicate_of__isnull=True).exclude(is_other).count()
+
+    outcomes: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for stage, decision, other, n in (
+        Outcome.objects.filter(review=review)
+        .values("stage", "decision", "record__search__source_type")
+        .annotate(n=Count("id"))
+        .values_list("stage", "decision", "record__search__source_type", "n")
+    ):
+        column = "other" if other == SourceType.OTHER else "dbr"
+        outcomes[(stage, column)][decision] += n
+    reasons: dict[str, Counter[str]] = {"dbr": Counter(), "other": Counter()}
+    for reason, other, n in (
+        Outcome.objects.filter(review=review, stage=Stage.FULL_TEXT, decision=Decision.EXCLUDE)
+        .values("reason", "record__search__source_type")
+        .annotate(n=Count("id"))
+        .values_list("reason", "record__search__source_type", "n")
+    ):
+        reasons["other" if other == SourceType.OTHER else "dbr"][reason or "No reason given"] += n
+    not_retrieved = Counter(
+        "other" if other == SourceType.OTHER else "dbr"
+        for other in FullTextReport.objects.filter(
+            review=review, status=RetrievalStatus.NOT_RETRIEVED
+        ).values_list("record__search__source_type", flat=True)
+    )
+    other_unique = records.filter(is_other, duplicate_of__isnull=True).count()
+    ta = outcomes[(Stage.TITLE_ABSTRACT, "dbr")]
+    ft_dbr, ft_other = outcomes[(Stage.FULL_TEXT, "dbr")], outcomes[(Stage.FULL_TEXT, "other")]
+    sought_dbr = ta[Decision.INCLUDE]
+    included_ids = list(
+        Outcome.objects.filter(
+            review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
+        ).values_list("record_id", flat=True)
+    )
+    links = dict(
+        FullTextReport.objects.filter(review=review).values_list("record_id", "same_study_as_id")
+    )
+    new_reports = len(included_ids)
+    new_studies = _study_count(included_ids, links)
+
+    def total(name: str) -> int:
+        return sum(per_source[name].values())
+
+    website = total(OtherMethod.WEBSITE) + manual.website_results
+    organisation = total(OtherMethod.ORGANISATION) + manual.organisation_results
+    citations = total(OtherMethod.CITATION) + manual.citations_results
+    other_methods = bool(website or organisation or citations or other_unique)
+    # Records an owner says were removed before import were still identified by the
+    # databases: they count in "identified" and in the "removed before screening" box.
+    removed_before = (
+        manual.duplicates_before_import + manual.excluded_automatic + manual.excluded_other
+    )
+    databases: list[tuple[str, int]] = sorted(per_source[SourceType.DATABASE].items())
+    if removed_before:
+        databases.append(("Removed before import (entered by an owner)", removed_before))
+    previous_studies = manual.previous_studies if manual.updated_review else None
+    previous_reports = manual.previous_reports if manual.updated_review else None
+    return PrismaCounts(
+        updated=manual.updated_review,
+        other_methods=other_methods,
+        previous_studies=previous_studies,
+        previous_reports=previous_reports,
+        database_results=total(SourceType.DATABASE) + removed_before,
+        database_specific_results=databases,
+        register_results=total(SourceType.REGISTER),
+        register_specific_results=sorted(per_source[SourceType.REGISTER].items()),
+        website_results=website,
+        organisation_results=organisation,
+        citations_results=citations,
+        duplicates=duplicates + manual.duplicates_before_import,
+        excluded_automatic=manual.excluded_automatic,
+        excluded_other=manual.excluded_other,
+        records_screened=screened,
+        records_excluded=ta[Decision.EXCLUDE],
+        dbr_sought_reports=sought_dbr,
+        dbr_notretrieved_reports=not_retrieved["dbr"],
+        dbr_assessed=sum(ft_dbr.values()),
+        dbr_excluded=sorted(reasons["dbr"].items()),
+        dbr_included_reports=ft_dbr[Decision.INCLUDE],
+        other_sought_reports=other_unique if other_methods else None,
+        other_notretrieved_reports=not_retrieved["other"] if other_methods else None,
+        other_assessed=sum(ft_other.values()) if other_methods else None,
+        other_excluded=sorted(reasons["other"].items()),
+        other_included_reports=ft_other[Decision.INCLUDE] if other_methods else None,
+        new_studies=new_studies,
+        new_reports=new_reports,
+        total_studies=new_studies + (previous_studies or 0) if manual.updated_review else None,
+        total_reports=new_reports + (previous_reports or 0) if manual.updated_review else None,
+    )

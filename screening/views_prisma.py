@@ -1,0 +1,126 @@
+"""The PRISMA 2020 page: the flow diagram from the review's data, downloads, and the counts
+an owner enters."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.access import get_review_for
+from reviewflow.reviews.models import Role
+from screening.models import PrismaSettings
+from screening.prisma import check, from_csv, prisma_pdf, prisma_png, prisma_svg, to_csv
+from screening.services import prisma
+
+CONTENT_TYPES = {
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+class PrismaSettingsForm(forms.ModelForm):
+    class Meta:
+        model = PrismaSettings
+        fields = list(prisma.MANUAL_FIELDS)
+
+
+def render_prisma(review_slug: str, counts: prisma.PrismaCounts, fmt: str) -> HttpResponse:
+    if fmt == "svg":
+        body: str | bytes = prisma_svg(counts)
+    elif fmt == "png":
+        body = prisma_png(counts)
+    elif fmt == "pdf":
+        body = prisma_pdf(counts)
+    else:
+        body = to_csv(counts)
+    response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{review_slug}-prisma.{fmt}"'
+    return response
+
+
+@login_required
+def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    review = access.review
+    fmt = request.GET.get("format", "")
+    counts = prisma.prisma_counts(review)
+    if fmt in CONTENT_TYPES:
+        return render_prisma(slug, counts, fmt)
+    form = None
+    if access.is_owner:
+        form = PrismaSettingsForm(request.POST or None, instance=prisma.prisma_settings(review))
+        if request.method == "POST" and form.is_valid():
+            try:
+                prisma.update_prisma_settings(
+                    review=review,
+                    actor=access.user,
+                    **{k: form.cleaned_data[k] for k in prisma.MANUAL_FIELDS},
+                )
+            except ReviewflowError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Entered counts saved.")
+                return redirect("prisma", slug=slug)
+    elif request.method == "POST":
+        get_review_for(request.user, slug, role=Role.OWNER)
+    return render(
+        request,
+        "screening/prisma.html",
+        {
+            "access": access,
+            "review": review,
+            "counts": counts,
+            "problems": check(counts),
+            # The SVG is ours: every name in it is escaped by the renderer.
+            "svg": mark_safe(prisma_svg(counts)),  # noqa: S308
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_POST
+def prisma_csv_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """Take the counts an owner keeps by hand from a PRISMA2020 CSV (previous studies and
+    reports, records found outside reviewflow); the rest comes from the data."""
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    upload = request.FILES.get("csv")
+    try:
+        if upload is None:
+            raise ReviewflowError("Choose the PRISMA2020 CSV file to upload.")
+        if upload.size and upload.size > 1024 * 1024:
+            raise ReviewflowError(f"{upload.name}: a PRISMA CSV is not larger than 1 MB.")
+        try:
+            counts = from_csv(upload.read().decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReviewflowError(f"{upload.name}: {exc}") from None
+        changes: dict[str, object] = {}
+        if counts.previous_studies is not None or counts.previous_reports is not None:
+            changes.update(
+                updated_review=True,
+                previous_studies=counts.previous_studies,
+                previous_reports=counts.previous_reports,
+            )
+        current = prisma.prisma_counts(access.review)
+        for name in ("website_results", "organisation_results", "citations_results"):
+            extra = (getattr(counts, name) or 0) - (getattr(current, name) or 0)
+            if extra > 0:
+                changes[name] = getattr(prisma.prisma_settings(access.review), name) + extra
+        prisma.update_prisma_settings(review=access.review, actor=access.user, **changes)
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Counts taken from the CSV: previous studies and reports, "
+            "and records identified outside reviewflow.",
+        )
+    return redirect("prisma", slug=slug)
