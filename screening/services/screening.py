@@ -8,6 +8,7 @@ completes a record always sees the others and settles it (agreement or conflict)
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import IO, Any
 
@@ -15,8 +16,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Mod
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
@@ -140,52 +141,108 @@ def check_screener(review: Review, reviewer: User) -> None:
         raise ReviewflowError("Only reviewers and owners screen records.", code="forbidden")
 
 
+SHUFFLE = Mod(F("id") * 7919, 10007)
+
+
+def _count(qs: QuerySet[Any]) -> Coalesce:
+    """Correlated ``count(*)`` of ``qs`` per outer record, 0 when none."""
+    return Coalesce(
+        Subquery(qs.order_by().values("record").annotate(n=Count("*")).values("n")[:1]), 0
+    )
+
+
 def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     """The record ``reviewer`` should screen next, or ``None`` when nothing is left for them.
 
     Records that already have votes come first (so pairs complete), then a fixed shuffled
     order (so nobody screens in the order a database exported). A record is never offered
     to a reviewer who voted on it, nor when its open votes are held by other reviewers.
+
+    Picking and claiming is one transaction that locks the picked record (skipping records
+    another reviewer is claiming or voting on this instant) and re-counts votes and claims
+    after the lock, so two reviewers asking at once are not offered the same last vote.
     """
     conf = get_stage_settings(review, stage)
+    needed = conf.reviewers_needed
     now = timezone.now()
-    mine = Claim.objects.filter(reviewer=reviewer, stage=stage, expires_at__gt=now).first()
-    base = eligible_records(review, stage)
-    my_vote = Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer)
+    votes = Vote.objects.filter(record=OuterRef("pk"), stage=stage)
+    others = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).exclude(
+        reviewer=reviewer
+    )
     settled = Outcome.objects.filter(record=OuterRef("pk"), stage=stage)
     conflicted = Conflict.objects.filter(record=OuterRef("pk"), stage=stage)
-    candidates = (
-        base.filter(~Exists(my_vote), ~Exists(settled), ~Exists(conflicted))
-        .annotate(n_votes=Count("votes", filter=Q(votes__stage=stage)))
-        .filter(n_votes__lt=conf.reviewers_needed)
+    open_ = eligible_records(review, stage).filter(
+        ~Exists(votes.filter(reviewer=reviewer)), ~Exists(settled), ~Exists(conflicted)
     )
+    mine = Claim.objects.filter(reviewer=reviewer, stage=stage, expires_at__gt=now).first()
     if mine is not None:
-        held = candidates.filter(pk=mine.record_id).first()
+        held = (
+            open_.filter(pk=mine.record_id)
+            .alias(n_votes=_count(votes))
+            .filter(n_votes__lt=needed)
+            .select_related("search")
+            .first()
+        )
         if held is not None:
             return held
-    record = (
-        candidates.annotate(
-            others=Count(
-                "id",
-                filter=Q(
-                    pk__in=Claim.objects.filter(stage=stage, expires_at__gt=now)
-                    .exclude(reviewer=reviewer)
-                    .values("record_id")
-                ),
-            )
-        )
-        .filter(n_votes__lt=conf.reviewers_needed - F("others"))
-        .order_by("-n_votes", Mod(F("id") * 7919, 10007), "id")
-        .select_related("search")
-        .first()
+    # Other reviewers' live claims: a handful of rows, one per reviewer at most.
+    claims = Counter(
+        Claim.objects.filter(stage=stage, expires_at__gt=now)
+        .exclude(reviewer=reviewer)
+        .values_list("record_id", flat=True)
     )
-    if record is not None:
+    # Records with some but not all votes, found from the votes (narrow, indexed), not by
+    # grouping every record of the review.
+    open_votes = (
+        Vote.objects.filter(review=review, stage=stage)
+        .values("record_id")
+        .annotate(n=Count("id"))
+        .filter(n__lt=needed)
+        .values("record_id")
+    )
+    started = (
+        open_.filter(pk__in=open_votes)
+        .alias(n_votes=_count(votes), taken=_count(votes) + _count(others))
+        .filter(taken__lt=needed)
+        .order_by("-n_votes", SHUFFLE, "id")
+    )
+    # Untouched records in the fixed shuffled order: walks record_screening_order.
+    untouched = (
+        open_.filter(~Exists(votes))
+        .exclude(pk__in=[pk for pk, n in claims.items() if n >= needed])
+        .order_by(SHUFFLE, "id")
+    )
+    skip: list[int] = []
+    with transaction.atomic():
+        while True:  # ends: each pass skips one more record, or finds none
+            pk = None
+            for candidates in (started, untouched):
+                pk = (
+                    candidates.exclude(pk__in=skip)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .values_list("pk", flat=True)
+                    .first()
+                )
+                if pk is not None:
+                    break
+            if pk is None:
+                return None
+            # The lock is ours: a claim or vote that committed meanwhile is visible now.
+            taken = (
+                Vote.objects.filter(record_id=pk, stage=stage).count()
+                + Claim.objects.filter(record_id=pk, stage=stage, expires_at__gt=now)
+                .exclude(reviewer=reviewer)
+                .count()
+            )
+            if taken < needed:
+                break
+            skip.append(pk)
         Claim.objects.update_or_create(
             reviewer=reviewer,
             stage=stage,
-            defaults={"record": record, "expires_at": now + timedelta(minutes=CLAIM_MINUTES)},
+            defaults={"record_id": pk, "expires_at": now + timedelta(minutes=CLAIM_MINUTES)},
         )
-    return record
+    return Record.objects.select_related("search").get(pk=pk)
 
 
 def _mapped(decision: str, stage: str) -> str:
