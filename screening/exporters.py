@@ -85,14 +85,13 @@ def _split_pages(pages: str) -> tuple[str, str]:
 
 # Types from the RIS specification: a record whose publication type already is one of
 # them (it was imported from RIS) keeps it.
-_RIS_TYPES = frozenset(
-    """
+_RIS_TYPE_CODES = """
     ABST ADVS AGGR ANCIENT ART BILL BLOG BOOK CASE CHAP CHART CLSWK COMP CONF CPAPER CTLG
     DATA DBASE DICT EBOOK ECHAP EDBOOK EJOUR ELEC ENCYC EQUA FIGURE GEN GOVDOC GRANT HEAR
     ICOMM INPR JFULL JOUR LEGAL MANSCPT MAP MGZN MPCT MULTI MUSIC NEWS PAMP PAT PCOMM RPRT
     SER SLIDE SOUND STAND STAT THES UNBILL UNPB VIDEO
-    """.split()
-)
+"""
+_RIS_TYPES = frozenset(_RIS_TYPE_CODES.split())
 # Publication types as PubMed, Embase, Web of Science, Scopus, EndNote, BibTeX and CSV
 # exports write them (lower-cased). Anything else is a journal article, which is what
 # nearly every record of a systematic review search is.
@@ -253,12 +252,11 @@ _BIBTEX_TYPES = {
     "RPRT": "techreport",
     "GOVDOC": "techreport",
 }
-_BIBTEX_ENTRY_TYPES = frozenset(
-    """
+_BIBTEX_ENTRY_TYPE_NAMES = """
     article book booklet inbook incollection inproceedings manual mastersthesis misc
     phdthesis proceedings techreport unpublished
-    """.split()
-)
+"""
+_BIBTEX_ENTRY_TYPES = frozenset(_BIBTEX_ENTRY_TYPE_NAMES.split())
 # Where each entry type keeps the name of what the work appeared in.
 _CONTAINER_FIELDS = {
     "inproceedings": "booktitle",
@@ -268,8 +266,7 @@ _CONTAINER_FIELDS = {
     "proceedings": "series",
 }
 
-# LaTeX specials, and the ligatures (``--``, ````​``, ``''``) LaTeX would turn into dashes
-# and quotes: a title must come out of LaTeX as it went in.
+# LaTeX specials, escaped so that a title comes out of LaTeX as it went in.
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -283,9 +280,12 @@ _LATEX_ESCAPES = {
     "^": r"\textasciicircum{}",
 }
 _LATEX_SPECIAL_RE = re.compile(r"[\\{}%&$#_~^]")
-# Between the two characters of a ligature (``--``, ``\`\```, ``''``, ``?\```, ``!\```,
-# ``<<``, ``>>``, ``,,``) an empty group keeps LaTeX from joining them.
-_LIGATURE_RE = re.compile(r"(?<=-)(?=-)|(?<=[`?!])(?=`)|(?<=')(?=')|(?<=<)(?=<)|(?<=>)(?=>)|(?<=,)(?=,)")
+# LaTeX joins some character pairs into one glyph: two hyphens into a dash, two quotes
+# into a curly quote, "?" or "!" and a backquote into an inverted mark, "<<" ">>" ",,"
+# into guillemets and a low quote. An empty group between the two keeps them apart.
+_LIGATURE_RE = re.compile(
+    r"(?<=-)(?=-)|(?<=[`?!])(?=`)|(?<=')(?=')|(?<=<)(?=<)|(?<=>)(?=>)|(?<=,)(?=,)"
+)
 # Verbatim fields (DOI, URL) are not LaTeX: only what would break the entry is encoded.
 _VERBATIM_ESCAPES = {"{": "%7B", "}": "%7D", "\\": "%5C"}
 _VERBATIM_SPECIAL_RE = re.compile(r"[{}\\]")
@@ -321,14 +321,20 @@ def _bibtex_name(name: str) -> str:
     family, comma, given = name.partition(",")
     family, given = family.strip(), given.strip()
     if not comma or not given:
-        return "{" + _latex(family) + "}" if " " in family else _latex(family)
-    family_text = _latex(family)
-    if " " in family and _AND_RE.search(family):
+        return "{" + _name_part(family) + "}" if " " in family else _name_part(family)
+    family_text = _name_part(family)
+    if _AND_RE.search(family):
         family_text = "{" + family_text + "}"
-    given_text = _latex(given)
+    given_text = _name_part(given)
     if "," in given or _AND_RE.search(given):
         given_text = "{" + given_text + "}"
     return f"{family_text}, {given_text}"
+
+
+def _name_part(value: str) -> str:
+    # Name splitters count braces without looking at backslashes: a literal brace goes
+    # in a group of its own.
+    return _latex(value).replace(r"\{", r"{\{}").replace(r"\}", r"{\}}")
 
 
 class _CitationKeys:
@@ -442,9 +448,7 @@ def iter_csv(records: Iterable[Mapping[str, Any]], *, columns: Sequence[str]) ->
         yield writer.writerow([_csv_cell(record.get(c)) for c in columns])
 
 
-def write_csv(
-    records: Iterable[Mapping[str, Any]], out: TextIO, *, columns: Sequence[str]
-) -> int:
+def write_csv(records: Iterable[Mapping[str, Any]], out: TextIO, *, columns: Sequence[str]) -> int:
     """Write a header of ``columns`` and one row per record; return the number of rows.
 
     A missing key is an empty cell; lists are joined with ``"; "``; dates and datetimes
@@ -514,14 +518,17 @@ def write_rows_xlsx(
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
 
     def text_cell(sheet: Any, value: str, font: Any = None) -> Any:
-        cell = WriteOnlyCell(sheet, value=safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value)))
+        text = safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+        if font is None and text not in ERROR_CODES:
+            return text  # openpyxl stores it as a string: safe_cell took away any "="
+        cell = WriteOnlyCell(sheet, value=text)
         cell.data_type = "s"  # "#N/A" or "#REF!" would otherwise become an error value
         if font is not None:
             cell.font = font
@@ -544,7 +551,7 @@ def write_rows_xlsx(
         sheet = workbook.create_sheet(title=title)
         if header:
             sheet.freeze_panes = "A2"
-            sheet.append([text_cell(sheet, _cell_text(h), bold) for h in header])
+            sheet.append([text_cell(sheet, _text(h), bold) for h in header])
         for row in rows:
             sheet.append([cell(sheet, value) for value in row])
     workbook.save(out)

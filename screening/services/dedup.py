@@ -165,7 +165,9 @@ def run_dedup(*, review_id: int, search_id: int | None = None) -> DedupResult:
         matches = find_matches(new, existing, decided=decided, clusters=clusters)
         result = _store_matches(review, _not_yet_separated(matches, decided, clusters))
         result.compared = len(new)
-        merged = _apply_clusters(review, actor=None)
+        known = {r.id: r for r in new}
+        known.update((r.id, r) for r in existing)
+        merged = _apply_clusters(review, actor=None, known=known)
         result.merged = merged
         result.pending_total = DuplicatePair.objects.filter(
             review=review, decision=PairDecision.PENDING
@@ -248,14 +250,39 @@ def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
                     else PairDecision.PENDING,
                 )
             )
-    DuplicatePair.objects.bulk_create(to_create, batch_size=2000)
+    _insert_pairs(to_create)
     # Few pairs change between runs; small batches keep bulk_update's CASE cheap.
     DuplicatePair.objects.bulk_update(to_update, ["score", "reasons", "decision"], batch_size=100)
     return result
 
 
+def _insert_pairs(pairs: list[DuplicatePair]) -> None:
+    """Insert new pairs with one prepared statement (``bulk_create`` spends most of its
+    time preparing each object's fields: seconds for tens of thousands of pairs)."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(DuplicatePair._meta.db_table)
+    reasons = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {table} (review_id, record_a_id, record_b_id, score, reasons, decision, "  # noqa: S608 - table name is ours
+        f"created_at) VALUES (%s, %s, %s, %s, {reasons}, %s, %s)"
+    )
+    now = timezone.now()
+    rows = [
+        (p.review_id, p.record_a_id, p.record_b_id, p.score, json.dumps(p.reasons), p.decision, now)
+        for p in pairs
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])
+
+
 def _apply_clusters(
-    review: Review, *, actor: User | None, preferred: dict[frozenset[int], int] | None = None
+    review: Review,
+    *,
+    actor: User | None,
+    preferred: dict[frozenset[int], int] | None = None,
+    known: dict[int, MatchRecord] | None = None,
 ) -> int:
     """Merge the records that the stored pairs and existing merges join; return how many
     records became duplicates. ``preferred`` names the primary a person chose for a cluster
@@ -288,10 +315,15 @@ def _apply_clusters(
     if not clusters:
         return 0
     ids = {rid for cluster in clusters for rid in cluster}
-    records = {
-        r.id: r
-        for r in _match_records(Record.objects.filter(pk__in=ids).values_list(*MATCH_FIELDS))
-    }
+    missing = ids - set(known or {})
+    records = {i: (known or {})[i] for i in ids - missing}
+    if missing:
+        records.update(
+            (r.id, r)
+            for r in _match_records(
+                Record.objects.filter(pk__in=missing).values_list(*MATCH_FIELDS)
+            )
+        )
     primaries_now = {p for p in current.values() if p is not None}
     screened_ids = set(Vote.objects.filter(record_id__in=ids).values_list("record_id", flat=True))
     changed: dict[int, tuple[int | None, str]] = {}
@@ -347,27 +379,42 @@ def _write_merges(
         Vote.objects.filter(record_id__in=newly).values_list("record_id", flat=True).distinct()
     )
     events = []
+    automatic: list[list[int | None]] = []
     for rid, (primary, kind) in changed.items():
-        if rid in newly:
-            events.append(
-                AuditEvent(
-                    **audit_fields(
-                        review=review,
-                        actor=actor,
-                        action=(
-                            "record.merged_after_screening"
-                            if rid in screened
-                            else "record.merged"
-                            if kind == MergeKind.AUTO
-                            else "record.merged_by_person"
-                        ),
-                        target=f"record {rid} into record {primary}",
-                        after={"duplicate_of": primary, "kind": kind},
-                        object_type="record",
-                        object_id=rid,
-                    )
+        if rid not in newly:
+            continue
+        if kind == MergeKind.AUTO and rid not in screened:
+            # Automatic merges of one run are one event (there can be tens of thousands);
+            # the pair's reasons explain each of them.
+            automatic.append([rid, primary])
+            continue
+        events.append(
+            AuditEvent(
+                **audit_fields(
+                    review=review,
+                    actor=actor,
+                    action="record.merged_after_screening"
+                    if rid in screened
+                    else "record.merged_by_person",
+                    target=f"record {rid} into record {primary}",
+                    after={"duplicate_of": primary, "kind": kind},
+                    object_type="record",
+                    object_id=rid,
                 )
             )
+        )
+    if automatic:
+        events.append(
+            AuditEvent(
+                **audit_fields(
+                    review=review,
+                    actor=actor,
+                    action="records.merged_automatically",
+                    target=f"{len(automatic)} records",
+                    after={"merges": automatic},
+                )
+            )
+        )
     _bulk_set(
         [("duplicate_of_id", "integer"), ("merge_kind", "text")],
         [(rid, p, k) for rid, (p, k) in changed.items()],

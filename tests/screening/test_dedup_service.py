@@ -107,7 +107,8 @@ def test_import_merges_sure_duplicates_and_queues_unsure_ones(two_searches, revi
     assert {pair.record_a_id, pair.record_b_id} - {rec(b, 2).pk} <= {dup.pk, primary.pk}
     assert "volumes conflict" in pair.reasons
     assert Record.objects.for_review(review).unique().count() == 3
-    assert AuditEvent.objects.filter(action="record.merged", object_id=primary.pk).exists()
+    event = AuditEvent.objects.get(action="records.merged_automatically")
+    assert event.after == {"merges": [[primary.pk, dup.pk]]}
 
 
 def test_primary_is_filled_in_from_its_duplicate_with_provenance(review, owner):
