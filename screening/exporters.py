@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -283,9 +284,7 @@ _LATEX_SPECIAL_RE = re.compile(r"[\\{}%&$#_~^]")
 # LaTeX joins some character pairs into one glyph: two hyphens into a dash, two quotes
 # into a curly quote, "?" or "!" and a backquote into an inverted mark, "<<" ">>" ",,"
 # into guillemets and a low quote. An empty group between the two keeps them apart.
-_LIGATURE_RE = re.compile(
-    r"(?<=-)(?=-)|(?<=[`?!])(?=`)|(?<=')(?=')|(?<=<)(?=<)|(?<=>)(?=>)|(?<=,)(?=,)"
-)
+_LIGATURE_RE = re.compile(r"-(?=-)|[`?!](?=`)|'(?=')|<(?=<)|>(?=>)|,(?=,)")
 # Verbatim fields (DOI, URL) are not LaTeX: only what would break the entry is encoded.
 _VERBATIM_ESCAPES = {"{": "%7B", "}": "%7D", "\\": "%5C"}
 _VERBATIM_SPECIAL_RE = re.compile(r"[{}\\]")
@@ -304,7 +303,7 @@ def bibtex_type(publication_type: str | None) -> str:
 
 def _latex(value: str) -> str:
     escaped = _LATEX_SPECIAL_RE.sub(lambda m: _LATEX_ESCAPES[m.group(0)], value)
-    return _LIGATURE_RE.sub("{}", escaped)
+    return _LIGATURE_RE.sub(r"\g<0>{}", escaped)
 
 
 def _verbatim(value: str) -> str:
@@ -417,9 +416,12 @@ def _bibtex_entry(record: Mapping[str, Any], key: str) -> str:
 
 
 def _cell_text(value: Any) -> str:
-    """A value that is not a native spreadsheet type, as text (lists joined by "; ")."""
+    """A value that is not a native spreadsheet type, as text (lists joined by "; ",
+    mappings as JSON)."""
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, list | tuple | set | frozenset):
         return LIST_SEPARATOR.join(str(v) for v in value if v is not None and v != "")
     return str(value)
@@ -451,8 +453,9 @@ def iter_csv(records: Iterable[Mapping[str, Any]], *, columns: Sequence[str]) ->
 def write_csv(records: Iterable[Mapping[str, Any]], out: TextIO, *, columns: Sequence[str]) -> int:
     """Write a header of ``columns`` and one row per record; return the number of rows.
 
-    A missing key is an empty cell; lists are joined with ``"; "``; dates and datetimes
-    are ISO 8601; every text cell goes through ``safe_cell``.
+    A missing key is an empty cell; lists are joined with ``"; "``, mappings written as
+    JSON; dates and datetimes are ISO 8601 (with the offset when timezone-aware); every
+    text cell goes through ``safe_cell``.
     """
     writer = csv.writer(out)
     writer.writerow([_csv_cell(c) for c in columns])
@@ -514,7 +517,8 @@ def write_rows_xlsx(
     cell goes through ``safe_cell`` and is stored as text, never as a formula or an error
     value (``#N/A`` typed in a form stays text); characters XML cannot hold are dropped.
     Naive datetimes and dates are date cells; timezone-aware ones (which Excel cannot
-    hold) are ISO 8601 text with their offset. Lists are joined with ``"; "``.
+    hold) are ISO 8601 text with their offset. Lists are joined with ``"; "``, mappings
+    written as JSON.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
