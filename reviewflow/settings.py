@@ -143,7 +143,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # Uploads: citation exports can be large, but not unbounded.
-MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 200)
+MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 500)
 MAX_PDF_MB = env_int("MAX_PDF_MB", 50)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

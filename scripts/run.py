@@ -45,6 +45,8 @@ def main() -> int:
             os.environ.get("CELERY_CONCURRENCY", "2"),
         ],
         cwd=ROOT,
+        # DEBUG makes Django keep every query's text: a long import would fill memory.
+        env={**os.environ, "DEBUG": "0"},
     )
     web = subprocess.Popen(
         [PY, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"], cwd=ROOT

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
@@ -57,6 +58,9 @@ MATCH_FIELDS = (
     "publication_type",
     "abstract",
 )
+# The engine compares only the opening of abstracts: don't load whole abstracts of
+# 100,000 records.
+MATCH_COLUMNS = (*MATCH_FIELDS[:-1], Substr("abstract", 1, 400))
 FILLABLE_EMPTY: dict[str, Any] = {"year": None, "authors": []}
 UPDATED_FIELDS = (
     "id",
@@ -154,7 +158,7 @@ def run_dedup(*, review_id: int, search_id: int | None = None) -> DedupResult:
     with transaction.atomic():
         review = _lock(review_id)
         visible = Record.objects.filter(review=review, search__status=SearchStatus.DONE)
-        rows = visible.values_list(*MATCH_FIELDS)
+        rows = visible.values_list(*MATCH_COLUMNS)
         if search_id is None:
             new, existing = _match_records(rows), []
         else:
@@ -321,7 +325,7 @@ def _apply_clusters(
         records.update(
             (r.id, r)
             for r in _match_records(
-                Record.objects.filter(pk__in=missing).values_list(*MATCH_FIELDS)
+                Record.objects.filter(pk__in=missing).values_list(*MATCH_COLUMNS)
             )
         )
     primaries_now = {p for p in current.values() if p is not None}
@@ -425,6 +429,13 @@ def _write_merges(
         row["id"]: row
         for row in Record.objects.filter(pk__in=list(fills)).values("id", "filled_from", *wanted)
     }
+    # Matching loaded only the opening of abstracts: fill with the whole text.
+    abstract_sources = {
+        src for filled in fills.values() for n, (_, src) in filled.items() if n == "abstract"
+    }
+    full_abstracts = dict(
+        Record.objects.filter(pk__in=abstract_sources).values_list("id", "abstract")
+    )
     per_field: dict[str, list[tuple[Any, ...]]] = {}
     provenance: list[tuple[Any, ...]] = []
     for primary, filled in fills.items():
@@ -432,6 +443,8 @@ def _write_merges(
         taken = dict(row["filled_from"] or {})
         for name, (value, source) in filled.items():
             if not row[name]:
+                if name == "abstract":
+                    value = full_abstracts.get(source, value)
                 per_field.setdefault(name, []).append(
                     (primary, list(value) if isinstance(value, tuple) else value)
                 )

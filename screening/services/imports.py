@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -20,7 +21,7 @@ from typing import IO, Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
@@ -226,37 +227,91 @@ def _claim(search_id: int) -> tuple[Search, int] | None:
         return search, search.attempt
 
 
-def _record_from(parsed: ParsedRecord, *, search: Search, position: int) -> Record:
+RECORD_COLUMNS = (
+    "review_id",
+    "search_id",
+    "position",
+    "line",
+    "source_record_id",
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "pmcid",
+    "issn",
+    "isbn",
+    "keywords",
+    "language",
+    "publication_type",
+    "url",
+    "incomplete",
+    "raw",
+    "merge_kind",
+    "filled_from",
+    "created_at",
+)
+
+
+def _row_from(parsed: ParsedRecord, *, search: Search, position: int) -> tuple[Any, ...]:
+    """One record as a row of ``RECORD_COLUMNS`` (JSON columns already encoded)."""
+
     def cut(name: str, value: str) -> str:
         limit = _MAXLEN.get(name)
         return value[:limit] if limit else value
 
-    return Record(
-        review_id=search.review_id,
-        search=search,
-        position=position,
-        line=max(parsed.line, 0),
-        source_record_id=(parsed.record_id or str(position))[:255],
-        title=parsed.title,
-        abstract=parsed.abstract,
-        authors=parsed.authors,
-        year=parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
-        journal=cut("journal", parsed.journal),
-        volume=cut("volume", parsed.volume),
-        issue=cut("issue", parsed.issue),
-        pages=cut("pages", parsed.pages),
-        doi=cut("doi", parsed.doi),
-        pmid=cut("pmid", parsed.pmid),
-        pmcid=cut("pmcid", parsed.pmcid),
-        issn=cut("issn", parsed.issn),
-        isbn=cut("isbn", parsed.isbn),
-        keywords=parsed.keywords,
-        language=cut("language", parsed.language),
-        publication_type=cut("publication_type", parsed.publication_type),
-        url=parsed.url,
-        incomplete=not (parsed.title and parsed.authors),
-        raw=parsed.raw,
+    return (
+        search.review_id,
+        search.pk,
+        position,
+        max(parsed.line, 0),
+        (parsed.record_id or str(position))[:255],
+        parsed.title,
+        parsed.abstract,
+        json.dumps(parsed.authors, ensure_ascii=False),
+        parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
+        cut("journal", parsed.journal),
+        cut("volume", parsed.volume),
+        cut("issue", parsed.issue),
+        cut("pages", parsed.pages),
+        cut("doi", parsed.doi),
+        cut("pmid", parsed.pmid),
+        cut("pmcid", parsed.pmcid),
+        cut("issn", parsed.issn),
+        cut("isbn", parsed.isbn),
+        json.dumps(parsed.keywords, ensure_ascii=False),
+        cut("language", parsed.language),
+        cut("publication_type", parsed.publication_type),
+        parsed.url,
+        not (parsed.title and parsed.authors),
+        json.dumps(parsed.raw, ensure_ascii=False),
+        "",
+        "{}",
+        search.started_at or timezone.now(),
     )
+
+
+def _insert_records(rows: list[tuple[Any, ...]]) -> None:
+    """Write a batch of records: ``COPY`` on PostgreSQL, one prepared ``INSERT`` run for
+    every row elsewhere. (``bulk_create`` spends most of an import preparing each model
+    field of each row: several times longer than parsing the file.)"""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Record._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in RECORD_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names are ours
 
 
 def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = None) -> Search:
@@ -282,7 +337,7 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
             parsed = parse_file(stream, fmt=search.format_requested, column_map=search.column_map)
             search.format, search.encoding = parsed.format, parsed.encoding
             search.warnings = list(parsed.warnings)
-            batch: list[Record] = []
+            batch: list[tuple[Any, ...]] = []
             position = 0
             for result in parsed.results:
                 position += 1
@@ -292,7 +347,7 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
                     if len(search.errors) < MAX_STORED_ERRORS:
                         search.errors.append({"line": result.line, "message": result.message})
                     continue
-                batch.append(_record_from(result, search=search, position=position))
+                batch.append(_row_from(result, search=search, position=position))
                 if len(batch) >= BATCH_SIZE:
                     _flush(search, attempt, batch, counting.count)
                     batch = []
@@ -354,10 +409,10 @@ def _check_owner(search: Search, attempt: int) -> None:
         raise _Superseded
 
 
-def _flush(search: Search, attempt: int, batch: list[Record], bytes_read: int) -> None:
+def _flush(search: Search, attempt: int, batch: list[tuple[Any, ...]], bytes_read: int) -> None:
     with transaction.atomic():
         _check_owner(search, attempt)
-        Record.objects.bulk_create(batch)
+        _insert_records(batch)
         search.records_imported += len(batch)
         search.bytes_read = min(bytes_read, search.file_size)
         Search.objects.filter(pk=search.pk).update(
@@ -368,6 +423,8 @@ def _flush(search: Search, attempt: int, batch: list[Record], bytes_read: int) -
             format=search.format,
             encoding=search.encoding,
         )
+    # A worker run with DEBUG on would otherwise keep every INSERT's text in memory.
+    reset_queries()
 
 
 def _fail(search: Search, attempt: int, message: str) -> Search:

@@ -305,3 +305,16 @@ def test_duplicate_found_after_screening_keeps_its_votes_and_is_flagged(
     page = client_for(owner).get(reverse("review-duplicates", args=[review.slug])).content.decode()
     assert "Merged after screening began" in page
     assert keep
+
+
+def test_primary_takes_the_whole_abstract_of_its_duplicate(review, owner):
+    long_abstract = "Mesenchymal stromal cells were injected into the knee. " * 30
+    richer = dict(SURE_A, PMID="31234567")  # DOI and PMID: the record that stays
+    with_abstract = {k: v for k, v in SURE_B.items() if k != "DO"}
+    with_abstract["AB"] = long_abstract.strip()
+    a = import_ris(review, owner, ris(richer), "a.ris", "PubMed")
+    import_ris(review, owner, ris(with_abstract), "b.ris", "Embase")
+    kept = Record.objects.get(duplicate_of__isnull=True)
+    assert kept.search_id == a.pk
+    assert kept.abstract == long_abstract.strip()  # whole, not the 400 characters matched
+    assert "abstract" in kept.filled_from
