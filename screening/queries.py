@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q
 
@@ -75,3 +77,66 @@ def filter_by_stage_status(
     if reason and decision == "exclude":
         outcomes = outcomes.filter(reason=reason)
     return qs.filter(pk__in=outcomes.values("record_id"))
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "pmcid",
+    "issn",
+    "isbn",
+    "keywords",
+    "language",
+    "publication_type",
+    "url",
+    "abstract",
+    "source",
+    "record_id",
+    "duplicate_of",
+    "reason",
+)
+
+
+def records_for_export(review: Review, stage: str) -> Iterator[dict[str, object]]:
+    """Records as plain dicts for the export writers, streamed: ``all`` (duplicates too),
+    ``unique``, ``included`` (at full text) or ``excluded`` (at either stage, with reason)."""
+    from django.db.models import F
+
+    from screening.models import Decision, Outcome, Record
+
+    qs = Record.objects.for_review(review)
+    reasons: dict[int, str] = {}
+    if stage == "unique":
+        qs = qs.unique()
+    elif stage in ("included", "ta-included"):
+        at = Stage.FULL_TEXT if stage == "included" else Stage.TITLE_ABSTRACT
+        qs = qs.filter(
+            pk__in=Outcome.objects.filter(
+                review=review, stage=at, decision=Decision.INCLUDE
+            ).values("record_id")
+        )
+    elif stage == "excluded":
+        for record_id, st, reason in Outcome.objects.filter(
+            review=review, decision=Decision.EXCLUDE
+        ).values_list("record_id", "stage", "reason"):
+            label = "title/abstract" if st == Stage.TITLE_ABSTRACT else "full text"
+            reasons[record_id] = f"{label}: {reason}" if reason else label
+        qs = qs.filter(pk__in=list(reasons))
+    fields = [c for c in EXPORT_COLUMNS if c not in ("source", "record_id", "reason")]
+    for row in (
+        qs.order_by("search_id", "position")
+        .annotate(source=F("search__source"), record_id=F("source_record_id"))
+        .values(*fields, "source", "record_id")
+        .iterator(chunk_size=2000)
+    ):
+        if row["id"] in reasons:
+            row["reason"] = reasons[row["id"]]
+        yield row

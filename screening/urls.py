@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import views, views_dedup, views_prisma, views_screening
+from screening import views, views_dedup, views_exports, views_prisma, views_screening
 
 urlpatterns = [
     path("r/<slug:slug>/searches/", views.searches, name="review-searches"),
@@ -56,4 +56,12 @@ urlpatterns = [
     ),
     path("r/<slug:slug>/prisma/", views_prisma.prisma_page, name="prisma"),
     path("r/<slug:slug>/prisma/csv/", views_prisma.prisma_csv_upload, name="prisma-csv"),
+    path("r/<slug:slug>/exports/", views_exports.exports, name="exports"),
+    path(
+        "r/<slug:slug>/exports/records-<str:stage>.<str:fmt>",
+        views_exports.export_records,
+        name="export-records",
+    ),
+    path("r/<slug:slug>/exports/votes.<str:fmt>", views_exports.export_votes, name="export-votes"),
+    path("r/<slug:slug>/exports/audit.csv", views_exports.export_audit, name="export-audit"),
 ]

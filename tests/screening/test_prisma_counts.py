@@ -188,3 +188,62 @@ def test_entered_counts_are_for_owners_and_audited(review, client_for, owner, re
 
     event = AuditEvent.objects.get(action="prisma.counts_changed")
     assert event.before == {"excluded_other": 0} and event.after == {"excluded_other": 2}
+
+
+@pytest.fixture
+def without_other_methods(review, owner, reviewer, reviewer2):
+    """PubMed 6 and Embase 4 (2 the same as PubMed's): 8 screened, 5 excluded, 3 sought,
+    3 assessed, 1 excluded with a reason, 2 included."""
+    search(review, owner, ris_records(6), "pubmed.ris", "PubMed")
+    search(review, owner, ris_records(2) + ris_records(2, start=20), "embase.ris", "Embase")
+    unique = list(Record.objects.for_review(review).unique().order_by("pk"))
+    assert len(unique) == 8
+    for record in unique[:5]:
+        both(review, record, reviewer, reviewer2, "exclude")
+    for record in unique[5:]:
+        both(review, record, reviewer, reviewer2, "include")
+    both(review, unique[5], reviewer, reviewer2, "exclude", FT, "Wrong comparator")
+    for record in unique[6:]:
+        both(review, record, reviewer, reviewer2, "include", FT)
+    return review
+
+
+def expect_databases_only(c):
+    assert c.other_methods is False
+    assert (c.database_results, c.duplicates, c.records_screened, c.records_excluded) == (
+        10,
+        2,
+        8,
+        5,
+    )
+    assert (c.dbr_sought_reports, c.dbr_notretrieved_reports, c.dbr_assessed) == (3, 0, 3)
+    assert c.dbr_excluded == [("Wrong comparator", 1)]
+    assert (c.dbr_included_reports, c.new_reports, c.new_studies) == (2, 2, 2)
+    assert check(c) == []
+
+
+def test_every_box_of_a_new_review_without_other_methods(without_other_methods):
+    from screening.prisma import prisma_svg
+
+    c = prisma_counts(without_other_methods)
+    expect_databases_only(c)
+    assert (c.updated, c.total_studies) == (False, None)
+    svg = prisma_svg(c)
+    assert "via other methods" not in svg and "Previous studies" not in svg
+
+
+def test_every_box_of_an_updated_review_without_other_methods(without_other_methods, owner):
+    from screening.prisma import prisma_svg
+
+    update_prisma_settings(
+        review=without_other_methods,
+        actor=owner,
+        updated_review=True,
+        previous_studies=4,
+        previous_reports=5,
+    )
+    c = prisma_counts(without_other_methods)
+    expect_databases_only(c)
+    assert (c.total_studies, c.total_reports) == (6, 7)
+    svg = prisma_svg(c)
+    assert "Previous studies" in svg and "via other methods" not in svg

@@ -1,0 +1,156 @@
+"""Downloads: records at any stage, every vote and outcome, and the audit trail."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from reviewflow.reviews.access import get_review_for
+from reviewflow.reviews.models import AuditEvent, Role
+from screening.blinding import mask_audit_events
+from screening.exporters import iter_bibtex, iter_csv, iter_ris, iter_rows_csv, write_rows_xlsx
+from screening.models import Outcome, Vote
+from screening.queries import EXPORT_COLUMNS, records_for_export
+from screening.services.screening import votes_visible_to
+
+RECORD_STAGES = {
+    "all": "All records (duplicates too)",
+    "unique": "Unique records",
+    "ta-included": "Included at title/abstract",
+    "included": "Included at full text",
+    "excluded": "Excluded, with reasons",
+}
+VOTE_HEADER = ["record", "title", "stage", "reviewer", "decision", "reason", "note", "voted_at"]
+OUTCOME_HEADER = ["record", "title", "stage", "decision", "reason", "how", "decided_by", "at"]
+
+
+@login_required
+def exports(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug)
+    return render(
+        request,
+        "screening/exports.html",
+        {"access": access, "review": access.review, "stages": RECORD_STAGES.items()},
+    )
+
+
+@login_required
+def export_records(request: HttpRequest, slug: str, stage: str, fmt: str) -> StreamingHttpResponse:
+    access = get_review_for(request.user, slug)
+    if stage not in RECORD_STAGES or fmt not in ("ris", "csv", "bib"):
+        raise Http404("No such export.")
+    rows = records_for_export(access.review, stage)
+    chunks: Iterator[str]
+    if fmt == "ris":
+        chunks, content_type = iter_ris(rows), "application/x-research-info-systems"
+    elif fmt == "bib":
+        chunks, content_type = iter_bibtex(rows), "application/x-bibtex"
+    else:
+        chunks, content_type = iter_csv(rows, columns=EXPORT_COLUMNS), "text/csv"
+    response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{stage}.{fmt}"'
+    return response
+
+
+def _vote_rows(access: Any) -> Iterator[list[Any]]:
+    votes = (
+        votes_visible_to(access.user, Vote.objects.filter(review=access.review))
+        .select_related("reviewer", "record")
+        .order_by("record_id", "stage", "created_at")
+    )
+    for v in votes.iterator(chunk_size=2000):
+        yield [
+            v.record_id,
+            v.record.title,
+            v.stage,
+            v.reviewer.username,
+            v.decision,
+            v.reason,
+            v.note,
+            timezone.localtime(v.created_at).isoformat(),
+        ]
+
+
+def _outcome_rows(access: Any) -> Iterator[list[Any]]:
+    outcomes = Outcome.objects.filter(review=access.review).select_related("record", "decided_by")
+    for o in outcomes.order_by("record_id", "stage").iterator(chunk_size=2000):
+        yield [
+            o.record_id,
+            o.record.title,
+            o.stage,
+            o.decision,
+            o.reason,
+            o.get_kind_display(),
+            o.decided_by.username if o.decided_by else "",
+            timezone.localtime(o.created_at).isoformat(),
+        ]
+
+
+@login_required
+def export_votes(request: HttpRequest, slug: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    """Every vote and outcome, per reviewer, with times, reasons and notes. Blind screening
+    holds here too: another reviewer's vote is left out until the record is settled."""
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    response: HttpResponse | StreamingHttpResponse
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            iter_rows_csv(VOTE_HEADER, _vote_rows(access)), content_type="text/csv; charset=utf-8"
+        )
+    elif fmt == "xlsx":
+        buffer = io.BytesIO()
+        write_rows_xlsx(
+            {
+                "Votes": (VOTE_HEADER, _vote_rows(access)),
+                "Outcomes": (OUTCOME_HEADER, _outcome_rows(access)),
+            },
+            buffer,
+        )
+        response = HttpResponse(
+            buffer.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        raise Http404("No such export.")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-votes.{fmt}"'
+    return response
+
+
+@login_required
+def export_audit(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    header = ["when", "who", "action", "target", "before", "after"]
+
+    def rows() -> Iterator[list[Any]]:
+        events = AuditEvent.objects.filter(review=access.review).select_related("actor")
+        batch: list[AuditEvent] = []
+        for event in events.order_by("created_at", "id").iterator(chunk_size=2000):
+            batch.append(event)
+            if len(batch) == 2000:
+                yield from _audit_rows(batch, access.user)
+                batch = []
+        yield from _audit_rows(batch, access.user)
+
+    response = StreamingHttpResponse(
+        iter_rows_csv(header, rows()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{slug}-audit.csv"'
+    return response
+
+
+def _audit_rows(events: list[AuditEvent], user: Any) -> Iterator[list[Any]]:
+    mask_audit_events(events, user)
+    for e in events:
+        yield [
+            timezone.localtime(e.created_at).isoformat(),
+            e.actor.username if e.actor else "system",
+            e.action,
+            e.target,
+            e.before,
+            e.after,
+        ]
