@@ -21,6 +21,7 @@ def test_deploy_check_is_clean_with_debug_off(tmp_path):
         "REVIEWFLOW_DATA_DIR": str(tmp_path),
         "SECRET_KEY": "",
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO,
