@@ -127,7 +127,7 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
         qs = filter_by_stage_status(
             qs, review=review, user=access.user, stage=stage, status=status, reason=reason
         )
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = Paginator(qs.order_by("search_id", "position"), 50).get_page(request.GET.get("page"))
     query = urlencode(
         {
             k: v
