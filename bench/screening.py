@@ -557,7 +557,7 @@ def _start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], P
                 return server, access_log
             conn.close()
         except OSError:
-            pass
+            pass  # not listening yet: try again
         time.sleep(0.2)
     _stop_server(server)
     raise RuntimeError(f"gunicorn did not answer /healthz within 60 s: {_tail(error_log)}")

@@ -446,7 +446,7 @@ def _fail(search: Search, attempt: int, message: str) -> Search:
                 after={"failure": message},
             )
     except _Superseded:
-        pass
+        pass  # a newer attempt owns the search now; its outcome is the one that counts
     return Search.objects.get(pk=search.pk)
 
 
