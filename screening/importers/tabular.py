@@ -29,6 +29,7 @@ from typing import BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from .base import (
+    NORMALISED_FIELDS,
     FileFormatError,
     ParsedRecord,
     ParseResult,
@@ -48,26 +49,8 @@ from .base import (
 __all__ = ["FIELD_NAMES", "parse_delimited", "parse_xlsx"]
 
 #: The field names ``column_map`` may map a column to.
-FIELD_NAMES = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "pmcid",
-    "issn",
-    "isbn",
-    "keywords",
-    "language",
-    "publication_type",
-    "url",
-    "record_id",
-)
+# The fields a column can be mapped to: every normalised field, and the record's id.
+FIELD_NAMES = (*NORMALISED_FIELDS, "record_id")
 
 # Bounded, so that one unclosed quote cannot read a whole large file into one cell.
 FIELD_SIZE_LIMIT = 10 * 1024 * 1024

@@ -28,32 +28,14 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
 from screening.importers import FORMATS, FileFormatError, ParsedRecord, Rejection, parse_file
+from screening.importers.tabular import FIELD_NAMES
 from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 MAX_STORED_ERRORS = 1000
-COLUMN_MAP_FIELDS = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "pmcid",
-    "issn",
-    "isbn",
-    "keywords",
-    "language",
-    "publication_type",
-    "url",
-    "record_id",
-)
+COLUMN_MAP_FIELDS = FIELD_NAMES
 _MAXLEN: dict[str, int] = {
     f.name: f.max_length
     for f in Record._meta.concrete_fields
