@@ -33,7 +33,7 @@ from screening.models import OtherMethod, Record, Search, SearchStatus, SourceTy
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000  # records per transaction: progress moves every few thousand records
 MAX_STORED_ERRORS = 1000
 COLUMN_MAP_FIELDS = FIELD_NAMES
 _MAXLEN: dict[str, int] = {

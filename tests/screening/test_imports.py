@@ -57,14 +57,15 @@ def test_real_ris_file_imports_every_record(review, owner, django_capture_on_com
 
 def test_task_run_twice_keeps_each_record_once(review, owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        search = create(review, owner, ris_records(2500))
+        search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
     again = imports.run_import(search_id=search.pk)
     assert again.status == SearchStatus.DONE
-    assert Record.objects.filter(search=search).count() == 2500
+    assert Record.objects.filter(search=search).count() == 2 * imports.BATCH_SIZE + 500
 
 
 def test_interrupted_import_is_redone_cleanly(review, owner):
-    search = create(review, owner, ris_records(3500))  # queued, not run (no on_commit here)
+    n = 3 * imports.BATCH_SIZE + 500
+    search = create(review, owner, ris_records(n))  # queued, not run (no on_commit here)
 
     class WorkerDied(BaseException):
         pass
@@ -76,26 +77,26 @@ def test_interrupted_import_is_redone_cleanly(review, owner):
         imports.run_import(search_id=search.pk, on_batch=die)
     search.refresh_from_db()
     assert search.status == SearchStatus.RUNNING
-    assert Record.objects.filter(search=search).count() == 1000  # one batch committed…
+    assert Record.objects.filter(search=search).count() == imports.BATCH_SIZE  # one batch…
     assert Record.objects.for_review(review).count() == 0  # …but shown nowhere
     done = imports.run_import(search_id=search.pk)  # the task is delivered again
     assert (done.status, done.attempt) == (SearchStatus.DONE, 2)
-    assert Record.objects.filter(search=search).count() == 3500
+    assert Record.objects.filter(search=search).count() == n
     positions = list(Record.objects.filter(search=search).values_list("position", flat=True))
-    assert sorted(positions) == list(range(1, 3501))
+    assert sorted(positions) == list(range(1, n + 1))
 
 
 def test_superseded_run_stops_without_writing(review, owner):
-    search = create(review, owner, ris_records(2500))
+    search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
 
     def another_worker_takes_over(s):
         # A second delivery of the task claims the search while this run is half-way.
         Search.objects.filter(pk=s.pk).update(attempt=s.attempt + 1)
 
     imports.run_import(search_id=search.pk, on_batch=another_worker_takes_over)
-    assert Record.objects.filter(search=search).count() == 1000  # left for the new owner
+    assert Record.objects.filter(search=search).count() == imports.BATCH_SIZE  # left over
     final = imports.run_import(search_id=search.pk)
-    assert Record.objects.filter(search=final).count() == 2500
+    assert Record.objects.filter(search=final).count() == 2 * imports.BATCH_SIZE + 500
 
 
 def test_rejections_are_counted_with_line_and_reason(
