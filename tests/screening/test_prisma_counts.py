@@ -45,10 +45,9 @@ def both(review, record, a, b, decision, stage=TA, reason=""):
         )
 
 
-@pytest.fixture
-def scripted(review, owner, reviewer, reviewer2):
+def build_scripted(review, owner, reviewer, reviewer2, *, other_methods):
     """PubMed 10 records, Embase 6 (4 of them the same as PubMed's 1-4), a register with 2,
-    and 2 records from citation searching."""
+    and (with other methods) 2 records from citation searching."""
     search(review, owner, ris_records(10), "pubmed.ris", "PubMed")
     search(review, owner, ris_records(4) + ris_records(2, start=11), "embase.ris", "Embase")
     search(
@@ -59,15 +58,16 @@ def scripted(review, owner, reviewer, reviewer2):
         "ClinicalTrials.gov",
         source_type="register",
     )
-    search(
-        review,
-        owner,
-        ris_records(2, start=80, prefix="Cited study"),
-        "citations.ris",
-        "Citation searching",
-        source_type="other",
-        other_method="citation",
-    )
+    if other_methods:
+        search(
+            review,
+            owner,
+            ris_records(2, start=80, prefix="Cited study"),
+            "citations.ris",
+            "Citation searching",
+            source_type="other",
+            other_method="citation",
+        )
     unique = list(
         Record.objects.for_review(review)
         .unique()
@@ -96,21 +96,41 @@ def scripted(review, owner, reviewer, reviewer2):
     for record in passed[3:6]:
         both(review, record, reviewer, reviewer2, "include", FT)
     screening.link_same_study(review=review, record=passed[5], actor=owner, study_of=passed[4])
-    # Other methods: one cited study included, one excluded.
-    cited = list(
-        Record.objects.for_review(review).filter(search__source_type="other").order_by("pk")
-    )
-    both(review, cited[0], reviewer, reviewer2, "include", FT)
-    both(review, cited[1], reviewer, reviewer2, "exclude", FT, "Wrong study design")
+    if other_methods:
+        # Other methods: one cited study included, one excluded.
+        cited = list(
+            Record.objects.for_review(review).filter(search__source_type="other").order_by("pk")
+        )
+        both(review, cited[0], reviewer, reviewer2, "include", FT)
+        both(review, cited[1], reviewer, reviewer2, "exclude", FT, "Wrong study design")
     return review
+
+
+@pytest.fixture
+def scripted(review, owner, reviewer, reviewer2):
+    return build_scripted(review, owner, reviewer, reviewer2, other_methods=True)
+
+
+@pytest.fixture
+def scripted_databases_only(review, owner, reviewer, reviewer2):
+    return build_scripted(review, owner, reviewer, reviewer2, other_methods=False)
+
+
+def expect_databases_and_registers(c):
+    assert c.database_results == 16
+    assert c.database_specific_results == [("Embase", 6), ("PubMed", 10)]
+    assert (c.register_results, c.register_specific_results) == (2, [("ClinicalTrials.gov", 2)])
+    assert (c.duplicates, c.excluded_automatic, c.excluded_other) == (4, 0, 0)
+    assert (c.records_screened, c.records_excluded) == (14, 8)
+    assert (c.dbr_sought_reports, c.dbr_notretrieved_reports, c.dbr_assessed) == (6, 1, 5)
+    assert c.dbr_excluded == [("Wrong outcome", 1), ("Wrong population", 1)]
+    assert c.dbr_included_reports == 3
 
 
 def test_every_box_of_a_new_review_with_other_methods(scripted):
     c = prisma_counts(scripted)
     assert (c.updated, c.other_methods) == (False, True)
-    assert c.database_results == 16
-    assert c.database_specific_results == [("Embase", 6), ("PubMed", 10)]
-    assert (c.register_results, c.register_specific_results) == (2, [("ClinicalTrials.gov", 2)])
+    expect_databases_and_registers(c)
     assert (c.citations_results, c.website_results, c.organisation_results) == (2, 0, 0)
     assert (c.duplicates, c.excluded_automatic, c.excluded_other) == (4, 0, 0)
     assert (c.records_screened, c.records_excluded) == (14, 8)
@@ -133,6 +153,7 @@ def test_updated_review_with_entered_counts(scripted, owner):
         duplicates_before_import=3,
     )
     c = prisma_counts(scripted)
+    assert (c.updated, c.other_methods) == (True, True)
     assert (c.previous_studies, c.previous_reports) == (7, 9)
     assert (c.total_studies, c.total_reports) == (10, 13)
     assert c.database_results == 19 and c.duplicates == 7
@@ -190,60 +211,35 @@ def test_entered_counts_are_for_owners_and_audited(review, client_for, owner, re
     assert event.before == {"excluded_other": 0} and event.after == {"excluded_other": 2}
 
 
-@pytest.fixture
-def without_other_methods(review, owner, reviewer, reviewer2):
-    """PubMed 6 and Embase 4 (2 the same as PubMed's): 8 screened, 5 excluded, 3 sought,
-    3 assessed, 1 excluded with a reason, 2 included."""
-    search(review, owner, ris_records(6), "pubmed.ris", "PubMed")
-    search(review, owner, ris_records(2) + ris_records(2, start=20), "embase.ris", "Embase")
-    unique = list(Record.objects.for_review(review).unique().order_by("pk"))
-    assert len(unique) == 8
-    for record in unique[:5]:
-        both(review, record, reviewer, reviewer2, "exclude")
-    for record in unique[5:]:
-        both(review, record, reviewer, reviewer2, "include")
-    both(review, unique[5], reviewer, reviewer2, "exclude", FT, "Wrong comparator")
-    for record in unique[6:]:
-        both(review, record, reviewer, reviewer2, "include", FT)
-    return review
-
-
-def expect_databases_only(c):
-    assert c.other_methods is False
-    assert (c.database_results, c.duplicates, c.records_screened, c.records_excluded) == (
-        10,
-        2,
-        8,
-        5,
-    )
-    assert (c.dbr_sought_reports, c.dbr_notretrieved_reports, c.dbr_assessed) == (3, 0, 3)
-    assert c.dbr_excluded == [("Wrong comparator", 1)]
-    assert (c.dbr_included_reports, c.new_reports, c.new_studies) == (2, 2, 2)
-    assert check(c) == []
-
-
-def test_every_box_of_a_new_review_without_other_methods(without_other_methods):
+def test_every_box_of_a_new_review_without_other_methods(scripted_databases_only):
     from screening.prisma import prisma_svg
 
-    c = prisma_counts(without_other_methods)
-    expect_databases_only(c)
-    assert (c.updated, c.total_studies) == (False, None)
+    c = prisma_counts(scripted_databases_only)
+    assert (c.updated, c.other_methods) == (False, False)
+    expect_databases_and_registers(c)
+    assert (c.website_results, c.organisation_results, c.citations_results) == (0, 0, 0)
+    assert (c.new_reports, c.new_studies, c.total_studies) == (3, 2, None)
+    assert check(c) == []
     svg = prisma_svg(c)
     assert "via other methods" not in svg and "Previous studies" not in svg
 
 
-def test_every_box_of_an_updated_review_without_other_methods(without_other_methods, owner):
+def test_every_box_of_an_updated_review_without_other_methods(scripted_databases_only, owner):
     from screening.prisma import prisma_svg
 
     update_prisma_settings(
-        review=without_other_methods,
+        review=scripted_databases_only,
         actor=owner,
         updated_review=True,
         previous_studies=4,
         previous_reports=5,
     )
-    c = prisma_counts(without_other_methods)
-    expect_databases_only(c)
-    assert (c.total_studies, c.total_reports) == (6, 7)
+    c = prisma_counts(scripted_databases_only)
+    assert (c.updated, c.other_methods) == (True, False)
+    expect_databases_and_registers(c)
+    assert (c.previous_studies, c.previous_reports) == (4, 5)
+    assert (c.new_reports, c.new_studies) == (3, 2)
+    assert (c.total_studies, c.total_reports) == (6, 8)
+    assert check(c) == []
     svg = prisma_svg(c)
     assert "Previous studies" in svg and "via other methods" not in svg
