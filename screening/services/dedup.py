@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,15 +321,13 @@ def _apply_clusters(
     ids = {rid for cluster in clusters for rid in cluster}
     missing = ids - set(known or {})
     records = {i: (known or {})[i] for i in ids - missing}
-    if missing:
+    for chunk in _chunks(sorted(missing)):
         records.update(
             (r.id, r)
-            for r in _match_records(
-                Record.objects.filter(pk__in=missing).values_list(*MATCH_COLUMNS)
-            )
+            for r in _match_records(Record.objects.filter(pk__in=chunk).values_list(*MATCH_COLUMNS))
         )
     primaries_now = {p for p in current.values() if p is not None}
-    screened_ids = set(Vote.objects.filter(record_id__in=ids).values_list("record_id", flat=True))
+    screened_ids = _voted(review) & ids
     changed: dict[int, tuple[int | None, str]] = {}
     fills: dict[int, dict[str, tuple[object, int]]] = {}
     for cluster in clusters:
@@ -379,9 +377,8 @@ def _write_merges(
     fills: dict[int, dict[str, tuple[object, int]]],
     newly: list[int],
 ) -> None:
-    screened = set(
-        Vote.objects.filter(record_id__in=newly).values_list("record_id", flat=True).distinct()
-    )
+    voted = _voted(review)
+    screened = {rid for rid in newly if rid in voted}
     events = []
     automatic: list[list[int | None]] = []
     for rid, (primary, kind) in changed.items():
@@ -427,15 +424,18 @@ def _write_merges(
     wanted = {name for filled in fills.values() for name in filled}
     current = {
         row["id"]: row
-        for row in Record.objects.filter(pk__in=list(fills)).values("id", "filled_from", *wanted)
+        for ids in _chunks(list(fills))
+        for row in Record.objects.filter(pk__in=ids).values("id", "filled_from", *wanted)
     }
     # Matching loaded only the opening of abstracts: fill with the whole text.
     abstract_sources = {
         src for filled in fills.values() for n, (_, src) in filled.items() if n == "abstract"
     }
-    full_abstracts = dict(
-        Record.objects.filter(pk__in=abstract_sources).values_list("id", "abstract")
-    )
+    full_abstracts = {
+        rid: text
+        for ids in _chunks(list(abstract_sources))
+        for rid, text in Record.objects.filter(pk__in=ids).values_list("id", "abstract")
+    }
     per_field: dict[str, list[tuple[Any, ...]]] = {}
     provenance: list[tuple[Any, ...]] = []
     for primary, filled in fills.items():
@@ -493,6 +493,18 @@ def _bulk_set(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+
+
+def _voted(review: Review) -> set[int]:
+    """Records of the review that have screening votes."""
+    return set(Vote.objects.filter(review=review).values_list("record_id", flat=True))
+
+
+def _chunks(ids: list[int], size: int = 2000) -> Iterator[list[int]]:
+    # Tens of thousands of parameters in one IN (...) make the driver's query conversion
+    # slow (seconds); a few thousand at a time cost nothing.
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def reapply_clusters(review: Review) -> int:
