@@ -277,6 +277,12 @@ def _insert_pairs(pairs: list[DuplicatePair]) -> None:
         for p in pairs
     ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = "review_id, record_a_id, record_b_id, score, reasons, decision, created_at"
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         for start in range(0, len(rows), 5000):
             cursor.executemany(sql, rows[start : start + 5000])
 
@@ -478,6 +484,30 @@ def _bulk_set(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -
             expr = f"CAST(v.{name} AS TEXT)"
         sets.append(f"{quote(column)} = {expr}")
     kinds = [kind for _, kind in columns]
+    if connection.vendor == "postgresql":
+        # COPY the values into a temporary table and update from it: binding thousands of
+        # parameters costs the driver more than the update itself.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE rf_bulk_set (id bigint, "
+                + ", ".join(f"{name} text" for name in names)
+                + ") ON COMMIT DROP"
+            )
+            with cursor.cursor.copy("COPY rf_bulk_set FROM STDIN") as copy:
+                for rid, *values in rows:
+                    copy.write_row(
+                        [rid]
+                        + [
+                            json.dumps(v) if k == "json" else None if v is None else str(v)
+                            for k, v in zip(kinds, values)
+                        ]
+                    )
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {', '.join(sets)} FROM rf_bulk_set v "  # noqa: S608 - names are ours
+                f"WHERE {quote(table)}.{quote('id')} = v.id"
+            )
+            cursor.execute("DROP TABLE rf_bulk_set")
+        return
     placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
