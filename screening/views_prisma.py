@@ -82,8 +82,28 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
             # The SVG is ours: every name in it is escaped by the renderer.
             "svg": mark_safe(prisma_svg(counts)),  # noqa: S308
             "form": form,
+            "entered": _entered(prisma.prisma_settings(review)),
         },
     )
+
+
+def _entered(settings: PrismaSettings) -> list[tuple[str, object]]:
+    """The counts in the figure that an owner entered, so the page can say which they are."""
+    labels = {
+        "previous_studies": "Studies included in the previous version",
+        "previous_reports": "Reports of studies in the previous version",
+        "duplicates_before_import": "Duplicates removed before import",
+        "excluded_automatic": "Marked ineligible by automation tools outside reviewflow",
+        "excluded_other": "Removed before screening for other reasons",
+        "website_results": "Records from websites found outside reviewflow",
+        "organisation_results": "Records from organisations found outside reviewflow",
+        "citations_results": "Records from citation searching found outside reviewflow",
+    }
+    return [
+        (label, getattr(settings, name))
+        for name, label in labels.items()
+        if getattr(settings, name) and (settings.updated_review or not name.startswith("previous_"))
+    ]
 
 
 @login_required

@@ -209,6 +209,9 @@ def test_entered_counts_are_for_owners_and_audited(review, client_for, owner, re
 
     event = AuditEvent.objects.get(action="prisma.counts_changed")
     assert event.before == {"excluded_other": 0} and event.after == {"excluded_other": 2}
+    page = client_for(reviewer).get(url).content.decode()
+    assert "Counts entered by an owner" in page
+    assert "Removed before screening for other reasons: <strong>2</strong>" in page
 
 
 def test_every_box_of_a_new_review_without_other_methods(scripted_databases_only):
