@@ -349,7 +349,7 @@ def _apply_clusters(
         if current.get(primary) is not None:
             changed[primary] = (None, "")
         fills[primary] = fill_from_duplicates(records[primary], [records[r] for r in members])
-    newly = [rid for rid in changed if current.get(rid) is None and changed[rid][0]]
+    newly = {rid for rid in changed if current.get(rid) is None and changed[rid][0]}
     _write_merges(review, actor, changed, fills, newly)
     return len(newly)
 
@@ -381,7 +381,7 @@ def _write_merges(
     actor: User | None,
     changed: dict[int, tuple[int | None, str]],
     fills: dict[int, dict[str, tuple[object, int]]],
-    newly: list[int],
+    newly: set[int],
 ) -> None:
     voted = _voted(review)
     screened = {rid for rid in newly if rid in voted}
