@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q
 
 from reviewflow.reviews.models import Review
+from screening.importers.base import NORMALISED_FIELDS
 from screening.models import RecordQuerySet, Stage
 
 
@@ -79,30 +80,8 @@ def filter_by_stage_status(
     return qs.filter(pk__in=outcomes.values("record_id"))
 
 
-EXPORT_COLUMNS = (
-    "id",
-    "title",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "pmcid",
-    "issn",
-    "isbn",
-    "keywords",
-    "language",
-    "publication_type",
-    "url",
-    "abstract",
-    "source",
-    "record_id",
-    "duplicate_of",
-    "reason",
-)
+# Every normalised field, then where the record came from and what became of it.
+EXPORT_COLUMNS = ("id", *NORMALISED_FIELDS, "source", "record_id", "duplicate_of", "reason")
 
 
 def records_for_export(review: Review, stage: str) -> Iterator[dict[str, object]]:

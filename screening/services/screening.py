@@ -52,6 +52,28 @@ DEFAULT_FULL_TEXT_REASONS = [
 ]
 
 
+def _audit_record(
+    *,
+    review: Review,
+    actor: User | None,
+    action: str,
+    record_id: int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An audit event about one record, found again in that record's history."""
+    record_audit(
+        review=review,
+        actor=actor,
+        action=action,
+        target=f"record {record_id}",
+        before=before,
+        after=after,
+        object_type="record",
+        object_id=record_id,
+    )
+
+
 def get_stage_settings(review: Review, stage: str) -> StageSettings:
     """The stage's settings, created with defaults the first time they are asked for."""
     if stage not in Stage.values:
@@ -336,14 +358,12 @@ def cast_vote(
                 "This record already has all the votes it needs.", code="conflict"
             ) from None
         Claim.objects.filter(reviewer=reviewer, stage=stage).delete()
-        record_audit(
+        _audit_record(
             review=review,
             actor=reviewer,
             action="vote.cast",
-            target=f"record {record.pk}",
             after={"stage": stage, "decision": decision, "reason": reason, "note": note},
-            object_type="record",
-            object_id=record.pk,
+            record_id=record.pk,
         )
         if len(taken) + 1 == conf.reviewers_needed:
             _settle(review, record, stage)
@@ -367,25 +387,21 @@ def _settle(review: Review, record: Record, stage: str) -> None:
             reason=reasons.pop() if decision == Decision.EXCLUDE and len(reasons) == 1 else "",
             kind=OutcomeKind.AGREEMENT,
         )
-        record_audit(
+        _audit_record(
             review=review,
             actor=None,
             action="outcome.agreed",
-            target=f"record {record.pk}",
             after={"stage": stage, "decision": decision},
-            object_type="record",
-            object_id=record.pk,
+            record_id=record.pk,
         )
     else:
         Conflict.objects.create(review=review, record=record, stage=stage)
-        record_audit(
+        _audit_record(
             review=review,
             actor=None,
             action="conflict.opened",
-            target=f"record {record.pk}",
             after={"stage": stage},
-            object_type="record",
-            object_id=record.pk,
+            record_id=record.pk,
         )
 
 
@@ -418,14 +434,12 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
         record_id=vote.record_id, stage=stage, resolved_at__isnull=True
     ).delete()
     vote.delete()
-    record_audit(
+    _audit_record(
         review=review,
         actor=reviewer,
         action="vote.undone",
-        target=f"record {vote.record_id}",
         before={"stage": stage, "decision": vote.decision, "reason": vote.reason},
-        object_type="record",
-        object_id=vote.record_id,
+        record_id=vote.record_id,
     )
     # Offer the same record again.
     Claim.objects.update_or_create(
@@ -485,15 +499,13 @@ def resolve_conflict(
     )
     conflict.resolved_at, conflict.resolved_by = timezone.now(), actor
     conflict.save(update_fields=["resolved_at", "resolved_by"])
-    record_audit(
+    _audit_record(
         review=review,
         actor=actor,
         action="conflict.resolved",
-        target=f"record {conflict.record_id}",
         before={"stage": conflict.stage},
         after={"decision": decision, "reason": outcome.reason},
-        object_type="record",
-        object_id=conflict.record_id,
+        record_id=conflict.record_id,
     )
     return outcome
 
@@ -538,14 +550,12 @@ def attach_full_text(
     report.status, report.filename = RetrievalStatus.RETRIEVED, filename[:255]
     report.updated_by, report.updated_at = actor, timezone.now()
     report.save()
-    record_audit(
+    _audit_record(
         review=review,
         actor=actor,
         action="fulltext.attached",
-        target=f"record {record.pk}",
         after={"file": filename},
-        object_type="record",
-        object_id=record.pk,
+        record_id=record.pk,
     )
     return report
 
@@ -566,15 +576,13 @@ def mark_not_retrieved(
     report.updated_by, report.updated_at = actor, timezone.now()
     report.save()
     Claim.objects.filter(record=record, stage=Stage.FULL_TEXT).delete()
-    record_audit(
+    _audit_record(
         review=review,
         actor=actor,
         action="fulltext.not_retrieved",
-        target=f"record {record.pk}",
         before={"status": before},
         after={"status": report.status, "note": report.note},
-        object_type="record",
-        object_id=record.pk,
+        record_id=record.pk,
     )
     return report
 
@@ -637,14 +645,12 @@ def link_same_study(
     report.same_study_as = study_of
     report.updated_by, report.updated_at = actor, timezone.now()
     report.save()
-    record_audit(
+    _audit_record(
         review=review,
         actor=actor,
         action="fulltext.study_linked",
-        target=f"record {record.pk}",
         before={"same_study_as": before},
         after={"same_study_as": study_of.pk if study_of else None},
-        object_type="record",
-        object_id=record.pk,
+        record_id=record.pk,
     )
     return report
