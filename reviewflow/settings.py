@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "reviewflow.reviews",
     "screening",
+    "extraction",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,9 @@ SPECTACULAR_SETTINGS = {
         "PairDecisionEnum": "screening.models.PairDecision",
         "ResolveDecisionEnum": ["include", "exclude"],
         "DuplicateDecisionEnum": ["duplicate", "not_duplicate"],
+        "FormStatusEnum": "extraction.models.FormStatus",
+        "ExtractionStatusEnum": "extraction.models.ExtractionStatus",
+        "ConsensusStatusEnum": "extraction.models.ConsensusStatus",
     },
 }
 

@@ -1,0 +1,360 @@
+"""Extraction data as files: CSV (one row per study, and each table as its own long-format
+CSV keyed by study), XLSX (a sheet for the studies and one per table) and JSON (nested).
+
+The data is the final consensus of each study by default, or one extractor's submitted
+extractions. Every spreadsheet cell goes through ``reviewflow.exports.safe_cell`` (by way of
+``screening.exporters``), so a value typed as ``=cmd()`` stays text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from extraction.models import (
+    Consensus,
+    ConsensusStatus,
+    Extraction,
+    ExtractionStatus,
+    Form,
+    FormStatus,
+)
+from extraction.services import annotate_visibility, form_spec, is_owner
+from extraction.spec import ColumnSpec, FieldSpec, FormSpec
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import Review
+from screening.exporters import write_rows_csv, write_rows_xlsx
+from screening.models import Record
+
+STUDY_COLUMNS = ["study_id", "title", "first_author", "year", "doi", "pmid"]
+LIST_SEPARATOR = "; "
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of the export: a name (for file and sheet names), a header and rows."""
+
+    name: str
+    label: str
+    header: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class FormExport:
+    form: Form
+    spec: FormSpec
+    studies: Sheet
+    tables: list[Sheet]
+    json: dict[str, Any]
+
+    @property
+    def sheets(self) -> list[Sheet]:
+        return [self.studies, *self.tables]
+
+
+@dataclass
+class ExtractionExport:
+    review: Review
+    extractor: User | None
+    forms: list[FormExport] = field(default_factory=list)
+
+    @property
+    def study_count(self) -> int:
+        return sum(len(f.studies.rows) for f in self.forms)
+
+
+# ------------------------------------------------------------------------------ selecting
+
+
+def select_forms(review: Review, selector: str | None = None) -> list[Form]:
+    """The form versions to export: every published form, or the one ``selector`` names
+    (a form id, a family id, or a title, case-insensitive; ``TITLE@2`` or ``ID@2`` picks
+    version 2 of that form, which may be superseded)."""
+    forms = Form.objects.filter(review=review).exclude(status=FormStatus.DRAFT)
+    if not selector:
+        chosen = list(forms.filter(status=FormStatus.PUBLISHED).order_by("title", "pk"))
+        if not chosen:
+            raise ReviewflowError("This review has no published extraction form.", field="form")
+        return chosen
+    name, _, version_text = selector.strip().rpartition("@")
+    if not name or not version_text.isdigit():
+        name, version_text = selector.strip(), ""
+    family = _family(forms, name)
+    if family is None:
+        titles = sorted(set(forms.values_list("title", flat=True)))
+        known = ", ".join(f"“{t}”" for t in titles) or "none"
+        raise ReviewflowError(
+            f"No published form “{name}” in this review (its forms: {known}).", field="form"
+        )
+    versions = forms.filter(family=family)
+    if version_text:
+        form = versions.filter(version=int(version_text)).first()
+        if form is None:
+            raise ReviewflowError(
+                f"Form “{name}” has no published version {version_text}.", field="form"
+            )
+        return [form]
+    form = versions.filter(status=FormStatus.PUBLISHED).first()
+    if form is None:
+        raise ReviewflowError(
+            f"Form “{name}” has no published version (add @N to pick an older one).",
+            field="form",
+        )
+    return [form]
+
+
+def _family(forms: QuerySet[Form], name: str) -> Any:
+    if name.isdigit():
+        match = forms.filter(pk=int(name)).first()
+        if match is not None:
+            return match.family
+    if re.fullmatch(r"[0-9a-fA-F-]{32,36}", name):
+        match = forms.filter(family=name).first()
+        if match is not None:
+            return match.family
+    matches = set(forms.filter(title__iexact=name).values_list("family", flat=True))
+    if len(matches) > 1:
+        raise ReviewflowError(
+            f"Several forms are titled “{name}”: choose one by its id.", field="form"
+        )
+    return matches.pop() if matches else None
+
+
+# ------------------------------------------------------------------------------ building
+
+
+def _scalar(fld: ColumnSpec, value: Any) -> Any:
+    """A stored value as a spreadsheet cell (numbers stay numbers, dates dates)."""
+    if value is None:
+        return None
+    kind = fld.kind
+    if kind == "decimal":
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+    if kind == "boolean":
+        return "yes" if value else "no"
+    if kind == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if kind == "multiple_choice" and isinstance(value, list):
+        return LIST_SEPARATOR.join(str(v) for v in value)
+    if kind == "judgement" and isinstance(value, Mapping):
+        return value.get("judgement")
+    return value
+
+
+def _study_cells(record: Record) -> list[Any]:
+    return [
+        record.pk,
+        record.title,
+        record.first_author,
+        record.year,
+        record.doi,
+        record.pmid,
+    ]
+
+
+def _study_json(record: Record) -> dict[str, Any]:
+    return dict(zip(STUDY_COLUMNS, _study_cells(record), strict=True))
+
+
+def _rows(
+    form: Form, extractor: User | None, visible_to: User | None
+) -> list[tuple[Record, str, dict[str, Any]]]:
+    """(study record, status, values) of every study with data, in study order."""
+    if extractor is None:
+        consensus = (
+            Consensus.objects.filter(form=form, status=ConsensusStatus.FINAL)
+            .select_related("record")
+            .order_by("record_id")
+        )
+        return [(c.record, c.status, c.values) for c in consensus]
+    extractions = (
+        Extraction.objects.filter(form=form, extractor=extractor, status=ExtractionStatus.SUBMITTED)
+        .select_related("record")
+        .order_by("record_id")
+    )
+    if visible_to is not None:  # blinding: only what that person may see
+        extractions = annotate_visibility(
+            extractions, visible_to, owner=is_owner(form.review, visible_to), visible_only=True
+        )
+    return [(e.record, e.status, e.values) for e in extractions]
+
+
+def _form_export(
+    form: Form, *, name: str, label: str, extractor: User | None, visible_to: User | None
+) -> FormExport:
+    spec = form_spec(form)
+    fields = spec.fields()
+    scalars = [f for f in fields if f.kind != "table"]
+    tables: list[FieldSpec] = [f for f in fields if f.kind == "table"]
+    study_rows: list[list[Any]] = []
+    table_rows: dict[str, list[list[Any]]] = {t.key: [] for t in tables}
+    studies_json: list[dict[str, Any]] = []
+    for record, status, values in _rows(form, extractor, visible_to):
+        study_rows.append(
+            [*_study_cells(record), *(_scalar(f, values.get(f.key)) for f in scalars)]
+        )
+        for table in tables:
+            for number, row in enumerate(values.get(table.key) or [], start=1):
+                table_rows[table.key].append(
+                    [record.pk, number, *(_scalar(c, row.get(c.key)) for c in table.columns)]
+                )
+        studies_json.append({**_study_json(record), "status": status, "values": values})
+    studies = Sheet(
+        name=name,
+        label=label or "Studies",
+        header=[*STUDY_COLUMNS, *(f.key for f in scalars)],
+        rows=study_rows,
+    )
+    sheets = [
+        Sheet(
+            name=f"{name}_{t.key}" if name else t.key,
+            label=f"{label} {t.label}".strip(),
+            header=["study_id", "row", *(c.key for c in t.columns)],
+            rows=table_rows[t.key],
+        )
+        for t in tables
+    ]
+    data = {
+        "id": form.pk,
+        "family": str(form.family),
+        "version": form.version,
+        "status": form.status,
+        "title": form.title,
+        "spec": form.spec,
+        "studies": studies_json,
+    }
+    return FormExport(form=form, spec=spec, studies=studies, tables=sheets, json=data)
+
+
+def _names(forms: list[Form]) -> list[str]:
+    """File-name parts for several forms (unique, from their titles)."""
+    names: list[str] = []
+    for form in forms:
+        base = re.sub(r"[^a-z0-9]+", "_", form.title.lower()).strip("_")[:40] or f"form{form.pk}"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def build_export(
+    *,
+    review: Review,
+    forms: list[Form],
+    extractor: User | None = None,
+    visible_to: User | None = None,
+) -> ExtractionExport:
+    """The data of ``forms``: final consensus, or ``extractor``'s submitted extractions
+    (only those ``visible_to`` may see, when given: pages pass the person downloading)."""
+    export = ExtractionExport(review=review, extractor=extractor)
+    single = len(forms) == 1
+    for form, name in zip(forms, _names(forms), strict=True):
+        export.forms.append(
+            _form_export(
+                form,
+                name="" if single else name,
+                label="" if single else form.title,
+                extractor=extractor,
+                visible_to=visible_to,
+            )
+        )
+    return export
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def write_studies_csv(export: ExtractionExport, out: TextIO) -> int:
+    """The one-row-per-study CSV of a single form (tables need files of their own)."""
+    if len(export.forms) != 1:
+        titles = ", ".join(f"“{f.form.title}”" for f in export.forms)
+        raise ReviewflowError(
+            f"This review has {len(export.forms)} published forms ({titles}): choose one, or "
+            "write files.",
+            field="form",
+        )
+    studies = export.forms[0].studies
+    return write_rows_csv(studies.header, studies.rows, out)
+
+
+def csv_files(export: ExtractionExport, stem: str) -> list[tuple[str, str]]:
+    """(file name, CSV text) of every CSV: ``STEM.csv`` for the studies and
+    ``STEM_<table key>.csv`` per table (with several forms, ``STEM_<form>.csv`` and
+    ``STEM_<form>_<table key>.csv``)."""
+    files = []
+    for form_export in export.forms:
+        for sheet in form_export.sheets:
+            buffer = io.StringIO(newline="")
+            write_rows_csv(sheet.header, sheet.rows, buffer)
+            name = f"{stem}_{sheet.name}.csv" if sheet.name else f"{stem}.csv"
+            files.append((name, buffer.getvalue()))
+    return files
+
+
+def write_csv_files(export: ExtractionExport, path: Path) -> list[Path]:
+    """Write the CSVs beside ``path`` (``FILE.csv`` and ``FILE_<table>.csv``)."""
+    written = []
+    for name, text in csv_files(export, path.stem):
+        target = path.with_name(name)
+        target.write_text(text, encoding="utf-8", newline="")
+        written.append(target)
+    return written
+
+
+def write_csv_zip(export: ExtractionExport, out: BinaryIO, stem: str) -> list[str]:
+    """The CSVs in one ZIP archive; returns the names inside."""
+    files = csv_files(export, stem)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files:
+            archive.writestr(name, text.encode("utf-8"))
+    return [name for name, _ in files]
+
+
+def write_xlsx(export: ExtractionExport, out: BinaryIO) -> None:
+    """One workbook: a sheet of studies and one per table, for each form."""
+    sheets: dict[str, tuple[list[str], Iterable[list[Any]]]] = {}
+    for form_export in export.forms:
+        for sheet in form_export.sheets:
+            title = sheet.label
+            n = 1
+            while title in sheets:  # write_rows_xlsx needs distinct keys
+                n += 1
+                title = f"{sheet.label} ({n})"
+            sheets[title] = (sheet.header, sheet.rows)
+    write_rows_xlsx(sheets, out)
+
+
+def export_json(export: ExtractionExport) -> dict[str, Any]:
+    return {
+        "review": export.review.slug,
+        "data": "extractor" if export.extractor is not None else "consensus",
+        "extractor": export.extractor.username if export.extractor is not None else None,
+        "exported_at": timezone.now().isoformat(),
+        "forms": [f.json for f in export.forms],
+    }
+
+
+def write_json(export: ExtractionExport, out: TextIO) -> None:
+    json.dump(export_json(export), out, ensure_ascii=False, indent=2)
+    out.write("\n")
