@@ -22,7 +22,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy reviewflow screening
+	$(BIN)/mypy reviewflow screening extraction
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/v1/", include("reviewflow.api_urls")),
     path("", include("reviewflow.reviews.urls")),
     path("", include("screening.urls")),
+    path("", include("extraction.urls")),
 ]
