@@ -4,7 +4,14 @@ from django.contrib import admin
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, WorkerHeartbeat
+from reviewflow.reviews.models import (
+    AuditEvent,
+    FailedLogin,
+    Invitation,
+    Membership,
+    Review,
+    WorkerHeartbeat,
+)
 from reviewflow.reviews.services import record_audit
 
 
@@ -82,3 +89,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(WorkerHeartbeat)
+
+
+@admin.register(FailedLogin)
+class FailedLoginAdmin(admin.ModelAdmin):
+    """Failed sign-ins of the throttling window; deleting a user's rows lifts a lock."""
+
+    list_display = ["username", "ip", "created_at"]
+    search_fields = ["username", "ip"]
+    readonly_fields = ["username", "ip", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -165,3 +165,25 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FailedLogin(models.Model):
+    """One failed sign-in, kept for the throttling window (``reviewflow.reviews.throttling``).
+
+    In the database rather than a per-process cache, so every gunicorn worker sees the
+    same count.
+    """
+
+    username = models.CharField(max_length=150, help_text="As typed, lower-cased.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["username", "created_at"], name="failed_login_user_time"),
+            models.Index(fields=["ip", "created_at"], name="failed_login_ip_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"failed sign-in as {self.username} from {self.ip} at {self.created_at}"

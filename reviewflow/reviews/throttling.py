@@ -1,0 +1,135 @@
+"""Sign-in throttling: too many failed sign-ins for one username, or from one address,
+within a window refuse further attempts until the oldest failure leaves the window.
+
+Failures are rows of ``FailedLogin`` in the database, so every web worker counts the same
+failures (Django's default cache lives in each process). While an attempt is refused the
+password is not even checked, so a locked account cannot be guessed at.
+
+Settings (environment): ``LOGIN_MAX_FAILURES`` per username (default 5),
+``LOGIN_MAX_FAILURES_PER_IP`` (default 20), ``LOGIN_FAILURE_WINDOW_MINUTES`` (default 15).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import FailedLogin
+
+
+def _window() -> timedelta:
+    return timedelta(minutes=int(settings.LOGIN_FAILURE_WINDOW_MINUTES))
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The address a request came from.
+
+    Behind a reverse proxy (``USE_X_FORWARDED_FOR=1``) that is the last address of
+    ``X-Forwarded-For``: the one our own proxy added, which a client cannot forge.
+    """
+    if request is None:
+        return None
+    if settings.USE_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:45]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _minutes_left(oldest: Any, now: Any) -> int:
+    return max(1, math.ceil((oldest + _window() - now).total_seconds() / 60))
+
+
+def check_login_allowed(*, username: str, ip: str | None) -> None:
+    """Raise ``ReviewflowError`` when ``username`` or ``ip`` has failed too often lately."""
+    now = timezone.now()
+    recent = FailedLogin.objects.filter(created_at__gt=now - _window())
+    limits = [("username", username.strip().lower(), int(settings.LOGIN_MAX_FAILURES))]
+    if ip:
+        limits.append(("ip", ip, int(settings.LOGIN_MAX_FAILURES_PER_IP)))
+    for field, value, limit in limits:
+        times = list(
+            recent.filter(**{field: value})
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[:limit]
+        )
+        if len(times) >= limit:
+            # The lock lifts when the oldest of the last ``limit`` failures leaves the window.
+            minutes = _minutes_left(times[-1], now)
+            who = "this username" if field == "username" else "your network address"
+            unit = "minute" if minutes == 1 else "minutes"
+            raise ReviewflowError(
+                f"Too many failed sign-ins for {who}: try again in {minutes} {unit}.",
+                code="throttled",
+            )
+
+
+def record_failed_login(*, username: str, ip: str | None) -> FailedLogin:
+    """Count one failed sign-in, and forget failures older than the window."""
+    now = timezone.now()
+    FailedLogin.objects.filter(created_at__lte=now - _window()).delete()
+    return FailedLogin.objects.create(
+        username=username.strip().lower()[:150], ip=ip or None, created_at=now
+    )
+
+
+def clear_failed_logins(*, username: str) -> int:
+    """A successful sign-in forgets the username's failures (not its address's)."""
+    deleted, _ = FailedLogin.objects.filter(username=username.strip().lower()).delete()
+    return deleted
+
+
+class ThrottledAuthenticationMixin:
+    """Checks the throttle before ``AuthenticationForm.clean`` checks the password."""
+
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
+    throttled = False
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.cleaned_data.get("username") or "")
+        ip = client_ip(self.request)
+        try:
+            check_login_allowed(username=username, ip=ip)
+        except ReviewflowError as exc:
+            self.throttled = True
+            raise forms.ValidationError(exc.message, code="throttled") from None
+        try:
+            cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        except forms.ValidationError:
+            if username and self.cleaned_data.get("password"):
+                record_failed_login(username=username, ip=ip)
+            raise
+        clear_failed_logins(username=username)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledAuthenticationMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledAuthenticationMixin, AdminAuthenticationForm):
+    pass
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in page with throttling; a refused attempt answers 429."""
+
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        if getattr(form, "throttled", False):
+            response.status_code = 429
+        return response
