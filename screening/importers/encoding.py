@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 import io
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from .base import FileFormatError
 
@@ -52,11 +52,13 @@ class _Replay(io.RawIOBase):
         source: BinaryIO,
         *,
         check_utf8: bool = False,
+        blank_nul: bool = False,
         warnings: list[str] | None = None,
     ) -> None:
         super().__init__()
         self._prefix = memoryview(prefix)
         self._source = source
+        self._blank_nul = blank_nul
         self._decoder = codecs.getincrementaldecoder("utf-8")() if check_utf8 else None
         self._warnings = warnings if warnings is not None else []
         self._offset = 0
@@ -72,12 +74,24 @@ class _Replay(io.RawIOBase):
             self._prefix = self._prefix[n:]
         else:
             data = self._source.read(len(view))
+            if self._blank_nul and b"\x00" in data:
+                # NUL bytes past the head (which refuses them as binary) are damage; no
+                # database text column stores them (PostgreSQL refuses the whole batch).
+                data = data.replace(b"\x00", b" ")
+                self._warn_nul()
             n = len(data)
             view[:n] = data
         if self._decoder is not None:
             self._check(view[:n], final=n == 0)
         self._offset += n
         return n
+
+    _nul_seen = False
+
+    def _warn_nul(self) -> None:
+        if not self._nul_seen:  # one warning is enough; every chunk is still cleaned
+            self._nul_seen = True
+            self._warnings.append("the file has NUL bytes (binary data); they were read as spaces")
 
     def _check(self, data: memoryview, *, final: bool) -> None:
         assert self._decoder is not None
@@ -115,6 +129,11 @@ def sniff_encoding(head: bytes) -> tuple[str, str, int, list[str]]:
         raise FileFormatError(XLS_MESSAGE)
     if head.startswith(_BINARY_SIGNATURES):
         raise FileFormatError(BINARY_MESSAGE)
+    # UTF-32's little-endian mark begins with UTF-16's: test it first.
+    if head.startswith(codecs.BOM_UTF32_LE):
+        return "utf-32-le", "utf-32-le", 4, []
+    if head.startswith(codecs.BOM_UTF32_BE):
+        return "utf-32-be", "utf-32-be", 4, []
     if head.startswith(codecs.BOM_UTF16_LE):
         return "utf-16-le", "utf-16-le", 2, []
     if head.startswith(codecs.BOM_UTF16_BE):
@@ -154,10 +173,50 @@ def text_stream(
     head: bytes, rest: BinaryIO, codec: str, bom_length: int, warnings: list[str]
 ) -> TextIO:
     """A text stream over ``head`` (already read from ``rest``) followed by ``rest``."""
-    raw = _Replay(head[bom_length:], rest, check_utf8=codec == "utf-8", warnings=warnings)
+    wide = codec.startswith(("utf-16", "utf-32"))  # NUL bytes are part of their text
+    raw = _Replay(
+        head[bom_length:],
+        rest,
+        check_utf8=codec == "utf-8",
+        blank_nul=not wide,
+        warnings=warnings,
+    )
     buffered = io.BufferedReader(raw, buffer_size=HEAD_SIZE)
     # newline=None: "\r\n", "\r" and "\n" all end a line (exports mix them in one file).
-    return io.TextIOWrapper(buffered, encoding=codec, errors="replace", newline=None)
+    text = io.TextIOWrapper(buffered, encoding=codec, errors="replace", newline=None)
+    return cast(TextIO, _NulFreeText(text, warnings)) if wide else text
+
+
+class _NulFreeText(io.TextIOBase):
+    """Text of a UTF-16/32 file with U+0000 read as a space, as ``_Replay`` does with the
+    NUL bytes of other files (no database text column stores NUL)."""
+
+    def __init__(self, inner: TextIO, warnings: list[str]) -> None:
+        super().__init__()
+        self._inner, self._warnings, self._warned = inner, warnings, False
+
+    def readable(self) -> bool:
+        return True
+
+    def _clean(self, text: str) -> str:
+        if "\x00" not in text:
+            return text
+        if not self._warned:
+            self._warned = True
+            self._warnings.append(
+                "the file has NUL characters (binary data); they were read as spaces"
+            )
+        return text.replace("\x00", " ")
+
+    def read(self, size: int | None = -1) -> str:
+        return self._clean(self._inner.read(-1 if size is None else size))
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        return self._clean(self._inner.readline(-1 if size is None else size))
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 def binary_stream(head: bytes, rest: BinaryIO) -> BinaryIO:

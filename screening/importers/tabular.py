@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 from urllib.parse import parse_qs, urlsplit
+from xml.etree.ElementTree import ParseError  # noqa: S405 - only its error class
+
+from defusedxml import DefusedXmlException
 
 from .base import (
     NORMALISED_FIELDS,
@@ -411,7 +414,14 @@ def parse_xlsx(
     checked_map = _check_column_map(column_map)
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
+    except (
+        zipfile.BadZipFile,
+        InvalidFileException,
+        KeyError,
+        OSError,
+        ValueError,  # openpyxl's "Unable to read workbook"; defusedxml refusing entities
+        ParseError,  # XML that is not well-formed
+    ) as error:
         raise FileFormatError("the file is not a valid XLSX workbook") from error
     try:
         if not workbook.worksheets:
@@ -424,7 +434,11 @@ def parse_xlsx(
             (number, [_cell_text(value) for value in values])
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
         )
-        yield from _parse_rows(rows, checked_map)
+        try:
+            yield from _parse_rows(rows, checked_map)
+        except (ParseError, DefusedXmlException, zipfile.BadZipFile) as error:
+            # A read-only sheet is parsed while its rows are read.
+            raise FileFormatError("the workbook's first sheet is not valid XML") from error
     finally:
         workbook.close()
 
