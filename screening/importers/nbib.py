@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from .base import (
     ParsedRecord,
     ParseResult,
+    cached_author,
     clean_text,
     finish,
     first,
-    normalise_author,
     normalise_doi,
     normalise_pmcid,
     normalise_pmid,
@@ -44,18 +44,16 @@ def parse_nbib(lines: Iterable[str]) -> Iterator[ParseResult]:
     position = 0
 
     for lineno, line in enumerate(lines, 1):
-        if line.startswith(" "):
-            text = line.strip()
-            if text:
-                if values is not None:  # a continuation line
-                    values[-1] = f"{values[-1]} {text}" if values[-1] else text
-                continue
-            # a line of spaces ends a record like an empty line
         # Most lines are "TAG - value" with the dash in the fifth column.
         if line.startswith("- ", 4) and line[0] != " ":
             tag = line[:4].rstrip()
             value = line[6:].strip()
-        else:
+        elif line[:1] == " " and (text := line.strip()):
+            if values is not None:  # a continuation line
+                last = values[-1]
+                values[-1] = f"{last} {text}" if last else text
+            continue
+        else:  # other tags, blank lines (or of spaces: they end a record too), loose text
             m = match(line)
             if m is None:
                 if not line.strip():
@@ -104,7 +102,7 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         if value.startswith("http") and not normalise_doi(value):
             url = clean_text(value)
             break
-    authors = get("FAU") or get("AU") or get("CN") or []
+    authors = get("FAU") or get("AU") or get("CN") or ()
     issn, isbn = split_issn_isbn(get("IS", []) + get("ISSN", []))
     if not isbn:
         isbn = split_issn_isbn(get("ISBN", []))[1]
@@ -115,7 +113,7 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         raw=raw,
         title=first(raw, "TI", "BTI", "CTI"),
         abstract=next((v for v in get("AB", ()) if v), ""),  # lines already joined
-        authors=[name for value in authors if (name := normalise_author(value))],
+        authors=[name for value in authors if (name := cached_author(value))],
         year=year_from(get("DP", []) + get("DEP", [])),
         journal=first(raw, "JT", "TA", "BTI"),
         volume=first(raw, "VI"),
@@ -128,7 +126,16 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         isbn=isbn,
         keywords=split_keywords(get("OT", []) + get("MH", [])),
         language=first(raw, "LA"),
-        publication_type="; ".join(dict.fromkeys(v for v in get("PT", ()) if v)),
+        publication_type=_publication_type(get("PT")),
         url=url,
     )
     return finish(record)
+
+
+def _publication_type(values: list[str] | None) -> str:
+    """The record's publication types, in order and each once: ``Journal Article; Review``."""
+    if not values:
+        return ""
+    if len(values) == 1:
+        return values[0]
+    return "; ".join(dict.fromkeys(filter(None, values)))

@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 
 from .base import (
     FileFormatError,
     ParsedRecord,
     ParseResult,
+    cached_author,
     clean_text,
     finish,
-    join_pages,
-    normalise_author,
     normalise_doi,
     normalise_pmcid,
     normalise_pmid,
@@ -204,14 +202,14 @@ def _record(block: _Block, position: int) -> ParsedRecord:
             pmcid = pmcid or normalise_pmcid(value)
         elif value.isdigit() and "scopus" in source:
             pmid = pmid or value  # Scopus writes the PubMed ID in C2
-    if not pmid and any(name in source for name in _PUBMED_SOURCES):
+    if not pmid and source and any(name in source for name in _PUBMED_SOURCES):
         accession = _pick(raw, "AN")
         if accession.isdigit():
             pmid = accession
     urls = get("UR", []) + get("L2", []) + get("L1", [])
     if not pmid:
         for url in urls:
-            found = _PUBMED_URL_RE.search(url)
+            found = _PUBMED_URL_RE.search(url) if "pubmed" in url else None
             if found:
                 pmid = found.group(1) or found.group(2)
                 break
@@ -226,7 +224,10 @@ def _record(block: _Block, position: int) -> ParsedRecord:
     start, end = _pick(raw, "SP"), _pick(raw, "EP")
     if start == "No" and end == "Specified":  # Ovid's way of saying there are none
         start = end = ""
-    pages = join_pages(start, end) or _pick(raw, "C7")
+    # join_pages, inlined: _pick has cleaned both already.
+    pages = (f"{start}-{end}" if start and end and end != start else start or end) or _pick(
+        raw, "C7"
+    )
 
     issn, isbn = split_issn_isbn(get("SN", ()))
     kind = _pick(raw, "M3")
@@ -236,7 +237,7 @@ def _record(block: _Block, position: int) -> ParsedRecord:
     authors = []
     for tag in ("AU", "A1"):
         for value in get(tag, ()):
-            name = _author(value)
+            name = cached_author(value)
             if name:
                 authors.append(name)
 
@@ -265,10 +266,6 @@ def _record(block: _Block, position: int) -> ParsedRecord:
     )
 
 
-# The same author names come back record after record.
-_author = lru_cache(maxsize=1 << 16)(normalise_author)
-
-
 def _pick(raw: dict[str, list[str]], *tags: str) -> str:
     """The first non-empty value among ``tags``, whitespace collapsed."""
     for tag in tags:
@@ -276,7 +273,10 @@ def _pick(raw: dict[str, list[str]], *tags: str) -> str:
         if values:
             for value in values:
                 if value:
-                    return clean_text(value)
+                    # clean_text, inlined (called for most fields of every record)
+                    if value.isprintable() and "  " not in value and value[0] != " " != value[-1]:
+                        return value
+                    return " ".join(value.split())
     return ""
 
 

@@ -14,10 +14,12 @@ import gzip
 import io
 import json
 import logging
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import IO, Any, BinaryIO
 
+import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
@@ -27,7 +29,14 @@ from django.utils import timezone
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
-from screening.importers import FORMATS, FileFormatError, ParsedRecord, Rejection, parse_file
+from screening.importers import (
+    FORMATS,
+    FileFormatError,
+    ParsedRecord,
+    ParseResult,
+    Rejection,
+    parse_file,
+)
 from screening.importers.tabular import FIELD_NAMES
 from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
 
@@ -191,11 +200,12 @@ class _LimitedReader(io.RawIOBase):
         return len(data)
 
 
-def _claim(search_id: int) -> tuple[Search, int] | None:
-    """Take the search over for this run; ``None`` when it is already finished."""
+def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] | None:
+    """Take the search over for this run; ``None`` when it is already finished (or, with
+    ``only_if_queued``, when another run has taken it)."""
     with transaction.atomic():
         search = Search.objects.select_for_update().get(pk=search_id)
-        if search.is_finished:
+        if search.is_finished or (only_if_queued and search.status != SearchStatus.QUEUED):
             return None
         search.attempt += 1
         search.status = SearchStatus.RUNNING
@@ -240,6 +250,13 @@ RECORD_COLUMNS = (
 )
 
 
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate): as json did
+        return json.dumps(value, ensure_ascii=False)
+
+
 def _row_from(parsed: ParsedRecord, *, search: Search, position: int) -> tuple[Any, ...]:
     """One record as a row of ``RECORD_COLUMNS`` (JSON columns already encoded)."""
 
@@ -255,7 +272,7 @@ def _row_from(parsed: ParsedRecord, *, search: Search, position: int) -> tuple[A
         (parsed.record_id or str(position))[:255],
         parsed.title,
         parsed.abstract,
-        json.dumps(parsed.authors, ensure_ascii=False),
+        _json(parsed.authors),
         parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
         cut("journal", parsed.journal),
         cut("volume", parsed.volume),
@@ -266,46 +283,105 @@ def _row_from(parsed: ParsedRecord, *, search: Search, position: int) -> tuple[A
         cut("pmcid", parsed.pmcid),
         cut("issn", parsed.issn),
         cut("isbn", parsed.isbn),
-        json.dumps(parsed.keywords, ensure_ascii=False),
+        _json(parsed.keywords),
         cut("language", parsed.language),
         cut("publication_type", parsed.publication_type),
         parsed.url,
         not (parsed.title and parsed.authors),
-        json.dumps(parsed.raw, ensure_ascii=False),
+        _json(parsed.raw),
         "",
         "{}",
         search.started_at or timezone.now(),
     )
 
 
+def _read_batch(
+    results: Iterator[ParseResult], search: Search, add: Callable[[tuple[Any, ...]], object]
+) -> tuple[int, bool]:
+    """Read results until ``BATCH_SIZE`` records were given to ``add``, counting rejections.
+
+    Returns ``(records added, whether the file has ended)``. A record's position is its
+    1-based place among the file's results, so it equals ``search.records_read``.
+    """
+    added = 0
+    for result in results:
+        search.records_read += 1
+        if isinstance(result, Rejection):
+            search.records_rejected += 1
+            if len(search.errors) < MAX_STORED_ERRORS:
+                search.errors.append({"line": result.line, "message": result.message})
+            continue
+        add(_row_from(result, search=search, position=search.records_read))
+        added += 1
+        if added >= BATCH_SIZE:
+            return added, False
+    return added, True
+
+
 def _insert_records(rows: list[tuple[Any, ...]]) -> None:
-    """Write a batch of records: ``COPY`` on PostgreSQL, one prepared ``INSERT`` run for
-    every row elsewhere. (``bulk_create`` spends most of an import preparing each model
-    field of each row: several times longer than parsing the file.)"""
+    """Write a batch of records with one prepared ``INSERT`` run for every row.
+    (``bulk_create`` spends most of an import preparing each model field of each row:
+    several times longer than parsing the file.)"""
     if not rows:
         return
     table = connection.ops.quote_name(Record._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in RECORD_COLUMNS)
+    marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names are ours
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names are ours
 
 
-def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = None) -> Search:
+def _import_batch(
+    results: Iterator[ParseResult], search: Search, attempt: int, counting: _CountingReader
+) -> bool:
+    """Read and store the next batch of records in one transaction; whether the file ended.
+
+    On PostgreSQL the records go into a ``COPY`` as they are parsed, so the server stores
+    one while the next is read (two processes at work, and no batch held in memory); on
+    SQLite, which writes in this process, the batch is parsed first and written after, so
+    the write lock is held only while writing.
+    """
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Record._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(c) for c in RECORD_COLUMNS)
+        with transaction.atomic():
+            _check_owner(search, attempt)
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                added, ended = _read_batch(results, search, copy.write_row)
+            _record_progress(search, added, counting.count)
+    else:
+        rows: list[tuple[Any, ...]] = []
+        added, ended = _read_batch(results, search, rows.append)
+        with transaction.atomic():
+            _check_owner(search, attempt)
+            _insert_records(rows)
+            _record_progress(search, added, counting.count)
+    # A worker run with DEBUG on would otherwise keep every query's text in memory.
+    reset_queries()
+    return ended
+
+
+def run_import(
+    *,
+    search_id: int,
+    on_batch: Callable[[Search], None] | None = None,
+    only_if_queued: bool = False,
+) -> Search:
     """Parse the search's file and store its records; safe to run again at any point.
 
-    ``on_batch`` is called after each committed batch (tests use it to interrupt a run).
+    ``only_if_queued`` (a re-sent task, see ``requeue_queued_searches``) leaves a search
+    that another run has started alone: that run, or its redelivery, finishes it.
+
+    ``on_batch`` is called after each committed batch of ``BATCH_SIZE`` records but the
+    last (tests use it to interrupt a run).
     """
-    claimed = _claim(search_id)
+    claimed = _claim(search_id, only_if_queued)
     if claimed is None:
         return Search.objects.get(pk=search_id)
     search, attempt = claimed
-    counting = None
     try:
         with search.file.open("rb") as stored:
             counting = _CountingReader(stored)
@@ -319,31 +395,17 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
             parsed = parse_file(stream, fmt=search.format_requested, column_map=search.column_map)
             search.format, search.encoding = parsed.format, parsed.encoding
             search.warnings = list(parsed.warnings)
-            batch: list[tuple[Any, ...]] = []
-            position = 0
-            for result in parsed.results:
-                position += 1
-                search.records_read += 1
-                if isinstance(result, Rejection):
-                    search.records_rejected += 1
-                    if len(search.errors) < MAX_STORED_ERRORS:
-                        search.errors.append({"line": result.line, "message": result.message})
-                    continue
-                batch.append(_row_from(result, search=search, position=position))
-                if len(batch) >= BATCH_SIZE:
-                    _flush(search, attempt, batch, counting.count)
-                    batch = []
-                    if on_batch:
-                        on_batch(search)
+            while not _import_batch(parsed.results, search, attempt, counting):
+                if on_batch:
+                    on_batch(search)
             # Warnings can grow while the file is read (bad bytes past the first chunk).
             search.warnings = list(parsed.warnings)
-            _flush(search, attempt, batch, counting.count)
     except _Superseded:
         log.info("import of search %s superseded by a newer attempt", search_id)
         return Search.objects.get(pk=search_id)
     except FileFormatError as exc:
         return _fail(search, attempt, f"{search.filename}: {exc}")
-    except (UnicodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (UnicodeError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         return _fail(search, attempt, f"{search.filename}: the file could not be read ({exc}).")
     except Exception:
         log.exception("import of search %s failed", search_id)
@@ -385,28 +447,42 @@ def run_import(*, search_id: int, on_batch: Callable[[Search], None] | None = No
     return search
 
 
+def requeue_queued_searches() -> list[int]:
+    """Send the import task again for every search still queued; return their ids.
+
+    Redis keeps its queue in memory: a restart (or a crash) of the broker loses the tasks
+    waiting in it, and their searches would stay queued for ever. The worker calls this
+    each time it connects to the broker (``reviewflow.celery.RequeueQueuedSearches``).
+    A re-sent task only starts a search nobody has started, so a task that was not lost
+    after all costs one message and a lookup.
+    """
+    from screening.tasks import import_search
+
+    queued = Search.objects.filter(status=SearchStatus.QUEUED).order_by("pk")
+    ids = list(queued.values_list("pk", flat=True))
+    for search_id in ids:
+        import_search.delay(search_id, only_if_queued=True)
+    return ids
+
+
 def _check_owner(search: Search, attempt: int) -> None:
     current = Search.objects.select_for_update().values_list("attempt", "status").get(pk=search.pk)
     if current[0] != attempt or current[1] != SearchStatus.RUNNING:
         raise _Superseded
 
 
-def _flush(search: Search, attempt: int, batch: list[tuple[Any, ...]], bytes_read: int) -> None:
-    with transaction.atomic():
-        _check_owner(search, attempt)
-        _insert_records(batch)
-        search.records_imported += len(batch)
-        search.bytes_read = min(bytes_read, search.file_size)
-        Search.objects.filter(pk=search.pk).update(
-            records_read=search.records_read,
-            records_imported=search.records_imported,
-            records_rejected=search.records_rejected,
-            bytes_read=search.bytes_read,
-            format=search.format,
-            encoding=search.encoding,
-        )
-    # A worker run with DEBUG on would otherwise keep every INSERT's text in memory.
-    reset_queries()
+def _record_progress(search: Search, added: int, bytes_read: int) -> None:
+    """Count a batch in the search row, inside the batch's transaction."""
+    search.records_imported += added
+    search.bytes_read = min(bytes_read, search.file_size)
+    Search.objects.filter(pk=search.pk).update(
+        records_read=search.records_read,
+        records_imported=search.records_imported,
+        records_rejected=search.records_rejected,
+        bytes_read=search.bytes_read,
+        format=search.format,
+        encoding=search.encoding,
+    )
 
 
 def _fail(search: Search, attempt: int, message: str) -> Search:

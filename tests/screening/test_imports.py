@@ -8,9 +8,11 @@ import re
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
+from screening.importers import ParsedRecord, parse_file
 from screening.models import Record, Search, SearchStatus
 from screening.services import imports
 from tests.screening.factories import ris_records, upload
@@ -53,6 +55,55 @@ def test_real_ris_file_imports_every_record(review, owner, django_capture_on_com
         "rejected": 0,
         "format": "ris",
     }
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        ("citesource-gambling-harms", "20221207_gambling-harms_lens_49.ris"),
+        ("pybtexnbib", "marcelis-20301770.nbib"),
+    ],
+    ids=["lens.ris", "marcelis.nbib"],
+)
+def test_stored_records_equal_the_parsed_ones_with_raw_tags_in_file_order(
+    review, owner, django_capture_on_commit_callbacks, relative
+):
+    path = shared_path("exports", *relative)
+    with django_capture_on_commit_callbacks(execute=True):
+        search = create(review, owner, path.read_bytes(), path.name, source="Lens")
+    with path.open("rb") as stream:
+        parsed = [r for r in parse_file(stream).results if isinstance(r, ParsedRecord)]
+    stored = list(Record.objects.filter(search=search).order_by("position"))
+
+    assert len(stored) == len(parsed) > 0
+    for record, source in zip(stored, parsed, strict=True):
+        # Every original field, values and tag order exactly as read (a jsonb column
+        # would have put the tags in its own order).
+        assert list(record.raw.items()) == list(source.raw.items())
+        assert (record.line, record.title, record.abstract, record.authors, record.keywords) == (
+            source.line,
+            source.title,
+            source.abstract,
+            source.authors,
+            source.keywords,
+        )
+
+
+def test_long_record_columns_are_compressed_with_lz4_on_postgresql(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no column compression")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if not cursor.fetchone()[0]:
+            pytest.skip("this PostgreSQL server was built without lz4")
+        cursor.execute(
+            "SELECT attname, attcompression, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'screening_record'::regclass AND attname IN ('raw', 'abstract') "
+            "ORDER BY attname"
+        )
+        assert cursor.fetchall() == [("abstract", "l", "text"), ("raw", "l", "text")]
 
 
 def test_task_run_twice_keeps_each_record_once(review, owner, django_capture_on_commit_callbacks):
