@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import api, api_screening
+from screening import api, api_prioritisation, api_screening
 
 urlpatterns = [
     path("reviews/<slug:slug>/searches/", api.SearchListView.as_view(), name="api-searches"),
@@ -40,6 +40,16 @@ urlpatterns = [
         "reviews/<slug:slug>/screening/<str:stage>/votes/undo/",
         api_screening.UndoVoteView.as_view(),
         name="api-votes-undo",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/prioritisation/",
+        api_prioritisation.PrioritisationView.as_view(),
+        name="api-prioritisation",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/prioritisation/stop/",
+        api_prioritisation.StopEarlyView.as_view(),
+        name="api-prioritisation-stop",
     ),
     path(
         "reviews/<slug:slug>/conflicts/",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from screening.models import Adjudicators
+from screening.models import Adjudicators, StageOrder
 
 
 class StageSettingsForm(forms.Form):
@@ -39,6 +39,21 @@ class StageSettingsForm(forms.Form):
         required=False, label="An exclusion needs a reason (always so at full text)"
     )
     adjudicators = forms.ChoiceField(choices=Adjudicators.choices, label="Who resolves conflicts")
+    order = forms.ChoiceField(
+        choices=StageOrder.choices,
+        required=False,
+        label="Order of records",
+        help_text="“Most relevant first” retrains a model on the team's decisions every few "
+        "votes (it starts after one include and one exclude). Keep random for a pilot round.",
+    )
+    show_scores = forms.BooleanField(
+        required=False,
+        label="Show each record's relevance score to reviewers",
+        help_text="Off by default: a score can anchor a reviewer, which blind screening avoids.",
+    )
+
+    def clean_order(self) -> str:
+        return self.cleaned_data["order"] or StageOrder.RANDOM
 
     def clean_exclusion_reasons(self) -> list[str]:
         return [

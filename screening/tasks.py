@@ -6,9 +6,10 @@ from screening.services import imports
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def import_search(search_id: int) -> str:
-    """Import one search's file; safe to run twice (the service restarts cleanly)."""
-    return imports.run_import(search_id=search_id).status
+def import_search(search_id: int, only_if_queued: bool = False) -> str:
+    """Import one search's file; safe to run twice (the service restarts cleanly).
+    ``only_if_queued``: a re-sent task (``imports.requeue_queued_searches``)."""
+    return imports.run_import(search_id=search_id, only_if_queued=only_if_queued).status
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -17,3 +18,12 @@ def dedup_search(review_id: int, search_id: int | None = None) -> int:
     from screening.services import dedup
 
     return dedup.run_dedup(review_id=review_id, search_id=search_id).merged
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def retrain_ranking(review_id: int, stage: str) -> str:
+    """Retrain a stage's relevance model and re-rank its unscreened records; safe to re-run
+    (scores are replaced wholesale)."""
+    from screening.services import prioritisation
+
+    return prioritisation.retrain_ranking(review_id=review_id, stage=stage).status

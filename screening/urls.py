@@ -1,6 +1,13 @@
 from django.urls import path
 
-from screening import views, views_dedup, views_exports, views_prisma, views_screening
+from screening import (
+    views,
+    views_dedup,
+    views_exports,
+    views_prioritisation,
+    views_prisma,
+    views_screening,
+)
 
 urlpatterns = [
     path("r/<slug:slug>/searches/", views.searches, name="review-searches"),
@@ -32,6 +39,21 @@ urlpatterns = [
         name="stage-settings",
     ),
     path("r/<slug:slug>/screen/<str:stage>/pilot/", views_screening.pilot_page, name="pilot"),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/prioritisation/",
+        views_prioritisation.prioritisation_page,
+        name="prioritisation",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/prioritisation/retrain/",
+        views_prioritisation.prioritisation_retrain,
+        name="prioritisation-retrain",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/prioritisation/stop/",
+        views_prioritisation.prioritisation_stop,
+        name="prioritisation-stop",
+    ),
     path("r/<slug:slug>/conflicts/", views_screening.conflicts, name="conflicts"),
     path("r/<slug:slug>/agreement/", views_screening.agreement, name="agreement"),
     path(

@@ -19,6 +19,7 @@ from screening.models import (
     FullTextReport,
     OtherMethod,
     Outcome,
+    OutcomeKind,
     PrismaSettings,
     Record,
     RetrievalStatus,
@@ -106,9 +107,21 @@ def prisma_counts(review: Review) -> PrismaCounts:
     duplicates = records.filter(duplicate_of__isnull=False).exclude(is_other).count()
     screened = records.filter(duplicate_of__isnull=True).exclude(is_other).count()
 
+    # Records left unscreened when the team stopped early were "marked as ineligible by
+    # automation tools" (PRISMA box 3): not screened, so not in the screened/excluded boxes.
+    automated = (
+        Outcome.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, kind=OutcomeKind.AUTOMATION
+        )
+        .exclude(record__search__source_type=SourceType.OTHER)
+        .count()
+    )
+    screened -= automated
+
     outcomes: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for stage, decision, other, n in (
         Outcome.objects.filter(review=review)
+        .exclude(kind=OutcomeKind.AUTOMATION)
         .values("stage", "decision", "record__search__source_type")
         .annotate(n=Count("id"))
         .values_list("stage", "decision", "record__search__source_type", "n")
@@ -174,7 +187,7 @@ def prisma_counts(review: Review) -> PrismaCounts:
         organisation_results=organisation,
         citations_results=citations,
         duplicates=duplicates + manual.duplicates_before_import,
-        excluded_automatic=manual.excluded_automatic,
+        excluded_automatic=manual.excluded_automatic + automated,
         excluded_other=manual.excluded_other,
         records_screened=screened,
         records_excluded=ta[Decision.EXCLUDE],

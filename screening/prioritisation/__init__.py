@@ -1,0 +1,2 @@
+"""Screening prioritisation, pure: features, model, ranking, stopping rules, recall curve and
+simulation. No ORM here: services pass arrays in and store what comes out."""
