@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class ReviewflowError(Exception):
@@ -33,9 +39,31 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             "conflict": status.HTTP_409_CONFLICT,
             "not_found": status.HTTP_404_NOT_FOUND,
             "forbidden": status.HTTP_403_FORBIDDEN,
+            "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
         }.get(exc.code, status.HTTP_400_BAD_REQUEST)
         body: dict[str, Any] = {"detail": exc.message}
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=code)
     return exception_handler(exc, context)
+
+
+@contextmanager
+def not_saved_on_database_failure(what: str) -> Iterator[None]:
+    """Report a database that failed inside the block (connection lost, lock or statement
+    timeout, serialisation failure, SQLite's "database is locked") as a ``ReviewflowError``
+    (code ``unavailable``: API 503) saying that ``what`` was not saved, instead of a bare
+    500 that a page updated by htmx would not even show.
+
+    Put it outside the block's ``transaction.atomic()``: the transaction has rolled back
+    by the time the message says nothing was saved.
+    """
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("%s was not saved: the database failed: %s", what, exc)
+        raise ReviewflowError(
+            f"{what} was not saved: the database did not answer. Nothing was changed; "
+            "please try again in a moment.",
+            code="unavailable",
+        ) from exc
