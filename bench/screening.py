@@ -1,10 +1,10 @@
-"""Benchmark of screening under load: reviewers asking for the next record and voting.
+"""Benchmark of screening: server time of a reviewer's next + vote, with 20 reviewers at once.
 
 Run by hand (not in tests)::
 
-    .venv/bin/python bench/screening.py               # 5,000 and 50,000 records, 20 reviewers, 30 s
-    .venv/bin/python bench/screening.py --quick       # 2,000 and 10,000 records, 5 reviewers, 10 s
-    .venv/bin/python bench/screening.py --records 100000 --reviewers 10 --seconds 60
+    .venv/bin/python bench/screening.py               # 5,000 and 50,000 records, 20 reviewers
+    .venv/bin/python bench/screening.py --quick       # 2,000 and 10,000 records, 5 reviewers
+    .venv/bin/python bench/screening.py --records 100000 --seconds 60 --think 0.5:1.5
 
 For each size, from nothing:
 
@@ -17,38 +17,46 @@ For each size, from nothing:
    for the set-up only: titles, ~1,500-character abstracts, five authors, keywords and a
    ``raw`` copy of the fields as an import keeps it), then ``ANALYZE`` (what autovacuum
    would do shortly after a real import). The title/abstract stage keeps its default of two
-   reviewers per record.
-2. **Server**: ``gunicorn reviewflow.wsgi --workers 2 --threads 4`` on a free port of
-   127.0.0.1 with ``DEBUG=0`` (no query logging; the HTTPS-only settings switched off for
-   plain HTTP on loopback). Its access log records each request's time inside the server
-   (gunicorn's ``%(D)s``), so the table can show server time beside client time.
-3. **Load**: one thread per reviewer, each with its own keep-alive ``http.client``
-   connection and ``Authorization: Token …``. After one untimed warm-up ``next`` per
-   reviewer, each loops for ``--seconds``: ``GET …/screening/title-abstract/next/`` then
-   ``POST …/votes/`` (include 30 %, exclude 60 %, maybe 10 %), until the time is up or
-   ``next`` answers 204. A *pair* is one ``next`` (200) plus its vote; its time is measured
-   at the client with ``time.perf_counter`` on loopback, so it includes HTTP, JSON and
-   waiting for a free server thread, and the client threads share the machine's CPUs with
-   the server and PostgreSQL.
-   CPU use during the timed run is read from ``/proc``: the whole machine, the client
-   (this process), gunicorn and its workers, the PostgreSQL backends of the benchmark's
-   database, and the rest (other work on the machine).
+   reviewers per record. With ``--screened F`` (default 0.5) a fraction F of the records is
+   already screened by two other reviewers (votes, screening states and outcomes written
+   through ``cast_vote``'s own tables in bulk), so the run measures the middle of a review,
+   not its first minutes.
+2. **Server**: ``gunicorn 'bench.screening:timed_app()' --workers 2 --threads 4`` on a free
+   port of 127.0.0.1 with ``DEBUG=0`` (no query logging; the HTTPS-only settings switched off
+   for plain HTTP on loopback). ``timed_app`` is reviewflow's WSGI application wrapped, for
+   the benchmark only, in a timer: each response carries ``Server-Timing: app;dur=MS,
+   sql;desc=N`` — the time inside Django (from the WSGI call to the response, the database
+   work included) and the SQL statements it ran (BEGIN/COMMIT not counted). The server time
+   of a pair is its ``next``'s plus its vote's, read from these headers.
+3. **Load**, two models one after the other on the same server and database, one thread
+   per reviewer, each with its own keep-alive ``http.client`` connection and
+   ``Authorization: Token …``; a pair is ``GET …/screening/title-abstract/next/`` (200)
+   then ``POST …/votes/`` (include 30 %, exclude 60 %, maybe 10 %):
 
-   The reviewers do not pause between pairs, so they keep the server saturated: by
-   Little's law a pair then takes about reviewers ÷ throughput, and the p95 target is
-   met only if the machine serves a pair in a small fraction of 50 ms. ``--reviewers 1``
-   shows the time of one pair without queueing.
-4. **Checks by SQL** afterwards: no record has more votes than the stage needs, every
-   record with all its votes has exactly one outcome or conflict, and the review's votes
-   equal the 201 responses the reviewers received.
+   a. **think time** — each reviewer reads for a time drawn uniformly from ``--think``
+      (default 0.5–1.5 s) between the record arriving and the vote: still far faster than a
+      person reading an abstract, so 20 such reviewers ask more of the server than 20 real
+      ones. The latency target applies to this model.
+   b. **saturating** — no pause at all: the reviewers keep every server thread busy, so a
+      pair's time is mostly waiting for a CPU (the client, gunicorn and PostgreSQL share
+      the machine's cores). Reported as capacity: pairs per second, with its latency.
+
+   Client time (``time.perf_counter`` around the two requests, loopback) is shown beside
+   server time. CPU use during each timed run is read from ``/proc``: the whole machine,
+   the client, gunicorn and its workers, the PostgreSQL backends of the benchmark's
+   database, and the rest (other work on the machine).
+4. **Checks by SQL** after both models: no record has more votes than the stage needs,
+   every record with all its votes has exactly one outcome or conflict, every screening
+   state agrees with its record's votes, outcomes and conflicts, and the votes cast during
+   the runs equal the 201 responses the reviewers received (no vote lost or doubled).
 
 Errors are responses other than 200/204 (``next``) and 201 (vote), and failed connections;
 409 "already has all the votes" (two reviewers racing for a record's last vote) is counted
 apart, as the vote slots refusing it is the designed behaviour.
 
-The table ends with two targets: p95 of a next+vote pair under 50 ms at every size, and no
-growth with the number of records (p95 at the largest size at most 1.5× p95 at the
-smallest).
+Targets, printed with PASS/FAIL, for the think-time model: p95 of a pair's server time under
+50 ms at every size, and no growth with the number of records (p95 at the largest size at
+most 1.5× p95 at the smallest).
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +88,7 @@ P95_TARGET_MS = 50.0
 GROWTH_TARGET = 1.5
 RACE_MESSAGE = "already has all the votes"
 DECISIONS = (("include", 0.3), ("exclude", 0.6), ("maybe", 0.1))
+MODELS = ("think", "saturating")
 
 # ---------------------------------------------------------------- set-up (subprocess)
 
@@ -175,8 +185,9 @@ def _record_fields(n: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def worker_setup(records: int, reviewers: int) -> dict[str, Any]:
-    """Migrate, then make the review, its people and ``records`` records; return tokens."""
+def worker_setup(records: int, reviewers: int, screened: float) -> dict[str, Any]:
+    """Migrate, then make the review, its people, ``records`` records and the votes of the
+    part already screened; return the reviewers' tokens."""
     sys.path.insert(0, str(REPO))
     import django
 
@@ -188,8 +199,16 @@ def worker_setup(records: int, reviewers: int) -> dict[str, Any]:
 
     from reviewflow.reviews.models import Role
     from reviewflow.reviews.services import add_member, create_review
-    from screening.models import Record, Search, SearchStatus
-    from screening.services.screening import get_stage_settings
+    from screening.models import (
+        Outcome,
+        OutcomeKind,
+        Record,
+        ScreeningState,
+        Search,
+        SearchStatus,
+        Vote,
+    )
+    from screening.services.screening import SHUFFLE, get_stage_settings
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -218,27 +237,72 @@ def worker_setup(records: int, reviewers: int) -> dict[str, Any]:
             Record(review=review, search=search, **_record_fields(n, rng))
             for n in range(start, min(start + batch, records + 1))
         )
+    # The part screened before the run: the records first in the order they are offered
+    # in, each with all its votes (two earlier reviewers agreeing) and its outcome.
+    earlier = []
+    for n in range(1, needed + 1):
+        user = User.objects.create_user(f"bench-earlier-{n}")
+        add_member(review=review, actor=owner, user=user, role=Role.REVIEWER)
+        earlier.append(user)
+    done = list(
+        Record.objects.filter(review=review)
+        .order_by(SHUFFLE, "id")
+        .values_list("id", flat=True)[: int(records * screened)]
+    )
+    for start in range(0, len(done), batch):
+        chunk = done[start : start + batch]
+        decisions = {pk: rng.choice(("include", "exclude")) for pk in chunk}
+        Vote.objects.bulk_create(
+            Vote(
+                review=review,
+                record_id=pk,
+                stage=STAGE,
+                reviewer=user,
+                slot=slot,
+                decision=decisions[pk],
+            )
+            for pk in chunk
+            for slot, user in enumerate(earlier, start=1)
+        )
+        ScreeningState.objects.bulk_create(
+            ScreeningState(review=review, record_id=pk, stage=STAGE, votes=needed, closed=True)
+            for pk in chunk
+        )
+        Outcome.objects.bulk_create(
+            Outcome(
+                review=review,
+                record_id=pk,
+                stage=STAGE,
+                decision=decisions[pk],
+                kind=OutcomeKind.AGREEMENT,
+            )
+            for pk in chunk
+        )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")  # what autovacuum does shortly after an import
     return {
         "tokens": tokens,
         "needed": needed,
+        "screened": len(done),
+        "votes_before": len(done) * needed,
         "seconds": time.perf_counter() - started,
     }
 
 
 def worker_verify(needed: int) -> dict[str, Any]:
-    """Invariants after the run, checked in SQL over the whole database."""
+    """Invariants after the runs, checked in SQL over the whole database."""
     sys.path.insert(0, str(REPO))
     import django
 
     django.setup()
     from django.db import connection
 
-    from screening.models import Conflict, Outcome, Vote
+    from screening.models import Conflict, Outcome, ScreeningState, Vote
 
     # Table names come from the models, never from input: the f-strings below are safe.
-    votes, outcomes, conflicts = (m._meta.db_table for m in (Vote, Outcome, Conflict))
+    votes, outcomes, conflicts, states = (
+        m._meta.db_table for m in (Vote, Outcome, Conflict, ScreeningState)
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {votes} WHERE stage = %s", [STAGE])  # noqa: S608
         (total,) = cursor.fetchone()
@@ -263,6 +327,25 @@ def worker_verify(needed: int) -> dict[str, Any]:
             [STAGE, needed, STAGE, STAGE],
         )
         (unsettled,) = cursor.fetchone()
+        # Screening states that disagree with the votes, outcomes and conflicts they sum up.
+        cursor.execute(
+            f"""
+            SELECT count(*) FROM (
+                SELECT v.record_id, count(*) AS n FROM {votes} v WHERE v.stage = %s
+                GROUP BY v.record_id
+            ) AS counted
+            FULL JOIN (SELECT * FROM {states} WHERE stage = %s) AS s
+                ON s.record_id = counted.record_id
+            WHERE s.id IS NULL OR counted.record_id IS NULL OR s.votes <> counted.n
+               OR s.closed <> (
+                   EXISTS (SELECT 1 FROM {outcomes} o
+                           WHERE o.record_id = s.record_id AND o.stage = s.stage)
+                   OR EXISTS (SELECT 1 FROM {conflicts} c
+                              WHERE c.record_id = s.record_id AND c.stage = s.stage))
+            """,  # noqa: S608
+            [STAGE, STAGE],
+        )
+        (bad_states,) = cursor.fetchone()
         cursor.execute(
             f"SELECT (SELECT count(*) FROM {outcomes} WHERE stage = %s), "  # noqa: S608
             f"(SELECT count(*) FROM {conflicts} WHERE stage = %s)",
@@ -273,9 +356,40 @@ def worker_verify(needed: int) -> dict[str, Any]:
         "votes": total,
         "most_votes": most,
         "unsettled": unsettled,
+        "bad_states": bad_states,
         "outcomes": n_outcomes,
         "conflicts": n_conflicts,
     }
+
+
+def timed_app() -> Callable[..., Iterable[bytes]]:
+    """reviewflow's WSGI application, each response carrying the time spent inside it and
+    its number of SQL statements in a ``Server-Timing`` header (for this benchmark only:
+    ``gunicorn 'bench.screening:timed_app()'``)."""
+    sys.path.insert(0, str(REPO))
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connection
+
+    application = get_wsgi_application()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        statements = 0
+
+        def count(execute: Callable[..., Any], *args: Any) -> Any:
+            nonlocal statements
+            statements += 1
+            return execute(*args)
+
+        def timed_start_response(status: str, headers: list[Any], *exc_info: Any) -> Any:
+            spent = (time.perf_counter() - started) * 1000
+            headers.append(("Server-Timing", f"app;dur={spent:.3f}, sql;desc={statements}"))
+            return start_response(status, headers, *exc_info)
+
+        with connection.execute_wrapper(count):
+            return application(environ, timed_start_response)
+
+    return app
 
 
 # ---------------------------------------------------------------- load (threads)
@@ -285,9 +399,11 @@ def worker_verify(needed: int) -> dict[str, Any]:
 class Tally:
     """What one reviewer thread saw."""
 
-    pairs_ms: list[float] = field(default_factory=list)
-    next_ms: list[float] = field(default_factory=list)
-    vote_ms: list[float] = field(default_factory=list)
+    pairs_ms: list[float] = field(default_factory=list)  # client
+    server_ms: list[float] = field(default_factory=list)  # next + vote, inside Django
+    server_next_ms: list[float] = field(default_factory=list)
+    server_vote_ms: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)  # SQL per pair
     created: int = 0
     races: int = 0
     errors: int = 0
@@ -300,33 +416,63 @@ class Tally:
             self.samples.append(what[:200])
 
 
+def _server_timing(response: http.client.HTTPResponse) -> tuple[float, int]:
+    """(ms inside Django, SQL statements) from the ``Server-Timing`` header."""
+    header = response.getheader("Server-Timing") or ""
+    ms, sql = 0.0, 0
+    for part in header.split(","):
+        name, _, value = part.strip().partition(";")
+        if name == "app" and value.startswith("dur="):
+            ms = float(value[4:])
+        elif name == "sql" and value.startswith("desc="):
+            sql = int(value[5:])
+    return ms, sql
+
+
 class Reviewer(threading.Thread):
-    def __init__(self, port: int, token: str, seed: int, start: threading.Event) -> None:
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        seed: int,
+        start: threading.Event,
+        think: tuple[float, float] | None,
+    ) -> None:
         super().__init__(daemon=True)
         self.start_event = start
         self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
         self.rng = random.Random(seed)
+        self.think = think
         self.deadline = 0.0
         self.tally = Tally()
+        self.port = port
         self.conn = http.client.HTTPConnection(HOST, port, timeout=60)
         base = f"/api/v1/reviews/{SLUG}/screening/{STAGE}"
         self.next_url, self.votes_url = f"{base}/next/", f"{base}/votes/"
 
-    def request(self, method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, url: str, body: bytes | None = None
+    ) -> tuple[int, bytes, float, int]:
+        """(status, body, server ms, SQL statements); status 0 when the request failed."""
         headers = dict(self.headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            self.conn.request(method, url, body=body, headers=headers)
-            response = self.conn.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self.conn.close()  # the next request opens a new connection
-            return 0, repr(exc).encode()
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, url, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read(), *_server_timing(response)
+            except (OSError, http.client.HTTPException) as exc:
+                # A keep-alive connection the server closed: one retry on a new one.
+                self.conn.close()
+                stale = http.client.RemoteDisconnected | BrokenPipeError | ConnectionResetError
+                if attempt == 2 or not isinstance(exc, stale):
+                    return 0, repr(exc).encode(), 0.0, 0
+        raise AssertionError("unreachable")
 
     def warm_up(self) -> None:
         """One untimed ``next``: the record it claims is the one the timed loop gets first."""
-        status, body = self.request("GET", self.next_url)
+        status, body, _, _ = self.request("GET", self.next_url)
         if status not in (200, 204):
             self.tally.error(f"warm-up next {status}: {body[:200]!r}")
 
@@ -335,7 +481,7 @@ class Reviewer(threading.Thread):
         tally = self.tally
         while time.perf_counter() < self.deadline:
             started = time.perf_counter()
-            status, body = self.request("GET", self.next_url)
+            status, body, next_ms, next_sql = self.request("GET", self.next_url)
             got_next = time.perf_counter()
             if status == 204:
                 tally.finished = True
@@ -347,12 +493,17 @@ class Reviewer(threading.Thread):
             decision = self.rng.choices(
                 [d for d, _ in DECISIONS], weights=[w for _, w in DECISIONS]
             )[0]
+            if self.think:
+                time.sleep(self.rng.uniform(*self.think))  # reading the abstract
             payload = json.dumps({"record": record, "decision": decision}).encode()
-            status, body = self.request("POST", self.votes_url, payload)
+            voting = time.perf_counter()
+            status, body, vote_ms, vote_sql = self.request("POST", self.votes_url, payload)
             done = time.perf_counter()
-            tally.next_ms.append((got_next - started) * 1000)
-            tally.vote_ms.append((done - got_next) * 1000)
-            tally.pairs_ms.append((done - started) * 1000)
+            tally.pairs_ms.append((got_next - started + done - voting) * 1000)
+            tally.server_ms.append(next_ms + vote_ms)
+            tally.server_next_ms.append(next_ms)
+            tally.server_vote_ms.append(vote_ms)
+            tally.statements.append(next_sql + vote_sql)
             if status == 201:
                 tally.created += 1
             elif status == 409 and RACE_MESSAGE.encode() in body:
@@ -437,25 +588,53 @@ def cpu_snapshot(server_pid: int) -> CpuUse | None:
 class Result:
     records: int
     reviewers: int
+    model: str
+    screened: int = 0
     seconds: float = 0.0
     pairs_ms: list[float] = field(default_factory=list)
-    next_ms: list[float] = field(default_factory=list)
-    vote_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
     server_next_ms: list[float] = field(default_factory=list)
     server_vote_ms: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
     created: int = 0
     races: int = 0
     errors: int = 0
     finished: bool = False
     samples: list[str] = field(default_factory=list)
-    checks: dict[str, Any] = field(default_factory=dict)
-    needed: int = 2
-    setup_seconds: float = 0.0
     cpu: CpuUse | None = None
 
     @property
     def throughput(self) -> float:
         return len(self.pairs_ms) / self.seconds if self.seconds else 0.0
+
+    def add(self, tally: Tally) -> None:
+        self.pairs_ms += tally.pairs_ms
+        self.server_ms += tally.server_ms
+        self.server_next_ms += tally.server_next_ms
+        self.server_vote_ms += tally.server_vote_ms
+        self.statements += tally.statements
+        self.created += tally.created
+        self.races += tally.races
+        self.errors += tally.errors
+        self.finished |= tally.finished
+        self.samples += tally.samples
+
+
+@dataclass
+class SizeRun:
+    """Both load models at one size, and the checks after them."""
+
+    records: int
+    needed: int = 2
+    screened: int = 0
+    votes_before: int = 0
+    setup_seconds: float = 0.0
+    results: list[Result] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def created(self) -> int:
+        return sum(r.created for r in self.results)
 
 
 def _self(*args: str) -> list[str]:
@@ -517,25 +696,22 @@ def _env(data_dir: Path, *, server: bool) -> dict[str, str]:
     return env
 
 
-def _start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
-    access_log = data_dir / "access.log"
+def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     error_log = data_dir / "gunicorn.log"
     # Django logs every 409 as a warning: keep that out of the table, in the error log.
     log = error_log.open("ab")
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "reviewflow.wsgi",
+            "bench.screening:timed_app()",
             "--workers",
             "2",
             "--threads",
             "4",
+            "--keep-alive",
+            "10",  # longer than the longest think time: connections stay open
             "--bind",
             f"{HOST}:{port}",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(m)s %(U)s %(s)s %(D)s",
             "--error-logfile",
             str(error_log),
         ],
@@ -554,7 +730,7 @@ def _start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], P
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 conn.close()
-                return server, access_log
+                return server
             conn.close()
         except OSError:
             pass  # not listening yet: try again
@@ -580,30 +756,50 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def _server_times(access_log: Path, skip: int) -> tuple[list[float], list[float]]:
-    """Server-side ms of the ``next`` and vote requests, after the first ``skip`` lines."""
-    next_ms: list[float] = []
-    vote_ms: list[float] = []
-    for line in access_log.read_text().splitlines()[skip:]:
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        method, url, _status, micros = parts
-        if method == "GET" and url.endswith("/next/"):
-            next_ms.append(int(micros) / 1000)
-        elif method == "POST" and url.endswith("/votes/"):
-            vote_ms.append(int(micros) / 1000)
-    return next_ms, vote_ms
+def run_model(
+    *,
+    records: int,
+    model: str,
+    port: int,
+    tokens: list[str],
+    seconds: float,
+    think: tuple[float, float],
+    server_pid: int,
+) -> Result:
+    """One load model for ``seconds`` against the running server."""
+    result = Result(records=records, reviewers=len(tokens), model=model)
+    go = threading.Event()
+    threads = [
+        Reviewer(port, token, seed=n, start=go, think=think if model == "think" else None)
+        for n, token in enumerate(tokens)
+    ]
+    for thread in threads:
+        thread.warm_up()
+    print(f"  {model}: {len(tokens)} reviewers for {seconds:g} s …", flush=True)
+    for thread in threads:
+        thread.start()
+    cpu_before = cpu_snapshot(server_pid)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.deadline = started + seconds
+    go.set()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - started
+    cpu_after = cpu_snapshot(server_pid)
+    if cpu_before and cpu_after:
+        result.cpu = cpu_after - cpu_before
+    for thread in threads:
+        thread.conn.close()
+        result.add(thread.tally)
+    return result
 
 
-def _count_lines(path: Path) -> int:
-    # gunicorn flushes each access log line as it writes it.
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-def run_size(records: int, reviewers: int, seconds: float) -> Result:
-    """Fresh database, set-up, server, load, checks, clean-up: one row of the table."""
-    result = Result(records=records, reviewers=reviewers)
+def run_size(
+    records: int, reviewers: int, seconds: float, think: tuple[float, float], screened: float
+) -> SizeRun:
+    """Fresh database, set-up, server, both load models, checks, clean-up."""
+    run = SizeRun(records=records)
     data_dir = Path(tempfile.mkdtemp(prefix="reviewflow-bench-screening-"))
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -613,61 +809,40 @@ def run_size(records: int, reviewers: int, seconds: float) -> Result:
             raise RuntimeError(f"createdb failed: {created.stderr.strip()}")
         print(f"{records:,} records: migrating and creating the review …", flush=True)
         setup = _run_json(
-            _self("--worker", "setup", str(records), str(reviewers)),
+            _self("--worker", "setup", str(records), str(reviewers), str(screened)),
             _env(data_dir, server=False),
         )
-        result.needed, result.setup_seconds = setup["needed"], setup["seconds"]
+        run.needed, run.setup_seconds = setup["needed"], setup["seconds"]
+        run.screened, run.votes_before = setup["screened"], setup["votes_before"]
         port = _free_port()
-        server, access_log = _start_server(data_dir, port)
-        go = threading.Event()
-        threads = [
-            Reviewer(port, token, seed=n, start=go) for n, token in enumerate(setup["tokens"])
-        ]
-        for thread in threads:
-            thread.warm_up()
-            # gunicorn closes connections idle for 2 s: open a fresh one for the timed loop.
-            thread.conn.close()
-        skip = _count_lines(access_log)
+        server = _start_server(data_dir, port)
         print(
-            f"  set-up {result.setup_seconds:.0f} s; {reviewers} reviewers screening for "
-            f"{seconds:g} s on port {port} …",
+            f"  set-up {run.setup_seconds:.0f} s ({run.screened:,} records screened "
+            f"before); server on port {port}",
             flush=True,
         )
-        for thread in threads:
-            thread.start()
-        cpu_before = cpu_snapshot(server.pid)
-        started = time.perf_counter()
-        for thread in threads:
-            thread.deadline = started + seconds
-        go.set()
-        for thread in threads:
-            thread.join()
-        result.seconds = time.perf_counter() - started
-        cpu_after = cpu_snapshot(server.pid)
-        if cpu_before and cpu_after:
-            result.cpu = cpu_after - cpu_before
-        for thread in threads:
-            thread.conn.close()
-            tally = thread.tally
-            result.pairs_ms += tally.pairs_ms
-            result.next_ms += tally.next_ms
-            result.vote_ms += tally.vote_ms
-            result.created += tally.created
-            result.races += tally.races
-            result.errors += tally.errors
-            result.finished |= tally.finished
-            result.samples += tally.samples
+        for model in MODELS:
+            run.results.append(
+                run_model(
+                    records=records,
+                    model=model,
+                    port=port,
+                    tokens=setup["tokens"],
+                    seconds=seconds,
+                    think=think,
+                    server_pid=server.pid,
+                )
+            )
         _stop_server(server)
-        result.server_next_ms, result.server_vote_ms = _server_times(access_log, skip)
-        result.checks = _run_json(
-            _self("--worker", "verify", str(result.needed), "-"), _env(data_dir, server=False)
+        run.checks = _run_json(
+            _self("--worker", "verify", str(run.needed)), _env(data_dir, server=False)
         )
     finally:
         if server is not None:
             _stop_server(server)
         _pg("dropdb")
         shutil.rmtree(data_dir, ignore_errors=True)
-    return result
+    return run
 
 
 def _ms(value: float | None) -> str:
@@ -683,55 +858,57 @@ def _print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def print_report(results: list[Result]) -> bool:
-    print("\nnext+vote pairs, measured at the client (loopback):")
+LABELS = {"think": "(a) think time", "saturating": "(b) saturating"}
+
+
+def print_report(runs: list[SizeRun], think: tuple[float, float]) -> bool:
+    results = [r for run in runs for r in run.results]
+    print(
+        "\nnext+vote pairs. Server = time inside Django for the pair's two requests (its "
+        "Server-Timing header);\nclient = the same two requests seen from the client on "
+        f"loopback. (a): each reviewer pauses {think[0]:g}–{think[1]:g} s before voting; "
+        "(b): no pause."
+    )
     _print_rows(
         (
+            "load",
             "records",
-            "reviewers",
             "pairs",
             "pairs/s",
-            "median ms",
-            "p95 ms",
-            "p99 ms",
+            "server p50",
+            "p95",
+            "p99",
+            "client p50",
+            "p95",
+            "SQL/pair",
             "errors",
-            "409 races",
+            "409",
         ),
         [
             (
+                LABELS[r.model],
                 f"{r.records:,}",
-                str(r.reviewers),
                 f"{len(r.pairs_ms):,}",
                 f"{r.throughput:.1f}",
+                _ms(percentile(r.server_ms, 50)),
+                _ms(percentile(r.server_ms, 95)),
+                _ms(percentile(r.server_ms, 99)),
                 _ms(percentile(r.pairs_ms, 50)),
                 _ms(percentile(r.pairs_ms, 95)),
-                _ms(percentile(r.pairs_ms, 99)),
+                f"{sum(r.statements) / len(r.statements):.1f}" if r.statements else "—",
                 str(r.errors),
                 str(r.races),
             )
             for r in results
         ],
     )
-    print("\nper request (client | inside gunicorn, from its access log):")
+    print("\nper request, server time (ms):")
     _print_rows(
-        (
-            "records",
-            "next p50",
-            "next p95",
-            "vote p50",
-            "vote p95",
-            "| srv next p50",
-            "srv next p95",
-            "srv vote p50",
-            "srv vote p95",
-        ),
+        ("load", "records", "next p50", "next p95", "vote p50", "vote p95"),
         [
             (
+                LABELS[r.model],
                 f"{r.records:,}",
-                _ms(percentile(r.next_ms, 50)),
-                _ms(percentile(r.next_ms, 95)),
-                _ms(percentile(r.vote_ms, 50)),
-                _ms(percentile(r.vote_ms, 95)),
                 _ms(percentile(r.server_next_ms, 50)),
                 _ms(percentile(r.server_next_ms, 95)),
                 _ms(percentile(r.server_vote_ms, 50)),
@@ -741,13 +918,14 @@ def print_report(results: list[Result]) -> bool:
         ],
     )
     print(
-        "\nCPU seconds during the timed run (per second of wall time; the machine has "
+        "\nCPU seconds per second of wall time during each run (the machine has "
         f"{os.cpu_count()} CPUs):"
     )
     _print_rows(
-        ("records", "machine busy", "client", "gunicorn", "PostgreSQL", "other work"),
+        ("load", "records", "machine", "client", "gunicorn", "PostgreSQL", "other work"),
         [
             (
+                LABELS[r.model],
                 f"{r.records:,}",
                 f"{r.cpu.machine / r.cpu.wall:.2f}",
                 f"{r.cpu.client / r.cpu.wall:.2f}",
@@ -761,44 +939,51 @@ def print_report(results: list[Result]) -> bool:
     )
     for r in results:
         if r.finished:
-            print(f"  note: {r.records:,}: the review ran out of records (204) before the time")
+            print(f"  note: {r.records:,} {r.model}: the review ran out of records (204)")
         for sample in r.samples:
-            print(f"  error at {r.records:,}: {sample}")
+            print(f"  error at {r.records:,} {r.model}: {sample}")
 
     ok = True
-    print("\nChecks (SQL, after each run):")
-    for r in results:
-        c = r.checks
+    print("\nChecks (SQL, after both runs at each size):")
+    for run in runs:
+        c = run.checks
+        new_votes = c["votes"] - run.votes_before
         checks = (
             (
-                f"most votes on one record {c['most_votes']} ≤ {r.needed} needed",
-                c["most_votes"] <= r.needed,
+                f"most votes on one record {c['most_votes']} ≤ {run.needed} needed",
+                c["most_votes"] <= run.needed,
             ),
             (
-                f"votes in the database {c['votes']:,} = 201 responses {r.created:,}",
-                c["votes"] == r.created,
+                f"votes cast during the runs {new_votes:,} = 201 responses {run.created:,}",
+                new_votes == run.created,
             ),
             (
                 f"records with all votes but not exactly one outcome or conflict: {c['unsettled']}"
                 f" (outcomes {c['outcomes']:,}, conflicts {c['conflicts']:,})",
                 c["unsettled"] == 0,
             ),
+            (
+                f"screening states that disagree with votes, outcomes, conflicts: "
+                f"{c['bad_states']}",
+                c["bad_states"] == 0,
+            ),
         )
         for text, passed in checks:
             ok &= passed
-            print(f"  {'PASS' if passed else 'FAIL'}  {r.records:,}: {text}")
+            print(f"  {'PASS' if passed else 'FAIL'}  {run.records:,}: {text}")
 
-    print(f"\nTarget 1: p95 of a next+vote pair under {P95_TARGET_MS:g} ms")
-    for r in results:
-        p95 = percentile(r.pairs_ms, 95)
+    thinking = [r for r in results if r.model == "think"]
+    print(f"\nTarget 1, load (a): p95 of a pair's server time under {P95_TARGET_MS:g} ms")
+    for r in thinking:
+        p95 = percentile(r.server_ms, 95)
         passed = p95 is not None and p95 < P95_TARGET_MS
         ok &= passed
         print(f"  {'PASS' if passed else 'FAIL'}  {r.records:,} records: {_ms(p95)} ms")
-    small, large = results[0], results[-1]
-    p95_small, p95_large = percentile(small.pairs_ms, 95), percentile(large.pairs_ms, 95)
+    small, large = thinking[0], thinking[-1]
+    p95_small, p95_large = percentile(small.server_ms, 95), percentile(large.server_ms, 95)
     print(
-        f"\nTarget 2: no growth between {small.records:,} and {large.records:,} records "
-        f"(p95 ratio ≤ {GROWTH_TARGET:g}×)"
+        f"\nTarget 2, load (a): no growth between {small.records:,} and {large.records:,} "
+        f"records (p95 ratio ≤ {GROWTH_TARGET:g}×)"
     )
     if p95_small and p95_large is not None:
         ratio = p95_large / p95_small
@@ -811,7 +996,23 @@ def print_report(results: list[Result]) -> bool:
     else:
         ok = False
         print("  FAIL  not measured")
+    print("\nCapacity, load (b) (no target: queueing-bound on this machine):")
+    for r in results:
+        if r.model == "saturating":
+            print(
+                f"  {r.records:,} records: {r.throughput:.1f} pairs/s, server p95 "
+                f"{_ms(percentile(r.server_ms, 95))} ms, client p95 "
+                f"{_ms(percentile(r.pairs_ms, 95))} ms"
+            )
     return ok
+
+
+def _think(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(":")
+    bounds = (float(low), float(high or low))
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError("give the think time as LOW:HIGH seconds, e.g. 0.5:1.5")
+    return bounds
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -823,27 +1024,45 @@ def run_bench(args: argparse.Namespace) -> int:
     if probe.returncode != 0:
         print(f"PostgreSQL unreachable at {PG_HOST}: {probe.stderr.strip()}")
         return 2
-    results = [run_size(records, reviewers, seconds) for records in sizes]
+    runs = [run_size(n, reviewers, seconds, args.think, args.screened) for n in sizes]
     load = os.getloadavg()
     print(
-        f"\n{reviewers} reviewers, {seconds:g} s per size, gunicorn 2 workers × 4 threads, "
-        f"PostgreSQL on 127.0.0.1; {os.cpu_count()} CPUs shared by client, server and "
-        f"database; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        f"\n{reviewers} reviewers, {seconds:g} s per load model and size, "
+        f"{args.screened:.0%} of each review screened before the runs; gunicorn 2 workers × "
+        f"4 threads, PostgreSQL on 127.0.0.1; {os.cpu_count()} CPUs shared by client, server "
+        f"and database; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    return 0 if print_report(results) else 1
+    return 0 if print_report(runs, args.think) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--records", type=int, default=50_000, help="the larger size")
     parser.add_argument("--reviewers", type=int, default=0, help="default 20 (--quick: 5)")
-    parser.add_argument("--seconds", type=float, default=0, help="default 30 (--quick: 10)")
+    parser.add_argument(
+        "--seconds", type=float, default=0, help="per load model; default 30 (--quick: 10)"
+    )
+    parser.add_argument(
+        "--think",
+        type=_think,
+        default=(0.5, 1.5),
+        help="load (a): seconds a reviewer reads before voting, LOW:HIGH (default 0.5:1.5)",
+    )
+    parser.add_argument(
+        "--screened",
+        type=float,
+        default=0.5,
+        help="fraction of the records screened before the runs (default 0.5)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 and 10,000 records")
-    parser.add_argument("--worker", nargs=3, metavar=("KIND", "A", "B"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        kind, a, b = args.worker
-        work = worker_setup(int(a), int(b)) if kind == "setup" else worker_verify(int(a))
+        kind, *rest = args.worker
+        if kind == "setup":
+            work = worker_setup(int(rest[0]), int(rest[1]), float(rest[2]))
+        else:
+            work = worker_verify(int(rest[0]))
         print(json.dumps(work))
         return 0
     return run_bench(args)

@@ -12,7 +12,6 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Conflict, Decision, Record, Stage, Vote
@@ -118,14 +117,10 @@ class VoteListView(GenericAPIView):
         data = VoteCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        record = Record.objects.for_review(access.review).filter(pk=v["record"]).first()
-        if record is None:
-            raise ReviewflowError(
-                "No such record in this review.", field="record", code="not_found"
-            )
+        # The service finds the record (or says there is none) in its one locking query.
         vote = screening.cast_vote(
             review=access.review,
-            record=record,
+            record=v["record"],
             reviewer=access.user,
             stage=_stage(stage),
             decision=v["decision"],

@@ -9,6 +9,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from reviewflow.reviews.models import Review
+from screening.fields import JSONTextField
 
 
 class SourceType(models.TextChoices):
@@ -150,7 +151,8 @@ class Record(models.Model):
     incomplete = models.BooleanField(
         default=False, help_text="Imported, but without a title or without authors."
     )
-    raw = models.JSONField(default=dict, blank=True)
+    # Stored as text, not jsonb: written once per imported record, read whole (see fields.py).
+    raw = JSONTextField(default=dict, blank=True)
     duplicate_of = models.ForeignKey(
         "self",
         null=True,
@@ -271,6 +273,11 @@ class Adjudicators(models.TextChoices):
     REVIEWERS = "reviewers", "Owners and reviewers (not on records they voted on)"
 
 
+class StageOrder(models.TextChoices):
+    RANDOM = "random", "Random (the right choice for a pilot round)"
+    RELEVANCE = "relevance", "Most relevant first"
+
+
 class StageSettings(models.Model):
     """How one stage of a review is screened; owners change it."""
 
@@ -294,11 +301,25 @@ class StageSettings(models.Model):
     adjudicators = models.CharField(
         max_length=10, choices=Adjudicators.choices, default=Adjudicators.OWNERS
     )
+    order = models.CharField(
+        max_length=10,
+        choices=StageOrder.choices,
+        default=StageOrder.RANDOM,
+        help_text="The order unscreened records are offered in.",
+    )
+    show_scores = models.BooleanField(
+        default=False,
+        help_text="Show each record's relevance score on the screening page (a score can "
+        "anchor a reviewer: keep it off while screening is blind).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["review", "stage"], name="stage_settings_unique"),
+            models.CheckConstraint(
+                condition=Q(order__in=StageOrder.values), name="stage_order_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(reviewers_needed__gte=1, reviewers_needed__lte=3),
                 name="stage_reviewers_1_to_3",
@@ -358,6 +379,9 @@ class Vote(models.Model):
 class OutcomeKind(models.TextChoices):
     AGREEMENT = "agreement", "Reviewers agreed"
     ADJUDICATION = "adjudication", "Conflict resolved"
+    # Unscreened records excluded when the team stopped screening early; ``reason`` holds
+    # the stopping method (see StoppingDecision). PRISMA: "marked ineligible by automation".
+    AUTOMATION = "automation", "Excluded by automation tool"
 
 
 class Outcome(models.Model):
@@ -429,6 +453,12 @@ class Claim(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     expires_at = models.DateTimeField()
+    walked_to = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The last record this reviewer was offered from the untouched records' "
+        "order: walks resume after the furthest of these, not from the start.",
+    )
 
     class Meta:
         constraints = [
@@ -438,6 +468,43 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} held for {self.reviewer_id}"
+
+
+class ScreeningState(models.Model):
+    """Where one record stands at one stage, kept beside its votes so that finding the next
+    record is an index lookup rather than a count over every vote of the review.
+
+    A row exists exactly while the record has at least one vote at the stage. ``votes``
+    counts them; ``closed`` says the record has an outcome or a conflict. Only the
+    screening services write it, inside the transaction (holding the record's row lock)
+    that adds or removes the vote.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="screening_states")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    votes = models.PositiveSmallIntegerField()
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "stage"], name="state_once_per_stage"),
+            models.CheckConstraint(
+                condition=Q(votes__gte=1, votes__lte=3), name="state_votes_1_to_3"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="state_stage_valid"),
+        ]
+        indexes = [
+            # Records waiting for more votes: few at any time, whatever the review's size.
+            models.Index(
+                fields=["review", "stage", "votes"],
+                name="state_open",
+                condition=Q(closed=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}: {self.votes} votes at {self.stage}"
 
 
 class RetrievalStatus(models.TextChoices):
@@ -545,3 +612,105 @@ class PrismaSettings(models.Model):
 
     def __str__(self) -> str:
         return f"PRISMA counts of {self.review}"
+
+
+# ------------------------------------------------------------------------------ prioritisation
+
+
+class RankingStatus(models.TextChoices):
+    IDLE = "idle", "Not trained yet"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Training"
+    DONE = "done", "Ranked"
+    WAITING = "waiting", "Waiting for decisions"
+    FAILED = "failed", "Failed"
+
+
+class RankingRun(models.Model):
+    """The relevance model of one stage: its last training and whether one is queued.
+
+    One row per review and stage. ``status`` coalesces retrains: a vote queues one only
+    when none is queued or running, and a run that ends re-queues itself if enough new
+    decisions arrived meanwhile.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="ranking_runs")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    status = models.CharField(
+        max_length=10, choices=RankingStatus.choices, default=RankingStatus.IDLE
+    )
+    message = models.CharField(max_length=300, blank=True)
+    model = models.CharField(max_length=20, blank=True)
+    decisions = models.PositiveIntegerField(
+        default=0, help_text="Votes at this stage when the model was last trained."
+    )
+    n_included = models.PositiveIntegerField(default=0)
+    n_excluded = models.PositiveIntegerField(default=0)
+    n_scored = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "stage"], name="ranking_run_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=RankingStatus.values), name="ranking_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ranking of {self.review} ({self.stage}): {self.status}"
+
+
+class RelevanceScore(models.Model):
+    """The model's score of one unscreened record at one stage (higher: more likely
+    relevant). Replaced wholesale at each retrain; read by ``next_record``."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="relevance_scores")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    score = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "stage"], name="relevance_once_per_stage"),
+        ]
+        indexes = [
+            # next_record walks this index from the top: most relevant first.
+            models.Index(
+                models.F("review"),
+                models.F("stage"),
+                models.F("score").desc(),
+                name="relevance_review_stage_score",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}: {self.score:.3f} ({self.stage})"
+
+
+class StoppingDecision(models.Model):
+    """An owner stopped screening a stage early: the records left unscreened were excluded
+    as "excluded by automation tool", with the method and what it said at the time."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="stopping_decisions")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    method = models.CharField(max_length=20)
+    method_label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, help_text="guarantee or heuristic")
+    summary = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    records_screened = models.PositiveIntegerField()
+    records_excluded = models.PositiveIntegerField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.review} stopped early at {self.stage} ({self.method})"

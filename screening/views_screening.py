@@ -24,7 +24,7 @@ from screening.forms_screening import StageSettingsForm
 from screening.highlight import compile_terms
 from screening.models import Conflict, FullTextReport, Record, Stage, StageSettings, Vote
 from screening.reports import agreement_report
-from screening.services import pilot, screening
+from screening.services import pilot, prioritisation, screening
 
 
 def _stage(stage: str) -> str:
@@ -33,19 +33,24 @@ def _stage(stage: str) -> str:
     return stage
 
 
-def _screen_context(access: ReviewAccess, stage: str, record: Record | None) -> dict[str, object]:
+def _screen_context(
+    access: ReviewAccess, stage: str, record: Record | None, last: Vote | None = None
+) -> dict[str, object]:
+    """What the screening panel shows; ``last`` is the reviewer's latest vote when the
+    caller has just cast it (else it is looked up)."""
     conf = screening.get_stage_settings(access.review, stage)
     user = access.user
     highlighter = compile_terms(conf.include_terms.splitlines(), conf.exclude_terms.splitlines())
     report = None
     if record is not None and stage == Stage.FULL_TEXT:
         report = FullTextReport.objects.filter(record=record).first()
-    last = (
-        Vote.objects.filter(review=access.review, stage=stage, reviewer=user)
-        .order_by("-created_at", "-id")
-        .only("id", "record_id", "decision", "created_at")
-        .first()
-    )
+    if last is None:
+        last = (
+            Vote.objects.filter(review=access.review, stage=stage, reviewer=user)
+            .order_by("-created_at", "-id")
+            .only("id", "record_id", "decision", "created_at")
+            .first()
+        )
     return {
         "access": access,
         "review": access.review,
@@ -59,10 +64,13 @@ def _screen_context(access: ReviewAccess, stage: str, record: Record | None) -> 
         "report": report,
         "last_vote": last,
         "reasons": list(enumerate(conf.exclusion_reasons, start=1)),
+        **prioritisation.screening_page_extras(
+            review=access.review, stage=stage, conf=conf, record=record
+        ),
     }
 
 
-def _next_context(access: ReviewAccess, stage: str) -> dict[str, object]:
+def _next_context(access: ReviewAccess, stage: str, last: Vote | None = None) -> dict[str, object]:
     """The next record to screen: from the open pilot round first, else the main round."""
     pilot_round = pilot.open_pilot(access.review, stage)
     if pilot_round is not None:
@@ -71,7 +79,7 @@ def _next_context(access: ReviewAccess, stage: str) -> dict[str, object]:
         context["pilot"] = pilot_round
         return context
     record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
-    return _screen_context(access, stage, record)
+    return _screen_context(access, stage, record, last)
 
 
 @login_required
@@ -92,10 +100,12 @@ def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = _stage(stage)
-    record = get_object_or_404(
-        Record.objects.for_review(access.review), pk=request.POST.get("record") or 0
-    )
+    posted = request.POST.get("record", "")
+    if not posted.isdigit():
+        raise Http404("No such record.")
+    record_id = int(posted)
     error, code = None, ""
+    cast: Vote | None = None
     pilot_round = pilot.open_pilot(access.review, stage) if request.POST.get("pilot") else None
     try:
         if request.POST.get("pilot") and pilot_round is None:
@@ -103,16 +113,17 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         if pilot_round is not None:
             pilot.cast_pilot_vote(
                 pilot=pilot_round,
-                record=record,
+                record=get_object_or_404(Record.objects.for_review(access.review), pk=record_id),
                 reviewer=access.user,
                 decision=request.POST.get("decision", ""),
                 reason=request.POST.get("reason", ""),
                 note=request.POST.get("note", ""),
             )
         else:
-            screening.cast_vote(
+            # The service finds the record itself (one locking query): no lookup here.
+            cast = screening.cast_vote(
                 review=access.review,
-                record=record,
+                record=record_id,
                 reviewer=access.user,
                 stage=stage,
                 decision=request.POST.get("decision", ""),
@@ -123,11 +134,12 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         error, code = exc.message, exc.code
     if error and code != "conflict":
         # Show the same record again with the message, keeping what the reviewer typed.
+        record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
         context = _screen_context(access, stage, record)
         context.update(error=error, note=request.POST.get("note", ""), pilot=pilot_round)
         status = 400
     else:
-        context = _next_context(access, stage)
+        context = _next_context(access, stage, cast)
         context["error"] = error
         status = 200
     if getattr(request, "htmx", False):
@@ -174,6 +186,8 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         "exclusion_reasons": "\n".join(conf.exclusion_reasons),
         "reasons_required": conf.reasons_required,
         "adjudicators": conf.adjudicators,
+        "order": conf.order,
+        "show_scores": conf.show_scores,
     }
     form = StageSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -187,6 +201,8 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         except ReviewflowError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
+            # Switching to "most relevant first" trains the model now, not at the next vote.
+            prioritisation.request_retrain(review=access.review, stage=stage, force=True)
             messages.success(request, f"{Stage(stage).label} settings saved.")
             return redirect("stage-settings", slug=slug, stage=stage)
     return render(

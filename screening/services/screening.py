@@ -8,21 +8,33 @@ completes a record always sees the others and settles it (agreement or conflict)
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FilteredRelation,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
 
-from reviewflow.errors import ReviewflowError
-from reviewflow.reviews.models import Membership, Review, Role
-from reviewflow.reviews.services import record_audit
+from reviewflow.errors import ReviewflowError, not_saved_on_database_failure
+from reviewflow.reviews.models import ROLE_RANK, AuditEvent, Membership, Review, Role
+from reviewflow.reviews.services import audit_fields, record_audit
 from screening.models import (
     Adjudicators,
     Claim,
@@ -34,8 +46,12 @@ from screening.models import (
     Record,
     RecordQuerySet,
     RetrievalStatus,
+    ScreeningState,
+    Search,
+    SearchStatus,
     SourceType,
     Stage,
+    StageOrder,
     StageSettings,
     Vote,
 )
@@ -75,17 +91,27 @@ def _audit_record(
 
 
 def get_stage_settings(review: Review, stage: str) -> StageSettings:
-    """The stage's settings, created with defaults the first time they are asked for."""
+    """The stage's settings, created with defaults the first time they are asked for.
+
+    Kept on the ``review`` instance once read: a request reads them once however many
+    services ask (views get a fresh ``Review`` per request; ``update_stage_settings``
+    changes the kept object itself).
+    """
     if stage not in Stage.values:
         raise ReviewflowError(f"Unknown stage “{stage}”: use title-abstract or full-text.")
+    memo: dict[str, StageSettings] = review.__dict__.setdefault("_stage_settings", {})
+    if stage in memo:
+        return memo[stage]
     found = StageSettings.objects.filter(review=review, stage=stage).first()
-    if found:
-        return found
-    defaults: dict[str, Any] = {}
-    if stage == Stage.FULL_TEXT:
-        defaults = {"reasons_required": True, "exclusion_reasons": DEFAULT_FULL_TEXT_REASONS}
-    obj, _ = StageSettings.objects.get_or_create(review=review, stage=stage, defaults=defaults)
-    return obj
+    if found is None:
+        defaults: dict[str, Any] = {}
+        if stage == Stage.FULL_TEXT:
+            defaults = {"reasons_required": True, "exclusion_reasons": DEFAULT_FULL_TEXT_REASONS}
+        found, _ = StageSettings.objects.get_or_create(
+            review=review, stage=stage, defaults=defaults
+        )
+    memo[stage] = found
+    return found
 
 
 SETTINGS_FIELDS = (
@@ -97,6 +123,8 @@ SETTINGS_FIELDS = (
     "exclusion_reasons",
     "reasons_required",
     "adjudicators",
+    "order",  # random | relevance (screening prioritisation)
+    "show_scores",
 )
 
 
@@ -148,7 +176,11 @@ def eligible_records(review: Review, stage: str) -> RecordQuerySet:
     if stage == Stage.TITLE_ABSTRACT:
         # Records found by other methods (websites, citation searching…) go straight to
         # full text: PRISMA's "other methods" column has no "records screened" box.
-        return qs.exclude(search__source_type=SourceType.OTHER)
+        # Records excluded by an automation tool (the team stopped early) are not screened.
+        automated = Outcome.objects.filter(
+            record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
+        )
+        return qs.exclude(search__source_type=SourceType.OTHER).filter(~Exists(automated))
     passed = Outcome.objects.filter(stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE).values(
         "record_id"
     )
@@ -166,82 +198,142 @@ def check_screener(review: Review, reviewer: User) -> None:
 SHUFFLE = Mod(F("id") * 7919, 10007)
 
 
-def _count(qs: QuerySet[Any]) -> Coalesce:
-    """Correlated ``count(*)`` of ``qs`` per outer record, 0 when none."""
-    return Coalesce(
-        Subquery(qs.order_by().values("record").annotate(n=Count("*")).values("n")[:1]), 0
+def _offer_order(conf: StageSettings) -> list[Any]:
+    """The order records are offered in among those with as many votes: a fixed shuffle (so
+    nobody screens in the order a database exported), walked on the index
+    ``record_screening_order`` rather than sorted. The one place that decides it."""
+    return [SHUFFLE, "id"]
+
+
+def _resumed(untouched: RecordQuerySet, *, review: Review, stage: str) -> RecordQuerySet:
+    """``untouched`` from just after the furthest record any reviewer was offered from it.
+
+    The records before that point were offered already and nearly all have votes: walking
+    past them on every ``next`` would cost more the further the review gets. Those still
+    untouched (a claim that expired, records imported later) are found by the walk from
+    the start once this one runs out. Only for the fixed shuffle, where a record's place
+    is a function of its id.
+    """
+    walked = (
+        Claim.objects.filter(stage=stage, record__review=review, walked_to__isnull=False)
+        .annotate(key=Mod(F("walked_to") * 7919, 10007))
+        .order_by("-key", "-walked_to")
     )
+    last_key = Subquery(walked.values("key")[:1])
+    last_id = Subquery(walked.values("walked_to")[:1])
+    return (
+        untouched.alias(key=SHUFFLE)
+        .filter(key__gte=last_key)
+        .exclude(key=last_key, id__lte=last_id)
+    )
+
+
+def _number(qs: QuerySet[Any]) -> Subquery:
+    """``count(*)`` of ``qs`` as a scalar subquery, to read several counts in one query."""
+    return Subquery(qs.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"))
+
+
+def _held_by_others(stage: str, reviewer: User, now: datetime) -> Subquery:
+    """How many other reviewers hold a live claim on the outer record without having voted
+    on it (a claim stays after its vote until that reviewer's next ``next`` moves it)."""
+    voted = Vote.objects.filter(
+        record=OuterRef("record"), stage=stage, reviewer=OuterRef("reviewer")
+    )
+    claims = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).filter(
+        ~Q(reviewer=reviewer), ~Exists(voted)
+    )
+    return _number(claims)
+
+
+def _with_standing(
+    qs: QuerySet[Any], *, stage: str, reviewer: User, now: datetime | None = None
+) -> Any:
+    """Each record with its votes and whether it is closed (from its screening state),
+    whether ``reviewer`` voted on it and, given ``now``, other reviewers' claims on it."""
+    state = ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)
+    qs = qs.annotate(
+        n_votes=Coalesce(Subquery(state.values("votes")[:1]), 0),
+        is_closed=Coalesce(Subquery(state.values("closed")[:1]), False),
+        mine=Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer)),
+    )
+    return qs if now is None else qs.annotate(held=_held_by_others(stage, reviewer, now))
 
 
 def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     """The record ``reviewer`` should screen next, or ``None`` when nothing is left for them.
 
-    Records that already have votes come first (so pairs complete), then a fixed shuffled
-    order (so nobody screens in the order a database exported). A record is never offered
-    to a reviewer who voted on it, nor when its open votes are held by other reviewers.
+    Records that already have votes come first (so pairs complete), then the others in
+    ``_offer_order``. A record is never offered to a reviewer who voted on it, nor when its
+    open votes are held by other reviewers' claims.
 
     Picking and claiming is one transaction that locks the picked record (skipping records
-    another reviewer is claiming or voting on this instant) and re-counts votes and claims
-    after the lock, so two reviewers asking at once are not offered the same last vote.
+    another reviewer is claiming or voting on this instant) and reads its votes and claims
+    again after the lock, so two reviewers asking at once are not offered the same last vote.
+    Each query is an index lookup: started records come from the few open screening states,
+    untouched ones from walking ``record_screening_order``.
     """
     conf = get_stage_settings(review, stage)
     needed = conf.reviewers_needed
     now = timezone.now()
-    votes = Vote.objects.filter(record=OuterRef("pk"), stage=stage)
-    others = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).exclude(
-        reviewer=reviewer
-    )
-    settled = Outcome.objects.filter(record=OuterRef("pk"), stage=stage)
-    conflicted = Conflict.objects.filter(record=OuterRef("pk"), stage=stage)
-    open_ = eligible_records(review, stage).filter(
-        ~Exists(votes.filter(reviewer=reviewer)), ~Exists(settled), ~Exists(conflicted)
-    )
-    mine = Claim.objects.filter(reviewer=reviewer, stage=stage, expires_at__gt=now).first()
-    if mine is not None:
-        held = (
-            open_.filter(pk=mine.record_id)
-            .alias(n_votes=_count(votes))
-            .filter(n_votes__lt=needed)
-            .select_related("search")
-            .first()
+    eligible = eligible_records(review, stage)
+    mine = Claim.objects.filter(reviewer=reviewer, stage=stage, expires_at__gt=now)
+    held = (
+        _with_standing(
+            eligible.filter(pk=Subquery(mine.values("record_id")[:1])),
+            stage=stage,
+            reviewer=reviewer,
         )
-        if held is not None:
-            return held
-    # Other reviewers' live claims: a handful of rows, one per reviewer at most.
-    claims = Counter(
-        Claim.objects.filter(stage=stage, expires_at__gt=now)
-        .exclude(reviewer=reviewer)
-        .values_list("record_id", flat=True)
+        .select_related("search")
+        .first()
     )
-    # Records with some but not all votes, found from the votes (narrow, indexed), not by
-    # grouping every record of the review.
-    open_votes = (
-        Vote.objects.filter(review=review, stage=stage)
-        .values("record_id")
-        .annotate(n=Count("id"))
-        .filter(n__lt=needed)
-        .values("record_id")
-    )
-    started = (
-        open_.filter(pk__in=open_votes)
-        .alias(n_votes=_count(votes), taken=_count(votes) + _count(others))
-        .filter(taken__lt=needed)
-        .order_by("-n_votes", SHUFFLE, "id")
-    )
-    # Untouched records in the fixed shuffled order: walks record_screening_order.
-    untouched = (
-        open_.filter(~Exists(votes))
-        .exclude(pk__in=[pk for pk, n in claims.items() if n >= needed])
-        .order_by(SHUFFLE, "id")
-    )
+    if held is not None and not held.mine and not held.is_closed and held.n_votes < needed:
+        return held  # what this reviewer was offered and has not voted on yet
+    order = _offer_order(conf)
+
+    # Candidates, best first; each is built only when the ones before it found nothing.
+    def started() -> RecordQuerySet:
+        state = FilteredRelation("screening_states", condition=Q(screening_states__stage=stage))
+        return (
+            eligible.annotate(state=state)
+            .filter(state__review=review, state__closed=False, state__votes__lt=needed)
+            .filter(
+                ~Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer))
+            )
+            .alias(held=_held_by_others(stage, reviewer, now))
+            .filter(held__lt=needed - F("state__votes"))
+            .order_by("-state__votes", *order)
+        )
+
+    def untouched() -> RecordQuerySet:
+        # Others' claims are left to the re-read under the lock: walks resume past the
+        # records just offered, so an untouched record is rarely claimed by enough others.
+        return eligible.filter(
+            ~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage))
+        ).order_by(*order)
+
+    walks: list[Callable[[], RecordQuerySet]] = [started, untouched]
+    if order == [SHUFFLE, "id"]:
+        walks.insert(1, lambda: _resumed(untouched(), review=review, stage=stage))
+
+    def ranked() -> RecordQuerySet:
+        # Screening prioritisation: most relevant first, walking relevance_review_stage_score;
+        # records not scored yet (none before the model can start) follow in the shuffle.
+        return (
+            untouched()
+            .filter(relevance_scores__stage=stage)
+            .order_by("-relevance_scores__score", "id")
+        )
+
+    if conf.order == StageOrder.RELEVANCE:
+        walks.insert(1, ranked)
     skip: list[int] = []
     with transaction.atomic():
         while True:  # ends: each pass skips one more record, or finds none
             pk = None
-            for candidates in (started, untouched):
+            for candidates in walks:
+                qs = candidates().exclude(pk__in=skip) if skip else candidates()
                 pk = (
-                    candidates.exclude(pk__in=skip)
-                    .select_for_update(skip_locked=True, of=("self",))
+                    qs.select_for_update(skip_locked=True, of=("self",))
                     .values_list("pk", flat=True)
                     .first()
                 )
@@ -250,21 +342,38 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
             if pk is None:
                 return None
             # The lock is ours: a claim or vote that committed meanwhile is visible now.
-            taken = (
-                Vote.objects.filter(record_id=pk, stage=stage).count()
-                + Claim.objects.filter(record_id=pk, stage=stage, expires_at__gt=now)
-                .exclude(reviewer=reviewer)
-                .count()
+            record = (
+                _with_standing(
+                    Record.objects.filter(pk=pk), stage=stage, reviewer=reviewer, now=now
+                )
+                .select_related("search")
+                .get()
             )
-            if taken < needed:
+            if not record.mine and not record.is_closed and record.n_votes + record.held < needed:
                 break
             skip.append(pk)
-        Claim.objects.update_or_create(
-            reviewer=reviewer,
-            stage=stage,
-            defaults={"record_id": pk, "expires_at": now + timedelta(minutes=CLAIM_MINUTES)},
-        )
-    return Record.objects.select_related("search").get(pk=pk)
+        walked = candidates not in (started, ranked)  # the shuffle's walk resumes after it
+        _claim(reviewer=reviewer, stage=stage, record_id=pk, now=now, walked=walked)
+    return record
+
+
+def _claim(*, reviewer: User, stage: str, record_id: int, now: datetime, walked: bool) -> None:
+    """Hold ``record_id`` for ``reviewer`` (one claim per reviewer and stage: an upsert);
+    ``walked`` when it came from the untouched records' walk, which resumes after it."""
+    Claim.objects.bulk_create(
+        [
+            Claim(
+                reviewer=reviewer,
+                stage=stage,
+                record_id=record_id,
+                expires_at=now + timedelta(minutes=CLAIM_MINUTES),
+                walked_to=record_id if walked else None,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["reviewer", "stage"],
+        update_fields=["record", "expires_at", *(["walked_to"] if walked else [])],
+    )
 
 
 def _mapped(decision: str, stage: str) -> str:
@@ -300,80 +409,138 @@ def check_vote_fields(*, conf: StageSettings, stage: str, decision: str, reason:
     return reason
 
 
+def _slots_taken(stage: str) -> Coalesce:
+    """The outer record's vote slots that votes hold, as bits (slot n is bit n - 1)."""
+    bit = Case(When(slot=1, then=Value(1)), When(slot=2, then=Value(2)), default=Value(4))
+    taken = Vote.objects.filter(record=OuterRef("pk"), stage=stage).order_by()
+    return Coalesce(Subquery(taken.annotate(bits=Func(bit, function="SUM")).values("bits")), 0)
+
+
+SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]
+
+
 def cast_vote(
     *,
     review: Review,
-    record: Record,
+    record: Record | int,
     reviewer: User,
     stage: str,
     decision: str,
     reason: str = "",
     note: str = "",
 ) -> Vote:
-    """Store one reviewer's vote; the last vote a record needs settles it."""
+    """Store one reviewer's vote on ``record`` (a record or its id); the last vote a record
+    needs settles it.
+
+    One locking query reads everything the checks need (membership, eligibility, the
+    record's screening state, the reviewer's own vote, the free slot); the vote, the state
+    and the audit events follow, so a vote is a handful of index lookups and inserts.
+    """
     conf = get_stage_settings(review, stage)
-    check_screener(review, reviewer)
     note = note.strip()
-    reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)
-    with transaction.atomic():
-        locked = Record.objects.select_for_update().filter(pk=record.pk, review=review).first()
-        if locked is None or not eligible_records(review, stage).filter(pk=record.pk).exists():
+    record_id = record if isinstance(record, int) else record.pk
+    with not_saved_on_database_failure("Your vote"), transaction.atomic():
+        # Lock the record in a statement of its own, then read: on PostgreSQL a statement
+        # that waited for the lock still reads votes and state as they were when it began,
+        # so a vote queued behind another saw a stale free slot and was refused.
+        list(Record.objects.select_for_update(of=("self",)).filter(pk=record_id).values("pk"))
+        facts = (
+            _with_standing(
+                Record.objects.select_for_update(of=("self",)).filter(pk=record_id, review=review),
+                stage=stage,
+                reviewer=reviewer,
+            )
+            .annotate(
+                eligible=Exists(eligible_records(review, stage).filter(pk=OuterRef("pk"))),
+                screener=Exists(
+                    Membership.objects.filter(review=review, user=reviewer, role__in=SCREENER_ROLES)
+                ),
+                slots=_slots_taken(stage),
+            )
+            .values("eligible", "screener", "n_votes", "is_closed", "mine", "slots")
+            .first()
+        )
+        if facts is None or not facts["screener"]:
+            check_screener(review, reviewer)  # says why, for a record of another review too
+        reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)
+        if facts is None:
+            raise ReviewflowError(
+                "No such record in this review.", field="record", code="not_found"
+            )
+        if not facts["eligible"]:
             raise ReviewflowError(
                 "This record is not screened at this stage.", field="record", code="not_found"
             )
-        if (
-            Outcome.objects.filter(record=record, stage=stage).exists()
-            or Conflict.objects.filter(record=record, stage=stage).exists()
-        ):
+        if facts["is_closed"]:
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             )
-        taken = list(
-            Vote.objects.filter(record=record, stage=stage).values_list("slot", "reviewer_id")
-        )
-        if any(uid == reviewer.pk for _, uid in taken):
+        if facts["mine"]:
             raise ReviewflowError(
                 "You have already voted on this record (press u to undo your last vote).",
                 code="conflict",
             )
-        free = sorted(set(range(1, conf.reviewers_needed + 1)) - {slot for slot, _ in taken})
-        if not free:
+        votes = facts["n_votes"]
+        slot = next((n for n in (1, 2, 3) if not facts["slots"] & (1 << (n - 1))), 0)
+        if not slot or slot > conf.reviewers_needed or votes >= conf.reviewers_needed:
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             )
         try:
-            with transaction.atomic():
-                vote = Vote.objects.create(
-                    review=review,
-                    record=record,
-                    stage=stage,
-                    reviewer=reviewer,
-                    slot=free[0],
-                    decision=decision,
-                    reason=reason[:200],
-                    note=note,
-                )
+            vote = Vote.objects.create(
+                review=review,
+                record_id=record_id,
+                stage=stage,
+                reviewer=reviewer,
+                slot=slot,
+                decision=decision,
+                reason=reason[:200],
+                note=note,
+            )
         except IntegrityError:
+            # The record's lock makes this unreachable for votes cast here; the
+            # constraints still refuse any other writer. The transaction rolls back.
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             ) from None
-        Claim.objects.filter(reviewer=reviewer, stage=stage).delete()
-        _audit_record(
-            review=review,
-            actor=reviewer,
-            action="vote.cast",
-            after={"stage": stage, "decision": decision, "reason": reason, "note": note},
-            record_id=record.pk,
-        )
-        if len(taken) + 1 == conf.reviewers_needed:
-            _settle(review, record, stage)
+        complete = votes + 1 == conf.reviewers_needed
+        if votes:
+            ScreeningState.objects.filter(record_id=record_id, stage=stage).update(
+                votes=votes + 1, closed=complete
+            )
+        else:
+            ScreeningState.objects.create(
+                review=review, record_id=record_id, stage=stage, votes=1, closed=complete
+            )
+        events = [
+            audit_fields(
+                review=review,
+                actor=reviewer,
+                action="vote.cast",
+                target=f"record {record_id}",
+                after={"stage": stage, "decision": decision, "reason": reason, "note": note},
+                object_type="record",
+                object_id=record_id,
+            )
+        ]
+        if complete:
+            events.append(_settle(review, record_id, stage))
+        AuditEvent.objects.bulk_create([AuditEvent(**fields) for fields in events])
+    if conf.order == StageOrder.RELEVANCE:  # no query at all in random order
+        from screening.services.prioritisation import after_vote
+
+        after_vote(review=review, stage=stage)  # maybe queues a retrain, after commit
     return vote
 
 
-def _settle(review: Review, record: Record, stage: str) -> None:
-    votes = list(Vote.objects.filter(record=record, stage=stage))
-    decisions = {_mapped(v.decision, stage) for v in votes}
-    reasons = {v.reason for v in votes if v.decision == Decision.EXCLUDE}
+def _settle(review: Review, record_id: int, stage: str) -> dict[str, Any]:
+    """Open the outcome or conflict of a record whose votes are all in; return the audit
+    event's fields (the caller writes it with the vote's)."""
+    votes = list(
+        Vote.objects.filter(record_id=record_id, stage=stage).values_list("decision", "reason")
+    )
+    decisions = {_mapped(decision, stage) for decision, _ in votes}
+    reasons = {reason for decision, reason in votes if decision == Decision.EXCLUDE}
     agreed = len(decisions) == 1 and (
         stage != Stage.FULL_TEXT or decisions != {Decision.EXCLUDE} or len(reasons) == 1
     )
@@ -381,28 +548,25 @@ def _settle(review: Review, record: Record, stage: str) -> None:
         decision = decisions.pop()
         Outcome.objects.create(
             review=review,
-            record=record,
+            record_id=record_id,
             stage=stage,
             decision=decision,
             reason=reasons.pop() if decision == Decision.EXCLUDE and len(reasons) == 1 else "",
             kind=OutcomeKind.AGREEMENT,
         )
-        _audit_record(
-            review=review,
-            actor=None,
-            action="outcome.agreed",
-            after={"stage": stage, "decision": decision},
-            record_id=record.pk,
-        )
+        action, after = "outcome.agreed", {"stage": stage, "decision": decision}
     else:
-        Conflict.objects.create(review=review, record=record, stage=stage)
-        _audit_record(
-            review=review,
-            actor=None,
-            action="conflict.opened",
-            after={"stage": stage},
-            record_id=record.pk,
-        )
+        Conflict.objects.create(review=review, record_id=record_id, stage=stage)
+        action, after = "conflict.opened", {"stage": stage}
+    return audit_fields(
+        review=review,
+        actor=None,
+        action=action,
+        target=f"record {record_id}",
+        after=after,
+        object_type="record",
+        object_id=record_id,
+    )
 
 
 @transaction.atomic
@@ -434,6 +598,9 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
         record_id=vote.record_id, stage=stage, resolved_at__isnull=True
     ).delete()
     vote.delete()
+    state = ScreeningState.objects.filter(record_id=vote.record_id, stage=stage)
+    state.filter(votes__lte=1).delete()  # no vote left: no state
+    state.filter(votes__gt=1).update(votes=F("votes") - 1, closed=False)
     _audit_record(
         review=review,
         actor=reviewer,
@@ -442,13 +609,8 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
         record_id=vote.record_id,
     )
     # Offer the same record again.
-    Claim.objects.update_or_create(
-        reviewer=reviewer,
-        stage=stage,
-        defaults={
-            "record_id": vote.record_id,
-            "expires_at": timezone.now() + timedelta(minutes=CLAIM_MINUTES),
-        },
+    _claim(
+        reviewer=reviewer, stage=stage, record_id=vote.record_id, now=timezone.now(), walked=False
     )
     return vote
 
@@ -587,21 +749,59 @@ def mark_not_retrieved(
     return report
 
 
+def _eligible_counts(review: Review, stage: str) -> list[tuple[int, QuerySet[Any]]]:
+    """(sign, queryset) pairs whose signed counts add up to
+    ``eligible_records(review, stage).count()``, each counted from an index rather than by
+    reading every record of the review."""
+    if stage == Stage.TITLE_ABSTRACT:
+        # Unique records, less those of searches not screened here (still importing, or
+        # other methods): few, found by their search.
+        skipped = Search.objects.filter(review=review).exclude(
+            Q(status=SearchStatus.DONE) & ~Q(source_type=SourceType.OTHER)
+        )
+        unique = Record.objects.filter(review=review, duplicate_of__isnull=True)
+        return [(1, unique), (-1, unique.filter(search__in=skipped))]
+    # Full text: records that passed title/abstract, and those found by other methods.
+    retrieved = ~Q(record__report__status=RetrievalStatus.NOT_RETRIEVED)
+    passed = Outcome.objects.filter(
+        review=review,
+        stage=Stage.TITLE_ABSTRACT,
+        decision=Decision.INCLUDE,
+        record__duplicate_of__isnull=True,
+        record__search__status=SearchStatus.DONE,
+    ).filter(retrieved, ~Q(record__search__source_type=SourceType.OTHER))
+    other = Record.objects.filter(
+        review=review,
+        duplicate_of__isnull=True,
+        search__in=Search.objects.filter(
+            review=review, status=SearchStatus.DONE, source_type=SourceType.OTHER
+        ),
+    ).exclude(report__status=RetrievalStatus.NOT_RETRIEVED)
+    return [(1, passed), (1, other)]
+
+
 def stage_progress(review: Review, stage: str, reviewer: User) -> dict[str, int]:
-    """Counts for the screening page, in a fixed number of queries."""
-    eligible = eligible_records(review, stage)
-    total = eligible.count()
-    settled = Outcome.objects.filter(review=review, stage=stage)
-    return {
-        "total": total,
-        "mine": Vote.objects.filter(review=review, stage=stage, reviewer=reviewer).count(),
-        "settled": settled.count(),
-        "included": settled.filter(decision=Decision.INCLUDE).count(),
-        "excluded": settled.filter(decision=Decision.EXCLUDE).count(),
-        "conflicts": Conflict.objects.filter(
-            review=review, stage=stage, resolved_at__isnull=True
-        ).count(),
+    """Counts for the screening page, in one query."""
+    outcomes = Outcome.objects.filter(review=review, stage=stage)
+    parts = _eligible_counts(review, stage)
+    counts = {
+        **{f"part{n}": qs for n, (_, qs) in enumerate(parts)},
+        "mine": Vote.objects.filter(review=review, stage=stage, reviewer=reviewer),
+        "included": outcomes.filter(decision=Decision.INCLUDE),
+        "excluded": outcomes.filter(decision=Decision.EXCLUDE),
+        "conflicts": Conflict.objects.filter(review=review, stage=stage, resolved_at__isnull=True),
     }
+    row = (
+        Review.objects.filter(pk=review.pk)
+        .annotate(**{f"n_{name}": _number(qs) for name, qs in counts.items()})
+        .values(*(f"n_{name}" for name in counts))
+        .get()
+    )
+    progress = {name: row[f"n_{name}"] for name in counts}
+    progress["total"] = sum(sign * progress.pop(f"part{n}") for n, (sign, _) in enumerate(parts))
+    # An outcome is include or exclude (a constraint says so): settled is their sum.
+    progress["settled"] = progress["included"] + progress["excluded"]
+    return progress
 
 
 def votes_visible_to(user: User, qs: QuerySet[Vote]) -> QuerySet[Vote]:

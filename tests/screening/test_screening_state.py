@@ -1,0 +1,199 @@
+"""What makes next + vote cheap: the screening state kept beside the votes, the walk that
+resumes where a reviewer left off, progress counted from indexes, and the pinned number of
+queries of a next + vote on the API and on the page."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from screening.models import Claim, Record, ScreeningState, Vote
+from screening.services import screening
+from tests.screening.screening_fixtures import import_records, vote
+
+pytestmark = pytest.mark.django_db
+
+TA, FT = "title-abstract", "full-text"
+
+
+def states() -> dict[int, tuple[int, bool]]:
+    return {s.record_id: (s.votes, s.closed) for s in ScreeningState.objects.filter(stage=TA)}
+
+
+def test_screening_state_follows_votes_settling_and_undo(review, owner, reviewer, reviewer2):
+    first, second = import_records(review, owner, 2)
+    assert states() == {}
+    vote(review, first, reviewer, "include")
+    assert states() == {first.pk: (1, False)}
+    vote(review, first, reviewer2, "exclude")  # a conflict closes the record too
+    vote(review, second, reviewer, "include")
+    assert states() == {first.pk: (2, True), second.pk: (1, False)}
+    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    assert states() == {first.pk: (1, False), second.pk: (1, False)}
+    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    assert states() == {first.pk: (1, False)}  # no vote left on the second: no state
+    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    assert states() == {}
+
+
+def test_migration_fills_states_from_existing_votes(review, owner, reviewer, reviewer2):
+    first, second, _ = import_records(review, owner, 3)
+    vote(review, first, reviewer, "include")
+    vote(review, first, reviewer2, "include")
+    vote(review, second, reviewer, "exclude")
+    expected = states()
+    ScreeningState.objects.all().delete()
+    migration = importlib.import_module("screening.migrations.0007_screening_state")
+    migration.fill_states(apps, None)
+    assert states() == expected == {first.pk: (2, True), second.pk: (1, False)}
+
+
+def test_progress_counts_the_records_of_each_stage(review, owner, reviewer, reviewer2):
+    from screening.services import imports
+    from tests.screening.factories import ris_records, upload
+
+    records = import_records(review, owner, 6)
+    # A duplicate and a search still importing are not screened; records found by other
+    # methods skip title/abstract and go straight to full text.
+    Record.objects.filter(pk=records[5].pk).update(duplicate_of=records[0], merge_kind="auto")
+    imports.create_search(
+        review=review,
+        actor=owner,
+        file=upload(ris_records(2, prefix="Queued"), "queued.ris"),
+        filename="queued.ris",
+        source="Embase",
+    )
+    other = imports.create_search(
+        review=review,
+        actor=owner,
+        file=upload(ris_records(2, prefix="Website"), "web.ris"),
+        filename="web.ris",
+        source="Google",
+        source_type="other",
+        other_method="website",
+    )
+    imports.run_import(search_id=other.pk)
+    for record in records[:3]:
+        vote(review, record, reviewer, "include")
+        vote(review, record, reviewer2, "include")
+    vote(review, records[3], reviewer, "include")
+    vote(review, records[3], reviewer2, "exclude")
+    screening.mark_not_retrieved(review=review, record=records[2], actor=owner)
+    for stage in (TA, FT):
+        progress = screening.stage_progress(review, stage, reviewer)
+        assert progress["total"] == screening.eligible_records(review, stage).count()
+    assert screening.stage_progress(review, TA, reviewer) == {
+        "total": 5,
+        "mine": 4,
+        "included": 3,
+        "excluded": 0,
+        "settled": 3,
+        "conflicts": 1,
+    }
+    assert screening.stage_progress(review, FT, reviewer)["total"] == 2 + 2  # 2 passed + web
+
+
+def test_next_resumes_after_the_furthest_offered_record_and_finds_those_left_behind(
+    review, owner, reviewer, reviewer2
+):
+    import_records(review, owner, 6)
+    order = list(
+        screening.eligible_records(review, TA)
+        .order_by(screening.SHUFFLE, "id")
+        .values_list("pk", flat=True)
+    )
+    # The first reviewer is offered the first record and walks away from it.
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
+    Claim.objects.filter(reviewer=reviewer).update(expires_at=timezone.now() - timedelta(1))
+    # Another reviewer screens on from there, each walk resuming after the last offered.
+    offered = []
+    for _ in range(5):
+        record = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+        offered.append(record.pk)
+        vote(review, record, reviewer2, "exclude")
+    assert offered == order[1:]
+    assert Claim.objects.get(reviewer=reviewer2).walked_to == order[5]
+    # The abandoned record is still untouched: the walk from the start finds it.
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == order[0]
+    vote(review, order[0], reviewer2, "exclude")
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2) is None
+    # A record imported later sits anywhere in the order: it is found the same way.
+    (late,) = import_records(review, owner, 1, name="late.ris")
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == late.pk
+
+
+def test_claim_kept_after_its_vote_does_not_hold_the_record_from_others(
+    review, owner, reviewer, reviewer2
+):
+    (record,) = import_records(review, owner, 1)
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
+    vote(review, record, reviewer, "include")
+    assert Claim.objects.filter(reviewer=reviewer, record=record).exists()
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == record.pk
+    # The first reviewer's claim still stands, but they voted: nothing is offered twice.
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer) is None
+
+
+def api_client(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+# Counted statements include the transaction's two (SAVEPOINT/RELEASE here, BEGIN/COMMIT in
+# production). Every request also has its authentication: token + membership on the API,
+# session + user + membership on the page.
+@pytest.mark.parametrize("n", [50, 2_000])
+def test_api_next_and_vote_take_a_fixed_number_of_queries(
+    n, review, owner, reviewer, reviewer2, django_assert_num_queries
+):
+    import_records(review, owner, n)
+    base = f"/api/v1/reviews/{review.slug}/screening/{TA}"
+    first, second = api_client(reviewer), api_client(reviewer2)
+    record = first.get(f"{base}/next/").json()["id"]  # settings are created on first use
+
+    def vote_on(client, record, queries):
+        # settings, lock, facts, vote, state, audit (completing: + the votes, the outcome)
+        with django_assert_num_queries(2 + 1 + 2 + queries):
+            response = client.post(
+                f"{base}/votes/", {"record": record, "decision": "include"}, format="json"
+            )
+        assert response.status_code == 201
+
+    def next_for(client, queries):
+        # settings, the held claim, then in the transaction: candidates, re-read, claim
+        with django_assert_num_queries(2 + 2 + 2 + queries):
+            return client.get(f"{base}/next/").json()["id"]
+
+    vote_on(first, record, 5)
+    assert next_for(second, 3) == record  # started records first: one candidate query
+    vote_on(second, record, 7)
+    assert next_for(first, 4) != record  # untouched: no started one, then the walk
+    assert Vote.objects.count() == 2
+
+
+@pytest.mark.parametrize("n", [50, 2_000])
+def test_page_vote_shows_the_next_record_in_a_fixed_number_of_queries(
+    n, client_for, review, owner, reviewer, django_assert_num_queries
+):
+    import_records(review, owner, n)
+    client = client_for(reviewer)
+    page = client.get(reverse("screen", args=[review.slug, TA]))
+    record = page.context["record"].pk
+    # authentication 3; vote 2 + 6 (settings, lock, facts, vote, state, audit); pilot
+    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress
+    with django_assert_num_queries(3 + 8 + 1 + 7 + 1):
+        response = client.post(
+            reverse("screen-vote", args=[review.slug, TA]),
+            {"record": record, "decision": "include"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200 and response.context["record"].pk != record
+    assert Vote.objects.get().record_id == record
