@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -162,14 +162,19 @@ def create_form(*, review: Review, actor: User, spec: FormSpec | Mapping[str, An
     return form
 
 
-def create_form_from_template(*, review: Review, actor: User, template: str) -> Form:
-    """A new draft form copied from one of the templates (``form_templates.TEMPLATES``)."""
+def create_form_from_template(
+    *, review: Review, actor: User, template: str, title: str = ""
+) -> Form:
+    """A new draft form copied from one of the templates (``form_templates.TEMPLATES``),
+    named ``title`` when one is given (else the template's own title)."""
     spec = TEMPLATES.get(template)
     if spec is None:
         names = ", ".join(sorted(TEMPLATES))
         raise ReviewflowError(
             f'There is no template "{template}"; choose one of: {names}.', field="template"
         )
+    if title.strip():
+        spec = replace(spec, title=title.strip())
     return create_form(review=review, actor=actor, spec=spec)
 
 

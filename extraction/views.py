@@ -131,13 +131,14 @@ def _cell(
 def form_new(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     template = request.POST.get("template", "")
+    title = request.POST.get("title", "").strip()
     try:
         if template:
             form = services.create_form_from_template(
-                review=access.review, actor=access.user, template=template
+                review=access.review, actor=access.user, template=template, title=title
             )
         else:
-            title = request.POST.get("title", "").strip() or "Untitled form"
+            title = title or "Untitled form"
             form = services.create_form(
                 review=access.review,
                 actor=access.user,

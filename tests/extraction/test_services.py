@@ -81,6 +81,11 @@ def test_an_invalid_form_names_the_place_and_saves_nothing(review, owner):
 def test_form_from_template_and_unknown_template(review, owner):
     form = services.create_form_from_template(review=review, actor=owner, template="rob2")
     assert any(f.kind == "judgement" for f in services.form_spec(form).fields())
+    assert form.title == services.form_spec(form).title != ""
+    named = services.create_form_from_template(
+        review=review, actor=owner, template="rob2", title="  RoB 2: pain at 12 months "
+    )
+    assert named.title == services.form_spec(named).title == "RoB 2: pain at 12 months"
     with pytest.raises(ReviewflowError, match='There is no template "nope"'):
         services.create_form_from_template(review=review, actor=owner, template="nope")
 
