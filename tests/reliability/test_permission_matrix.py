@@ -1,0 +1,452 @@
+"""The permission matrix: every URL and every API operation, as every persona.
+
+One review is built with one of each object (a search with records, a duplicate pair, votes,
+an outcome and a conflict, a full-text report, a pilot round, an invitation, a published form
+with submitted extractions and a consensus). Every URL pattern of the resolver and every
+operation of the OpenAPI schema is then requested as anonymous, outsider, a member of another
+review (with this review's ids), viewer, reviewer and owner. The expected outcome of each GET
+is one row of ``HTML_GET`` or ``API_GET``; a new URL without a row fails the test. Every
+write (POST/PUT/PATCH/DELETE) is also issued as anonymous, outsider and other-review member:
+it must be refused and change nothing. Nobody ever gets a 500, and no non-member's response
+holds a record title of the review.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from extraction import services as extraction_services
+from extraction.models import Consensus, Extraction, Form
+from reviewflow.reviews import services as review_services
+from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, Role
+from screening.models import (
+    Conflict,
+    DuplicatePair,
+    FullTextReport,
+    Outcome,
+    PairDecision,
+    Record,
+    Search,
+    Stage,
+    Vote,
+)
+from screening.services import dedup, imports, pilot, screening
+from tests.extraction.helpers import GOOD, spec
+from tests.screening.factories import ris_records, upload
+
+pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
+
+PERSONAS = ("anonymous", "outsider", "other_member", "viewer", "reviewer", "owner")
+NON_MEMBERS = ("anonymous", "outsider", "other_member")
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+# URL prefixes not in the matrix, each with its reason.
+SKIPPED_PREFIXES = {
+    "admin/": "Django admin: staff only, guarded by Django's own admin site",
+    "accounts/": "Django's auth views (login, logout, password reset): no review data",
+    "api/schema/": "the OpenAPI schema itself: public description, no review data",
+    "api/docs/": "Swagger UI for the schema: static page, no review data",
+}
+# Writes not issued at all by non-members, each with its reason.
+WRITES_NOT_ISSUED = {
+    "invitation-accept": "the token is the credential: whoever holds it may join",
+    "api-invitation-accept": "the token is the credential: whoever holds it may join",
+}
+# Pages that hold no review data and accept writes from the personas named: a write there
+# need not be refused, but with an empty body it must still change nothing, leak nothing,
+# and never fail.
+SIGNED_IN = ("outsider", "other_member")
+OPEN_WRITES = {
+    "healthz": (NON_MEMBERS, "the health check answers every method"),
+    "dashboard": (SIGNED_IN, "each user's own list of reviews"),
+    "review-create": (SIGNED_IN, "anyone signed in may start a review (an empty form is re-shown)"),
+    "api-reviews": (SIGNED_IN, "anyone signed in may start a review (an empty body is a 400)"),
+}
+# A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
+KWARG_OVERRIDES = {("export-records", "stage"): "included"}
+
+# A status code, or "login" for a redirect to the sign-in page.
+Cell = int | str
+
+# GET of each HTML pattern, by URL name: one cell per persona, in PERSONAS' order.
+HTML_GET: dict[str, tuple[Cell, ...]] = {
+    # name: (anonymous, outsider, other_member, viewer, reviewer, owner)
+    "healthz": (200, 200, 200, 200, 200, 200),
+    "dashboard": ("login", 200, 200, 200, 200, 200),
+    "review-create": ("login", 200, 200, 200, 200, 200),
+    "invitation-accept": ("login", 200, 200, 200, 200, 200),  # the token is the credential
+    "review-detail": ("login", 404, 404, 200, 200, 200),
+    "review-settings": ("login", 404, 404, 403, 403, 200),
+    "review-members": ("login", 404, 404, 200, 200, 200),
+    "review-audit": ("login", 404, 404, 403, 403, 200),
+    "review-searches": ("login", 404, 404, 200, 200, 200),
+    "search-detail": ("login", 404, 404, 200, 200, 200),
+    "review-records": ("login", 404, 404, 200, 200, 200),
+    "record-detail": ("login", 404, 404, 200, 200, 200),
+    "review-duplicates": ("login", 404, 404, 403, 403, 200),
+    "screen": ("login", 404, 404, 403, 200, 200),
+    "stage-settings": ("login", 404, 404, 403, 403, 200),
+    "pilot": ("login", 404, 404, 403, 403, 200),
+    "prioritisation": ("login", 404, 404, 403, 403, 200),
+    "conflicts": ("login", 404, 404, 403, 200, 200),
+    "agreement": ("login", 404, 404, 403, 403, 200),
+    "fulltext-pdf": ("login", 404, 404, 200, 200, 200),
+    "prisma": ("login", 404, 404, 200, 200, 200),
+    "exports": ("login", 404, 404, 200, 200, 200),
+    "export-records": ("login", 404, 404, 200, 200, 200),
+    "export-votes": ("login", 404, 404, 403, 403, 200),
+    "export-audit": ("login", 404, 404, 403, 403, 200),
+    "extraction-home": ("login", 404, 404, 200, 200, 200),
+    "extraction-form": ("login", 404, 404, 403, 403, 200),
+    "extraction-form-preview": ("login", 404, 404, 403, 403, 200),
+    "extraction-export": ("login", 404, 404, 200, 200, 200),
+    "extraction-page": ("login", 404, 404, 403, 200, 200),
+    "extraction-compare": ("login", 404, 404, 403, 403, 200),
+    # POST-only views: a GET is refused (405) once signed in.
+    "member-role": ("login", 405, 405, 405, 405, 405),
+    "member-remove": ("login", 405, 405, 405, 405, 405),
+    "invitation-revoke": ("login", 405, 405, 405, 405, 405),
+    "search-delete": ("login", 405, 405, 405, 405, 405),
+    "duplicate-decide": ("login", 405, 405, 405, 405, 405),
+    "record-unmerge": ("login", 405, 405, 405, 405, 405),
+    "screen-vote": ("login", 405, 405, 405, 405, 405),
+    "screen-undo": ("login", 405, 405, 405, 405, 405),
+    "prioritisation-retrain": ("login", 405, 405, 405, 405, 405),
+    "prioritisation-stop": ("login", 405, 405, 405, 405, 405),
+    "conflict-resolve": ("login", 405, 405, 405, 405, 405),
+    "fulltext-attach": ("login", 405, 405, 405, 405, 405),
+    "fulltext-study": ("login", 405, 405, 405, 405, 405),
+    "prisma-csv": ("login", 405, 405, 405, 405, 405),
+    "extraction-form-new": ("login", 405, 405, 405, 405, 405),
+    "extraction-form-action": ("login", 405, 405, 405, 405, 405),
+    "extraction-rob2": ("login", 405, 405, 405, 405, 405),
+    "extraction-action": ("login", 405, 405, 405, 405, 405),
+}
+
+# GET of each API operation, by schema path: one cell per persona, in PERSONAS' order.
+API_GET: dict[str, tuple[Cell, ...]] = {
+    # path: (anonymous, outsider, other_member, viewer, reviewer, owner)
+    "/api/v1/reviews/": (403, 200, 200, 200, 200, 200),  # each user's own reviews
+    "/api/v1/reviews/{slug}/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/audit/": (403, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/conflicts/": (403, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/consensus/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/consensus/{form_id}/{record_id}/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/duplicates/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/extractions/": (403, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/extractions/{extraction_id}/": (403, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/forms/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/forms/{form_id}/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/invitations/": (403, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/members/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/prisma.svg": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/prisma/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/{record_id}/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/next/": (403, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/prioritisation/": (403, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/votes/": (403, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/searches/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/searches/{search_id}/": (403, 404, 404, 200, 200, 200),
+}
+
+
+def _ris(title: str, doi: str, volume: str = "8") -> str:
+    return "\n".join(
+        [
+            "TY  - JOUR",
+            f"TI  - {title}",
+            "AU  - Smith, John",
+            "AU  - Doe, Ann",
+            "PY  - 2019",
+            "JO  - Stem Cells Transl Med",
+            f"VL  - {volume}",
+            "SP  - 100",
+            "EP  - 110",
+            *([f"DO  - {doi}"] if doi else []),
+            "ER  - ",
+            "",
+        ]
+    )
+
+
+def _import(review: Review, owner: Any, text: str, name: str, source: str) -> Search:
+    search = imports.create_search(
+        review=review, actor=owner, file=upload(text, name), filename=name, source=source
+    )
+    search.refresh_from_db()
+    assert search.status == "done", search.failure
+    return search
+
+
+def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[str, Any]:
+    """One of each object of the review, and the URL kwargs that point at them."""
+    title = "Mesenchymal stem cells for knee osteoarthritis: a randomised trial"
+    _import(review, owner, ris_records(6, prefix="Matrix stromal cell study"), "a.ris", "PubMed")
+    # The same trial without a DOI and another volume: a pair for a human to decide.
+    _import(review, owner, _ris(title, "10.1002/sctm.19-0001"), "b.ris", "Embase")
+    _import(review, owner, _ris(title, "", volume="9"), "c.ris", "Scopus")
+    dedup.run_dedup(review_id=review.pk)
+    pair = DuplicatePair.objects.filter(review=review).first()
+    assert pair is not None, "the fixture needs a duplicate pair"
+    assert pair.decision == PairDecision.PENDING
+
+    records = list(
+        Record.objects.filter(review=review, search__filename="a.ris").order_by("position")
+    )
+    key, disputed, excluded = records[0], records[1], records[2]
+    round_ = pilot.start_pilot(review=review, stage=Stage.TITLE_ABSTRACT, actor=owner, size=2)
+    for rec in round_.records.all():
+        for user in (reviewer, reviewer2):
+            pilot.cast_pilot_vote(pilot=round_, record=rec, reviewer=user, decision="include")
+    pilot.close_pilot(pilot=round_, actor=owner)
+
+    def vote(record: Record, user: Any, decision: str, stage: str) -> None:
+        screening.cast_vote(
+            review=review, record=record, reviewer=user, stage=stage, decision=decision
+        )
+
+    for user in (reviewer, reviewer2):
+        vote(key, user, "include", Stage.TITLE_ABSTRACT)
+        vote(excluded, user, "exclude", Stage.TITLE_ABSTRACT)
+    vote(disputed, reviewer, "include", Stage.TITLE_ABSTRACT)
+    vote(disputed, reviewer2, "exclude", Stage.TITLE_ABSTRACT)
+    conflict = Conflict.objects.get(record=disputed)
+    screening.attach_full_text(
+        review=review,
+        record=key,
+        actor=owner,
+        file=io.BytesIO(b"%PDF-1.4\n% a tiny full text\n%%EOF\n"),
+        filename="smith2019.pdf",
+    )
+    for user in (reviewer, reviewer2):
+        vote(key, user, "include", Stage.FULL_TEXT)
+
+    draft = extraction_services.create_form(review=review, actor=owner, spec=spec())
+    form = extraction_services.publish_form(form=draft, actor=owner)
+    extraction = None
+    for user in (reviewer, reviewer2):
+        extraction = extraction_services.start_extraction(form=form, record=key, extractor=user)
+        extraction_services.submit_extraction(extraction=extraction, actor=user, values=GOOD)
+    assert extraction is not None
+    extraction_services.consensus_for(form=form, record=key)
+
+    invitation = review_services.create_invitation(
+        review=review, actor=owner, role=Role.REVIEWER, email="nadia@example.org"
+    )
+    viewer_membership = Membership.objects.get(review=review, role=Role.VIEWER)
+    return {
+        "slug": review.slug,
+        "member_id": viewer_membership.pk,
+        "invitation_id": invitation.pk,
+        "token": invitation.token,
+        "search_id": key.search_id,
+        "record_id": key.pk,
+        "pair_id": pair.pk,
+        "stage": Stage.TITLE_ABSTRACT.value,
+        "conflict_id": conflict.pk,
+        "form_id": form.pk,
+        "extraction_id": extraction.pk,
+        "which": "consensus",
+        "fmt": "csv",
+    }
+
+
+def _patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPattern]]:
+    """(route, pattern) of every URL pattern, depth first."""
+    out: list[tuple[str, URLPattern]] = []
+    for p in resolver.url_patterns:
+        if isinstance(p, URLResolver):
+            out += _patterns(p, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            out.append((prefix + str(p.pattern), p))
+    return out
+
+
+PARAM = re.compile(r"<(?:[^:>]+:)?([^>]+)>|\{([^}]+)\}")
+
+
+def _to_schema(route: str) -> str:
+    """``r/<slug:slug>/`` -> ``/r/{slug}/``, the schema's spelling."""
+    return "/" + PARAM.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", route)
+
+
+def _fill(route: str, kwargs: dict[str, Any], name: str, failures: list[str]) -> str | None:
+    """``route`` with each ``<conv:kwarg>`` or ``{kwarg}`` replaced by the built object's id."""
+    missing: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        kwarg = match.group(1) or match.group(2)
+        if (name, kwarg) in KWARG_OVERRIDES:
+            return str(KWARG_OVERRIDES[(name, kwarg)])
+        if kwarg not in kwargs:
+            missing.append(kwarg)
+            return ""
+        return str(kwargs[kwarg])
+
+    url = "/" + PARAM.sub(value, route).lstrip("/")
+    if missing:
+        failures.append(
+            f"{route} ({name}): no value for URL kwarg(s) {missing}: "
+            "build the object in _build() and add the kwarg to the map it returns"
+        )
+        return None
+    return url
+
+
+def _classify(response: Any) -> Cell:
+    if response.status_code == 302 and "/accounts/login/" in response.get("Location", ""):
+        return "login"
+    return int(response.status_code)
+
+
+def _body(response: Any) -> bytes:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
+
+
+def _counts() -> dict[str, int]:
+    models: list[type[Model]] = [
+        Review,
+        Membership,
+        Invitation,
+        AuditEvent,
+        Search,
+        Record,
+        Vote,
+        Outcome,
+        FullTextReport,
+        Form,
+        Extraction,
+        Consensus,
+    ]
+    counts = {m.__name__: m._default_manager.count() for m in models}
+    counts["pending pairs"] = DuplicatePair.objects.filter(decision=PairDecision.PENDING).count()
+    counts["open conflicts"] = Conflict.objects.filter(resolved_at=None).count()
+    counts["draft extractions"] = Extraction.objects.filter(submitted_at=None).count()
+    return counts
+
+
+def test_every_url_and_api_operation_answers_each_persona_as_the_table_says(
+    review, owner, reviewer, reviewer2, viewer, outsider, make_user
+):
+    kwargs = _build(review, owner, reviewer, reviewer2)
+    other_owner = make_user("mallory")
+    review_services.create_review(
+        title="Another review", slug="other-review", owner=other_owner, question="?"
+    )
+    users = {
+        "anonymous": None,
+        "outsider": outsider,
+        "other_member": other_owner,
+        "viewer": viewer,
+        "reviewer": reviewer,
+        "owner": owner,
+    }
+    titles = [
+        t.encode() for t in Record.objects.filter(review=review).values_list("title", flat=True)
+    ]
+    assert titles
+
+    def html(persona: str) -> Client:
+        client = Client()
+        if users[persona] is not None:
+            client.force_login(users[persona])
+        return client
+
+    def api(persona: str) -> APIClient:
+        client = APIClient()
+        if users[persona] is not None:
+            client.force_authenticate(users[persona])
+        return client
+
+    failures: list[str] = []
+    observed: set[str] = set()
+
+    def check(where: str, persona: str, response: Any) -> Cell:
+        cell = _classify(response)
+        if response.status_code >= 500:
+            failures.append(f"{where} as {persona}: {response.status_code}")
+        if persona in NON_MEMBERS:
+            body = _body(response)
+            leaked = [t.decode() for t in titles if t in body]
+            if leaked:
+                failures.append(f"{where} as {persona}: the body holds record titles {leaked}")
+        return cell
+
+    # The API: every operation of the schema, its GETs against API_GET.
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations: list[tuple[str, str, str, str]] = []  # (method, path, url, URL name)
+    for path, methods in sorted(schema["paths"].items()):
+        url = _fill(path, kwargs, path, failures)
+        if url is None:
+            continue
+        name = resolve(url).url_name or path
+        for method in methods:
+            operations.append((method, path, url, name))
+            if method != "get":
+                continue
+            row = tuple(check(f"GET {url}", p, api(p).get(url, format="json")) for p in PERSONAS)
+            observed.add(path)
+            if path not in API_GET:
+                failures.append(f"GET {path}: no row in API_GET; add one: {path!r}: {row},")
+            elif API_GET[path] != row:
+                failures.append(f"GET {url}: expected {API_GET[path]}, got {row}")
+
+    # HTML: every URL pattern of the resolver, against HTML_GET.
+    pages: list[tuple[str, str]] = []  # (URL name, url)
+    for route, pattern in _patterns(get_resolver()):
+        if any(route.startswith(prefix) for prefix in SKIPPED_PREFIXES):
+            continue
+        if route.startswith("api/v1/"):  # checked above, operation by operation
+            if _to_schema(route) not in schema["paths"]:
+                failures.append(f"{route}: an API URL missing from the OpenAPI schema")
+            continue
+        name = pattern.name or route
+        url = _fill(route, kwargs, name, failures)
+        if url is None:
+            continue
+        pages.append((name, url))
+        row = tuple(check(f"GET {url} ({name})", p, html(p).get(url)) for p in PERSONAS)
+        observed.add(name)
+        if name not in HTML_GET:
+            failures.append(f"GET {route}: no row in HTML_GET; add one: {name!r}: {row},")
+        elif HTML_GET[name] != row:
+            failures.append(f"GET {url} ({name}): expected {HTML_GET[name]}, got {row}")
+
+    # Writes by non-members, with an empty body: refused, and nothing changes.
+    refused: set[Cell] = {401, 403, 404, 405, "login"}
+    before = _counts()
+    writes = [
+        (method, url, name, lambda p, m=method, u=url: getattr(api(p), m)(u, {}, format="json"))
+        for method, _, url, name in operations
+        if method in WRITE_METHODS
+    ] + [("post", url, name, lambda p, u=url: html(p).post(u, {})) for name, url in pages]
+    for method, url, name, send in writes:
+        if name in WRITES_NOT_ISSUED:
+            continue
+        for persona in NON_MEMBERS:
+            cell = check(f"{method.upper()} {url} ({name})", persona, send(persona))
+            if cell not in refused and persona not in OPEN_WRITES.get(name, ((), ""))[0]:
+                failures.append(
+                    f"{method.upper()} {url} ({name}) as {persona}: {cell}, not refused"
+                )
+    after = _counts()
+    if after != before:
+        changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+        failures.append(f"non-members' writes changed data (before, after): {changed}")
+
+    stale = sorted((set(HTML_GET) | set(API_GET)) - observed)
+    if stale:
+        failures.append(f"rows for URLs that no longer exist: {stale}")
+    assert not failures, "\n".join(failures)
