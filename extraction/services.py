@@ -60,7 +60,8 @@ from extraction.spec import (
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Membership, Review, Role
 from reviewflow.reviews.services import record_audit
-from screening.models import Decision, FullTextReport, Outcome, Record, Stage
+from screening.models import Record
+from screening.queries import included_at_full_text
 
 EXTRACTOR_ROLES = (Role.OWNER, Role.REVIEWER)
 
@@ -305,28 +306,11 @@ def _published(form: Form) -> None:
 # ------------------------------------------------------------------------------ studies
 
 
-def _study_root(record_id: int, links: Mapping[int, int | None]) -> int:
-    seen: set[int] = set()
-    current = record_id
-    while links.get(current) and current not in seen:
-        seen.add(current)
-        current = links[current] or current
-    return current
-
-
 def included_studies(review: Review) -> QuerySet[Record]:
     """The studies to extract: records included at full text, one per study. A report
     linked as "same study as" another belongs to that study's record (followed to the end
     of the chain, as PRISMA counts studies)."""
-    included = Outcome.objects.filter(
-        review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
-    ).values_list("record_id", flat=True)
-    links: dict[int, int | None] = dict(
-        FullTextReport.objects.filter(review=review, same_study_as__isnull=False).values_list(
-            "record_id", "same_study_as_id"
-        )
-    )
-    roots = {_study_root(rid, links) for rid in included}
+    _, roots = included_at_full_text(review)
     return Record.objects.filter(review=review, pk__in=roots).order_by("pk")
 
 

@@ -16,6 +16,7 @@ field, and in tables the row and column: ``Arms, row 2, Events: must be at least
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import unicodedata
@@ -586,10 +587,8 @@ def _clean_date(item: ColumnSpec, raw: Any) -> str:
     if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
         return raw.isoformat()
     if isinstance(raw, str) and _DATE_RE.match(raw.strip()):
-        try:
+        with contextlib.suppress(ValueError):  # "2024-02-30": the shape of a date, no day
             return dt.date.fromisoformat(raw.strip()).isoformat()
-        except ValueError:
-            pass
     raise _Invalid("must be a date written YYYY-MM-DD")
 
 

@@ -9,7 +9,31 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from reviewflow.reviews.models import Review
 from screening.importers.base import NORMALISED_FIELDS
-from screening.models import RecordQuerySet, Stage
+from screening.models import Decision, FullTextReport, Outcome, RecordQuerySet, Stage
+
+
+def included_at_full_text(review: Review) -> tuple[list[int], set[int]]:
+    """Ids of the reports (records) included at full text, and of the studies they make:
+    a report linked as "same study as" another belongs to the study at the end of that
+    chain (PRISMA counts reports and studies apart; extraction works per study)."""
+    reports = list(
+        Outcome.objects.filter(
+            review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
+        ).values_list("record_id", flat=True)
+    )
+    links: dict[int, int] = dict(
+        FullTextReport.objects.filter(review=review, same_study_as__isnull=False).values_list(
+            "record_id", "same_study_as_id"
+        )
+    )
+    studies = set()
+    for current in reports:
+        seen = set()
+        while current in links and current not in seen:
+            seen.add(current)
+            current = links[current]
+        studies.add(current)
+    return reports, studies
 
 
 def filter_records(

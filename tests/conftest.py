@@ -22,6 +22,19 @@ def needs_service(name: str, env: str) -> None:
         pytest.skip(reason)
 
 
+def needs_postgresql() -> None:
+    """Skip locally, fail in CI, unless the test database is PostgreSQL (row locks, real
+    concurrent writers, column compression: SQLite would prove nothing)."""
+    from django.db import connection
+
+    needs_service("PostgreSQL", "DATABASE_URL")
+    if connection.vendor != "postgresql":
+        reason = f"needs PostgreSQL; DATABASE_URL points at {connection.vendor}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., Any]:
     from django.contrib.auth import get_user_model

@@ -116,11 +116,11 @@ class ThrottledAuthenticationMixin:
 
 
 class ThrottledAuthenticationForm(ThrottledAuthenticationMixin, AuthenticationForm):
-    pass
+    """The site's sign-in form, throttled."""
 
 
 class ThrottledAdminAuthenticationForm(ThrottledAuthenticationMixin, AdminAuthenticationForm):
-    pass
+    """The admin's sign-in form (staff only), throttled the same way."""
 
 
 class ThrottledLoginView(LoginView):

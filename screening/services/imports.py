@@ -37,6 +37,7 @@ from screening.importers import (
     Rejection,
     parse_file,
 )
+from screening.importers.base import NORMALISED_FIELDS
 from screening.importers.tabular import FIELD_NAMES
 from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
 
@@ -219,29 +220,14 @@ def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] |
         return search, search.attempt
 
 
+# The order ``_row_from`` writes a record's values in.
 RECORD_COLUMNS = (
     "review_id",
     "search_id",
     "position",
     "line",
     "source_record_id",
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "pmcid",
-    "issn",
-    "isbn",
-    "keywords",
-    "language",
-    "publication_type",
-    "url",
+    *NORMALISED_FIELDS,
     "incomplete",
     "raw",
     "merge_kind",

@@ -4,7 +4,6 @@ owner entered; and the owner's edits to those entered counts."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -28,6 +27,7 @@ from screening.models import (
     Stage,
 )
 from screening.prisma import PrismaCounts
+from screening.queries import included_at_full_text
 
 MANUAL_FIELDS = (
     "updated_review",
@@ -74,19 +74,6 @@ def update_prisma_settings(*, review: Review, actor: User, **changes: Any) -> Pr
         after={k: changes[k] for k in before},
     )
     return current
-
-
-def _study_count(report_ids: list[int], links: Mapping[int, int | None]) -> int:
-    """Reports linked as "same study as" count once: follow each link to its root."""
-    roots = set()
-    for rid in report_ids:
-        seen = set()
-        current = rid
-        while links.get(current) and current not in seen:
-            seen.add(current)
-            current = links[current] or current
-        roots.add(current)
-    return len(roots)
 
 
 def prisma_counts(review: Review) -> PrismaCounts:
@@ -146,16 +133,8 @@ def prisma_counts(review: Review) -> PrismaCounts:
     ta = outcomes[(Stage.TITLE_ABSTRACT, "dbr")]
     ft_dbr, ft_other = outcomes[(Stage.FULL_TEXT, "dbr")], outcomes[(Stage.FULL_TEXT, "other")]
     sought_dbr = ta[Decision.INCLUDE]
-    included_ids = list(
-        Outcome.objects.filter(
-            review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
-        ).values_list("record_id", flat=True)
-    )
-    links = dict(
-        FullTextReport.objects.filter(review=review).values_list("record_id", "same_study_as_id")
-    )
-    new_reports = len(included_ids)
-    new_studies = _study_count(included_ids, links)
+    included_reports, included_studies = included_at_full_text(review)
+    new_reports, new_studies = len(included_reports), len(included_studies)
 
     def total(name: str) -> int:
         return sum(per_source[name].values())

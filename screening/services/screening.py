@@ -198,11 +198,11 @@ def check_screener(review: Review, reviewer: User) -> None:
 SHUFFLE = Mod(F("id") * 7919, 10007)
 
 
-def _offer_order(conf: StageSettings) -> list[Any]:
-    """The order records are offered in among those with as many votes: a fixed shuffle (so
-    nobody screens in the order a database exported), walked on the index
-    ``record_screening_order`` rather than sorted. The one place that decides it."""
-    return [SHUFFLE, "id"]
+# The order records are offered in among those with as many votes: a fixed shuffle (so
+# nobody screens in the order a database exported), walked on the index
+# ``record_screening_order`` rather than sorted. "Most relevant first" walks the relevance
+# scores before it (``next_record``).
+OFFER_ORDER = (SHUFFLE, "id")
 
 
 def _resumed(untouched: RecordQuerySet, *, review: Review, stage: str) -> RecordQuerySet:
@@ -263,7 +263,7 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     """The record ``reviewer`` should screen next, or ``None`` when nothing is left for them.
 
     Records that already have votes come first (so pairs complete), then the others in
-    ``_offer_order``. A record is never offered to a reviewer who voted on it, nor when its
+    ``OFFER_ORDER``. A record is never offered to a reviewer who voted on it, nor when its
     open votes are held by other reviewers' claims.
 
     Picking and claiming is one transaction that locks the picked record (skipping records
@@ -288,7 +288,6 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     )
     if held is not None and not held.mine and not held.is_closed and held.n_votes < needed:
         return held  # what this reviewer was offered and has not voted on yet
-    order = _offer_order(conf)
 
     # Candidates, best first; each is built only when the ones before it found nothing.
     def started() -> RecordQuerySet:
@@ -301,7 +300,7 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
             )
             .alias(held=_held_by_others(stage, reviewer, now))
             .filter(held__lt=needed - F("state__votes"))
-            .order_by("-state__votes", *order)
+            .order_by("-state__votes", *OFFER_ORDER)
         )
 
     def untouched() -> RecordQuerySet:
@@ -309,11 +308,13 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
         # records just offered, so an untouched record is rarely claimed by enough others.
         return eligible.filter(
             ~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage))
-        ).order_by(*order)
+        ).order_by(*OFFER_ORDER)
 
-    walks: list[Callable[[], RecordQuerySet]] = [started, untouched]
-    if order == [SHUFFLE, "id"]:
-        walks.insert(1, lambda: _resumed(untouched(), review=review, stage=stage))
+    walks: list[Callable[[], RecordQuerySet]] = [
+        started,
+        lambda: _resumed(untouched(), review=review, stage=stage),
+        untouched,
+    ]
 
     def ranked() -> RecordQuerySet:
         # Screening prioritisation: most relevant first, walking relevance_review_stage_score;

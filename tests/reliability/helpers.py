@@ -1,4 +1,4 @@
-"""What the reliability tests share: the PostgreSQL requirement and a private Redis server."""
+"""What the reliability tests share: a private Redis server on a free port."""
 
 from __future__ import annotations
 
@@ -11,20 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
-
-from tests.conftest import needs_service
-
-
-def needs_postgresql() -> None:
-    """Skip locally, fail in CI, unless the test database is PostgreSQL (row locks, real
-    concurrent writers: SQLite serialises every writer and would prove nothing)."""
-    needs_service("PostgreSQL", "DATABASE_URL")
-    if connection.vendor != "postgresql":
-        reason = f"needs PostgreSQL; DATABASE_URL points at {connection.vendor}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def free_port() -> int:

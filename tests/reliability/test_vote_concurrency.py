@@ -16,7 +16,7 @@ from reviewflow.reviews.models import Role
 from reviewflow.reviews.services import add_member, create_review
 from screening.models import Conflict, Outcome, ScreeningState, Vote
 from screening.services.screening import cast_vote, get_stage_settings
-from tests.reliability.helpers import needs_postgresql
+from tests.conftest import needs_postgresql
 from tests.screening.screening_fixtures import import_records
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from reviewflow.reviews.models import AuditEvent
 from screening.models import ScreeningState, Vote
-from tests.reliability.helpers import needs_postgresql
+from tests.conftest import needs_postgresql
 from tests.screening.screening_fixtures import import_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
