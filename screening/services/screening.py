@@ -35,6 +35,7 @@ from django.utils import timezone
 from reviewflow.errors import ReviewflowError, not_saved_on_database_failure
 from reviewflow.reviews.models import ROLE_RANK, AuditEvent, Membership, Review, Role
 from reviewflow.reviews.services import audit_fields, record_audit
+from screening import compiled
 from screening.models import (
     Adjudicators,
     Claim,
@@ -270,35 +271,44 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     another reviewer is claiming or voting on this instant) and reads its votes and claims
     again after the lock, so two reviewers asking at once are not offered the same last vote.
     Each query is an index lookup: started records come from the few open screening states,
-    untouched ones from walking ``record_screening_order``.
+    untouched ones from walking ``record_screening_order``. Each is compiled once per
+    process (``screening.compiled``): building the querysets cost more than running them.
     """
     conf = get_stage_settings(review, stage)
     needed = conf.reviewers_needed
     now = timezone.now()
-    eligible = eligible_records(review, stage)
-    mine = Claim.objects.filter(reviewer=reviewer, stage=stage, expires_at__gt=now)
-    held = (
-        _with_standing(
-            eligible.filter(pk=Subquery(mine.values("record_id")[:1])),
-            stage=stage,
-            reviewer=reviewer,
-        )
-        .select_related("search")
-        .first()
-    )
-    if held is not None and not held.mine and not held.is_closed and held.n_votes < needed:
-        return held  # what this reviewer was offered and has not voted on yet
+    ids = {"review": review.pk, "reviewer": reviewer.pk, "now": now}
+    # The querysets below are built with sentinels where these values go.
+    s_review, s_reviewer = Review(pk=compiled.REVIEW), User(pk=compiled.REVIEWER)
+
+    def eligible() -> RecordQuerySet:
+        return eligible_records(s_review, stage)
+
+    def held_query() -> QuerySet[Any]:
+        mine = Claim.objects.filter(
+            reviewer=s_reviewer, stage=stage, expires_at__gt=compiled.NOW
+        ).values("record_id")[:1]
+        return _offered(eligible().filter(pk=Subquery(mine)), stage, s_reviewer)
+
+    held = compiled.instances(("next.held", stage), held_query, model=Record, **ids)
+    if held:
+        record = held[0]
+        if not record.mine and not record.is_closed and record.n_votes < needed:
+            return _with_search(record)  # what this reviewer was offered and has not voted on
 
     # Candidates, best first; each is built only when the ones before it found nothing.
     def started() -> RecordQuerySet:
         state = FilteredRelation("screening_states", condition=Q(screening_states__stage=stage))
         return (
-            eligible.annotate(state=state)
-            .filter(state__review=review, state__closed=False, state__votes__lt=needed)
+            eligible()
+            .annotate(state=state)
+            .filter(state__review=s_review, state__closed=False, state__votes__lt=needed)
             .filter(
-                ~Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer))
+                ~Exists(
+                    Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=s_reviewer)
+                )
             )
-            .alias(held=_held_by_others(stage, reviewer, now))
+            .alias(held=_held_by_others(stage, s_reviewer, compiled.NOW))
             .filter(held__lt=needed - F("state__votes"))
             .order_by("-state__votes", *OFFER_ORDER)
         )
@@ -306,15 +316,14 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     def untouched() -> RecordQuerySet:
         # Others' claims are left to the re-read under the lock: walks resume past the
         # records just offered, so an untouched record is rarely claimed by enough others.
-        return eligible.filter(
-            ~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage))
-        ).order_by(*OFFER_ORDER)
+        return (
+            eligible()
+            .filter(~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)))
+            .order_by(*OFFER_ORDER)
+        )
 
-    walks: list[Callable[[], RecordQuerySet]] = [
-        started,
-        lambda: _resumed(untouched(), review=review, stage=stage),
-        untouched,
-    ]
+    def resumed() -> RecordQuerySet:
+        return _resumed(untouched(), review=s_review, stage=stage)
 
     def ranked() -> RecordQuerySet:
         # Screening prioritisation: most relevant first, walking relevance_review_stage_score;
@@ -325,36 +334,87 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
             .order_by("-relevance_scores__score", "id")
         )
 
+    walks: list[tuple[str, Callable[[], RecordQuerySet]]] = [
+        ("started", started),
+        ("resumed", resumed),
+        ("untouched", untouched),
+    ]
     if conf.order == StageOrder.RELEVANCE:
-        walks.insert(1, ranked)
+        walks.insert(1, ("ranked", ranked))
+
+    def reread() -> QuerySet[Any]:
+        return _offered(Record.objects.filter(pk=compiled.RECORD), stage, s_reviewer, now=True)
+
     skip: list[int] = []
     with transaction.atomic():
         while True:  # ends: each pass skips one more record, or finds none
             pk = None
-            for candidates in walks:
-                qs = candidates().exclude(pk__in=skip) if skip else candidates()
-                pk = (
-                    qs.select_for_update(skip_locked=True, of=("self",))
-                    .values_list("pk", flat=True)
-                    .first()
-                )
+            for name, candidates in walks:
+                pk = _first_unlocked((name, stage, needed), candidates, skip, ids)
                 if pk is not None:
                     break
             if pk is None:
                 return None
             # The lock is ours: a claim or vote that committed meanwhile is visible now.
-            record = (
-                _with_standing(
-                    Record.objects.filter(pk=pk), stage=stage, reviewer=reviewer, now=now
-                )
-                .select_related("search")
-                .get()
+            (record,) = compiled.instances(
+                ("next.reread", stage), reread, model=Record, record=pk, **ids
             )
             if not record.mine and not record.is_closed and record.n_votes + record.held < needed:
                 break
             skip.append(pk)
-        walked = candidates not in (started, ranked)  # the shuffle's walk resumes after it
+        walked = name in ("resumed", "untouched")  # the shuffle's walk resumes after it
         _claim(reviewer=reviewer, stage=stage, record_id=pk, now=now, walked=walked)
+    return _with_search(record)
+
+
+def _first_unlocked(
+    key: tuple[str, str, int],
+    candidates: Callable[[], RecordQuerySet],
+    skip: list[int],
+    ids: dict[str, Any],
+) -> int | None:
+    """The first of ``candidates`` (not in ``skip``) that nobody has locked, locked now."""
+
+    def query(qs: RecordQuerySet) -> QuerySet[Any]:
+        return qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk")[:1]
+
+    if skip:  # a record was taken under us: rare enough to compile afresh
+        found = list(query(candidates().exclude(pk__in=skip)))
+        return int(found[0][0]) if found else None
+    # Built with sentinels; compiled on first use, inside this transaction (it locks).
+    found_rows = compiled.rows(
+        ("next.walk", *key), lambda: query(candidates()), model=Record, **ids
+    )
+    return int(found_rows[0][0]) if found_rows else None
+
+
+def _offered(qs: RecordQuerySet, stage: str, reviewer: User, *, now: bool = False) -> Any:
+    """``qs`` as offered records: what the screening page and the API show ("raw" is not
+    read), the search's name, and the record's standing (``_with_standing``)."""
+    return _with_standing(
+        qs.defer("raw").annotate(
+            search_review_id=F("search__review_id"),
+            search_source=F("search__source"),
+            search_source_type=F("search__source_type"),
+        ),
+        stage=stage,
+        reviewer=reviewer,
+        now=compiled.NOW if now else None,
+    )
+
+
+_SEARCH_FIELDS = ["id", "review_id", "source", "source_type"]
+
+
+def _with_search(record: Record) -> Record:
+    """``record`` with its search (the fields read with it; the others load if asked for)."""
+    values = [
+        record.search_id,
+        record.search_review_id,  # type: ignore[attr-defined]
+        record.search_source,  # type: ignore[attr-defined]
+        record.search_source_type,  # type: ignore[attr-defined]
+    ]
+    record.search = Search.from_db(record._state.db, _SEARCH_FIELDS, values)
     return record
 
 
@@ -418,6 +478,37 @@ def _slots_taken(stage: str) -> Coalesce:
 
 
 SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]
+_FACTS = ("eligible", "screener", "n_votes", "is_closed", "mine", "slots")
+
+
+def _lock_record() -> QuerySet[Any]:
+    return (
+        Record.objects.select_for_update(of=("self",)).filter(pk=compiled.RECORD).values_list("pk")
+    )
+
+
+def _vote_facts(stage: str) -> QuerySet[Any]:
+    """Everything a vote's checks need about one record, in one locking query (built with
+    ``screening.compiled``'s sentinels)."""
+    review, reviewer = Review(pk=compiled.REVIEW), User(pk=compiled.REVIEWER)
+    return (
+        _with_standing(
+            Record.objects.select_for_update(of=("self",)).filter(
+                pk=compiled.RECORD, review=review
+            ),
+            stage=stage,
+            reviewer=reviewer,
+        )
+        .annotate(
+            eligible=Exists(eligible_records(review, stage).filter(pk=OuterRef("pk"))),
+            screener=Exists(
+                Membership.objects.filter(review=review, user=reviewer, role__in=SCREENER_ROLES)
+            ),
+            slots=_slots_taken(stage),
+        )
+        .order_by()
+        .values_list(*_FACTS)[:1]
+    )
 
 
 def cast_vote(
@@ -444,23 +535,16 @@ def cast_vote(
         # Lock the record in a statement of its own, then read: on PostgreSQL a statement
         # that waited for the lock still reads votes and state as they were when it began,
         # so a vote queued behind another saw a stale free slot and was refused.
-        list(Record.objects.select_for_update(of=("self",)).filter(pk=record_id).values("pk"))
-        facts = (
-            _with_standing(
-                Record.objects.select_for_update(of=("self",)).filter(pk=record_id, review=review),
-                stage=stage,
-                reviewer=reviewer,
-            )
-            .annotate(
-                eligible=Exists(eligible_records(review, stage).filter(pk=OuterRef("pk"))),
-                screener=Exists(
-                    Membership.objects.filter(review=review, user=reviewer, role__in=SCREENER_ROLES)
-                ),
-                slots=_slots_taken(stage),
-            )
-            .values("eligible", "screener", "n_votes", "is_closed", "mine", "slots")
-            .first()
+        compiled.rows(("vote.lock",), _lock_record, model=Record, record=record_id)
+        found = compiled.rows(
+            ("vote.facts", stage),
+            lambda: _vote_facts(stage),
+            model=Record,
+            record=record_id,
+            review=review.pk,
+            reviewer=reviewer.pk,
         )
+        facts = dict(zip(_FACTS, found[0], strict=True)) if found else None
         if facts is None or not facts["screener"]:
             check_screener(review, reviewer)  # says why, for a record of another review too
         reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)

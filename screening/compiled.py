@@ -1,0 +1,123 @@
+"""ORM queries compiled to SQL once per process, then run with new values.
+
+Screening's ``next`` and vote run the same few queries on every request, with only the
+review, the reviewer, the record and the time changing. Building and compiling those
+querysets cost more CPU than the database spends answering them (about half of a
+``next`` + vote), so the hot path compiles each one once: the queryset is built with
+*sentinel* values in place of the changing ones, compiled, and the positions of the
+sentinels among its parameters are remembered. A later run fills in the real values and
+sends the same SQL. The ORM stays the one place the SQL is written, for every database.
+
+A sentinel must reach the parameters unchanged (integers do; a datetime goes through the
+backend's own adaptation, done here the same way), and nothing else in the query may vary
+between runs: whatever else it depends on (stage, votes needed, …) belongs in the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+
+# Values no real row or moment has: ids above any a review reaches, a time long past.
+REVIEW = 2_000_000_001
+REVIEWER = 2_000_000_002
+RECORD = 2_000_000_003
+NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+
+_NAMES = {REVIEW: "review", REVIEWER: "reviewer", RECORD: "record"}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]  # constants, and the names of the values to fill in
+    slots: tuple[tuple[int, str], ...]  # (position, name) of each sentinel
+
+
+_cache: dict[tuple[Hashable, ...], _Compiled] = {}
+
+
+def _compile(queryset: QuerySet[Any], alias: str) -> _Compiled:
+    connection = connections[alias]
+    sql, params = queryset.query.get_compiler(using=alias).as_sql()
+    # A value written into the SQL text rather than passed would be run for ever.
+    assert "200000000" not in sql and "2001-02-03" not in sql, sql
+    now = connection.ops.adapt_datetimefield_value(NOW)
+    slots: list[tuple[int, str]] = []
+    for position, value in enumerate(params):
+        if isinstance(value, int) and not isinstance(value, bool) and value in _NAMES:
+            slots.append((position, _NAMES[value]))
+        elif type(value) is type(now) and value == now:
+            slots.append((position, "now"))
+    return _Compiled(sql=sql, params=tuple(params), slots=tuple(slots))
+
+
+def _prepare(
+    key: tuple[Hashable, ...], build: Callable[[], QuerySet[Any]], model: type[Model], values: Any
+) -> tuple[str, str, list[Any]]:
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    full_key = (alias, connection.vendor, *key)
+    compiled = _cache.get(full_key)
+    if compiled is None:
+        # Compiled inside the caller's transaction: a locking query checks for one.
+        compiled = _cache[full_key] = _compile(build(), alias)
+    params = list(compiled.params)
+    for position, name in compiled.slots:
+        value = values[name]
+        params[position] = (
+            connection.ops.adapt_datetimefield_value(value) if name == "now" else value
+        )
+    return alias, compiled.sql, params
+
+
+def rows(
+    key: tuple[Hashable, ...],
+    build: Callable[[], QuerySet[Any]],
+    *,
+    model: type[Model],
+    **values: Any,
+) -> list[tuple[Any, ...]]:
+    """Run the query ``build`` makes (with the sentinels of this module where ``values``
+    go) and return its rows as tuples.
+
+    ``key`` names the query and everything else it depends on; ``values`` maps ``review``,
+    ``reviewer``, ``record`` and ``now`` to this run's values. The rows are the database's
+    own values: booleans may be 0/1, nothing goes through a field's converters, so build
+    querysets ending in ``values_list`` of plain columns, counts and flags.
+    """
+    alias, sql, params = _prepare(key, build, model, values)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def instances(
+    key: tuple[Hashable, ...],
+    build: Callable[[], QuerySet[Any]],
+    *,
+    model: type[Model],
+    **values: Any,
+) -> list[Any]:
+    """Like ``rows``, for a queryset of ``model`` instances (no ``select_related``): the
+    rows become instances through ``Model.objects.raw``, which converts each field's value
+    and keeps annotations as attributes (with the database's own values)."""
+    alias, sql, params = _prepare(key, build, model, values)
+    return list(model._default_manager.raw(sql, params).using(alias))
+
+
+def clear() -> None:
+    """Forget every compiled query (tests that change what a query depends on)."""
+    _cache.clear()
+
+
+def names_used(key: tuple[Hashable, ...], alias: str = "default") -> Sequence[str]:
+    """The values a compiled query fills in (for tests)."""
+    connection = connections[alias]
+    compiled = _cache[(alias, connection.vendor, *key)]
+    return [name for _, name in compiled.slots]
