@@ -11,8 +11,10 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest
 
+from reviewflow import compiled
 from reviewflow.reviews.models import Membership, Review, Role
 
 
@@ -56,13 +58,37 @@ def get_review_for(
     """
     if not isinstance(user, User) or not user.is_authenticated:
         raise Http404("No such review.")
-    membership = (
-        Membership.objects.select_related("review", "user")
-        .filter(review__slug=slug, user=user)
-        .first()
-    )
+    membership = _membership(user, slug)
     if membership is None:
         raise Http404("No such review.")
     if not membership.has_role(role):
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in this review.")
     return ReviewAccess(review=membership.review, membership=membership)
+
+
+def _membership_query() -> QuerySet[Review]:
+    return Review.objects.filter(slug=compiled.SLUG, memberships__user_id=compiled.USER).annotate(
+        membership_id=F("memberships__id"), membership_role=F("memberships__role")
+    )
+
+
+_MEMBERSHIP_FIELDS = ["id", "review_id", "user_id", "role"]
+
+
+def _membership(user: User, slug: str) -> Membership | None:
+    """``user``'s membership of the review ``slug``, with the review, in one query compiled
+    once per process (every page and API call asks it first)."""
+    found = compiled.instances(
+        ("access.membership",), _membership_query, model=Review, slug=slug, user=user.pk
+    )
+    if not found:
+        return None
+    review = found[0]
+    membership = Membership.from_db(
+        review._state.db,
+        _MEMBERSHIP_FIELDS,
+        [review.membership_id, review.pk, user.pk, review.membership_role],
+    )
+    membership.review = review
+    membership.user = user
+    return membership

@@ -32,10 +32,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
 
+from reviewflow import compiled
 from reviewflow.errors import ReviewflowError, not_saved_on_database_failure
 from reviewflow.reviews.models import ROLE_RANK, AuditEvent, Membership, Review, Role
 from reviewflow.reviews.services import audit_fields, record_audit
-from screening import compiled
 from screening.models import (
     Adjudicators,
     Claim,
@@ -103,7 +103,17 @@ def get_stage_settings(review: Review, stage: str) -> StageSettings:
     memo: dict[str, StageSettings] = review.__dict__.setdefault("_stage_settings", {})
     if stage in memo:
         return memo[stage]
-    found = StageSettings.objects.filter(review=review, stage=stage).first()
+    found = next(
+        iter(
+            compiled.instances(
+                ("stage.settings", stage),
+                lambda: StageSettings.objects.filter(review_id=compiled.REVIEW, stage=stage),
+                model=StageSettings,
+                review=review.pk,
+            )
+        ),
+        None,
+    )
     if found is None:
         defaults: dict[str, Any] = {}
         if stage == Stage.FULL_TEXT:
@@ -272,7 +282,7 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     again after the lock, so two reviewers asking at once are not offered the same last vote.
     Each query is an index lookup: started records come from the few open screening states,
     untouched ones from walking ``record_screening_order``. Each is compiled once per
-    process (``screening.compiled``): building the querysets cost more than running them.
+    process (``reviewflow.compiled``): building the querysets cost more than running them.
     """
     conf = get_stage_settings(review, stage)
     needed = conf.reviewers_needed

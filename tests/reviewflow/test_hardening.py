@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 
+from reviewflow.reviews.authentication import TokenAuthentication
 from screening.models import Record, Search, Stage
 from screening.services import imports, screening
 from tests.conftest import PASSWORD

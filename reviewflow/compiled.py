@@ -27,9 +27,19 @@ from django.db.models import Model, QuerySet
 REVIEW = 2_000_000_001
 REVIEWER = 2_000_000_002
 RECORD = 2_000_000_003
+USER = 2_000_000_004
 NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+SLUG = "rf-sentinel-slug-5d1c"
+TOKEN = "rf-sentinel-token-5d1c"  # noqa: S105 (a placeholder the SQL is built with)
 
-_NAMES = {REVIEW: "review", REVIEWER: "reviewer", RECORD: "record"}
+_NAMES: dict[int | str, str] = {
+    REVIEW: "review",
+    REVIEWER: "reviewer",
+    RECORD: "record",
+    USER: "user",
+    SLUG: "slug",
+    TOKEN: "token",
+}
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,12 @@ def _compile(queryset: QuerySet[Any], alias: str) -> _Compiled:
     connection = connections[alias]
     sql, params = queryset.query.get_compiler(using=alias).as_sql()
     # A value written into the SQL text rather than passed would be run for ever.
-    assert "200000000" not in sql and "2001-02-03" not in sql, sql
+    if "200000000" in sql or "2001-02-03" in sql or "rf-sentinel" in sql:
+        raise ValueError(f"a sentinel is written into the SQL, not passed: {sql}")
     now = connection.ops.adapt_datetimefield_value(NOW)
     slots: list[tuple[int, str]] = []
     for position, value in enumerate(params):
-        if isinstance(value, int) and not isinstance(value, bool) and value in _NAMES:
+        if isinstance(value, int | str) and not isinstance(value, bool) and value in _NAMES:
             slots.append((position, _NAMES[value]))
         elif type(value) is type(now) and value == now:
             slots.append((position, "now"))
@@ -87,14 +98,31 @@ def rows(
     go) and return its rows as tuples.
 
     ``key`` names the query and everything else it depends on; ``values`` maps ``review``,
-    ``reviewer``, ``record`` and ``now`` to this run's values. The rows are the database's
+    ``reviewer``, ``record``, ``user``, ``slug``, ``token`` and ``now`` to this run's
+    values. The rows are the database's
     own values: booleans may be 0/1, nothing goes through a field's converters, so build
     querysets ending in ``values_list`` of plain columns, counts and flags.
     """
     alias, sql, params = _prepare(key, build, model, values)
-    with connections[alias].cursor() as cursor:
+    with _cursor(alias) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+
+def _cursor(alias: str) -> Any:
+    """A cursor of ``alias``; on PostgreSQL one that binds values on the server, so each
+    query is a prepared statement, planned once per connection instead of at each run
+    (planning these queries took PostgreSQL longer than running them). It is Django's
+    cursor wrapper still: errors are Django's, queries are logged and counted."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.prepare_threshold = 0  # prepare at first use; Django's own cursors never prepare
+    return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
 
 
 def instances(
@@ -104,11 +132,39 @@ def instances(
     model: type[Model],
     **values: Any,
 ) -> list[Any]:
-    """Like ``rows``, for a queryset of ``model`` instances (no ``select_related``): the
-    rows become instances through ``Model.objects.raw``, which converts each field's value
-    and keeps annotations as attributes (with the database's own values)."""
+    """Like ``rows``, for a queryset of ``model`` instances (no ``select_related``): each
+    column of one of the model's fields goes through the field's converters, as the ORM
+    does it; the other columns (annotations) are set as attributes with the database's own
+    values. Fields the query does not select are deferred."""
     alias, sql, params = _prepare(key, build, model, values)
-    return list(model._default_manager.raw(sql, params).using(alias))
+    connection = connections[alias]
+    with _cursor(alias) as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        fetched = cursor.fetchall()
+    by_column = {field.column: field for field in model._meta.concrete_fields}
+    fields = [(i, by_column[name]) for i, name in enumerate(names) if name in by_column]
+    extra = [(i, name) for i, name in enumerate(names) if name not in by_column]
+    table = model._meta.db_table
+    converters = []
+    for i, field in fields:
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters.append((i, column, found))
+    attnames = [field.attname for _, field in fields]
+    made = []
+    for row in fetched:
+        field_values = []
+        for i, column, found in converters:
+            value = row[i]
+            for convert in found:
+                value = convert(value, column, connection)
+            field_values.append(value)
+        instance = model.from_db(alias, attnames, field_values)
+        for i, name in extra:
+            setattr(instance, name, row[i])
+        made.append(instance)
+    return made
 
 
 def clear() -> None:
