@@ -38,9 +38,18 @@ def agreement_report(review: Review) -> list[StageAgreement]:
     for stage, label in Stage.choices:
         triples = []
         by_record: dict[int, list[str]] = defaultdict(list)
-        for record_id, reviewer_id, decision in Vote.objects.filter(
-            review=review, stage=stage
-        ).values_list("record_id", "reviewer_id", "decision"):
+        # Only records with all their votes: the votes on a record still open would tell
+        # an owner who screens it how colleagues voted on it (with three reviewers, two
+        # votes agree or not before the third is cast).
+        settled = Vote.objects.filter(
+            review=review,
+            stage=stage,
+            record__screening_states__stage=stage,
+            record__screening_states__closed=True,
+        )
+        for record_id, reviewer_id, decision in settled.values_list(
+            "record_id", "reviewer_id", "decision"
+        ):
             if stage == Stage.TITLE_ABSTRACT and decision == Decision.MAYBE:
                 decision = Decision.INCLUDE
             triples.append((record_id, reviewer_id, decision))

@@ -83,6 +83,22 @@ def test_agreement_report_matches_hand_computed_kappa(review, owner, reviewer, r
     assert pair.kappa == pytest.approx(0.4)
 
 
+def test_agreement_counts_only_records_with_all_their_votes(review, owner, reviewer, reviewer2):
+    # Three reviewers per record: two votes on a record still open must not tell the
+    # owner (who screens too) whether the two agreed.
+    from screening.services.screening import update_stage_settings
+
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=3)
+    records = import_records(review, owner, 2)
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")
+    (stage_ta, _) = agreement_report(review)
+    assert (stage_ta.records, stage_ta.pairs) == (0, [])
+    vote(review, records[0], owner, "include")  # the third vote settles it
+    (stage_ta, _) = agreement_report(review)
+    assert stage_ta.records == 1 and len(stage_ta.pairs) == 3
+
+
 def test_agreement_page_and_csv(client_for, review, owner, reviewer, reviewer2):
     records = import_records(review, owner, 2)
     vote(review, records[0], reviewer, "include")
