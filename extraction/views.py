@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from extraction import exports, rob2, services
 from extraction.form_templates import template_choices
@@ -48,6 +48,7 @@ def _context(access: ReviewAccess, **extra: Any) -> dict[str, Any]:
 
 
 @login_required
+@require_safe
 def home(request: HttpRequest, slug: str) -> HttpResponse:
     """Forms, and every included study × published form with its (blinded) status."""
     access = get_review_for(request.user, slug)
@@ -153,9 +154,15 @@ def form_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def form_builder(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
-    """The builder of a draft form; a published form is shown frozen, read only."""
-    access = get_review_for(request.user, slug, role=Role.OWNER)
+    """The builder of a draft form; a published form is shown frozen, read only. Members
+    who are not owners read the form on its preview page (as in the API, where every
+    member reads a form and owners change it)."""
+    access = get_review_for(request.user, slug)
     form = _form(access, form_id)
+    if not access.is_owner:
+        if request.method != "GET":
+            raise PermissionDenied("Only owners of the review change its forms.")
+        return redirect("extraction-form-preview", slug=slug, form_id=form.pk)
     spec_data: Any = form.spec
     error = error_field = None
     if request.method == "POST":
@@ -201,8 +208,11 @@ def _spec_from(data: Any) -> FormSpec:
 @login_required
 def form_preview(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     """The form as an extractor sees it, inputs disabled: the saved one (GET) or the builder's
-    unsaved state (POST, from the builder's Preview button)."""
-    access = get_review_for(request.user, slug, role=Role.OWNER)
+    unsaved state (POST, from the builder's Preview button). Every member may read a form
+    (as in the API); the builder's preview is the owners'."""
+    access = get_review_for(
+        request.user, slug, role=Role.OWNER if request.method == "POST" else Role.VIEWER
+    )
     form = _form(access, form_id)
     error = None
     spec = services.form_spec(form)
@@ -445,6 +455,7 @@ def compare(request: HttpRequest, slug: str, form_id: int, record_id: int) -> Ht
 
 
 @login_required
+@require_safe
 def export(request: HttpRequest, slug: str, form_id: int, which: str, fmt: str) -> HttpResponse:
     """One form's final consensus (any member) or one extractor's submitted extractions
     (owners, and each extractor their own) as CSV (a zip when the form has tables), XLSX

@@ -19,8 +19,10 @@ app.autodiscover_tasks()
 
 class RequeueQueuedSearches(bootsteps.StartStopStep):
     """Each time the worker connects to the broker (when it starts, and again when the
-    broker comes back after a restart), send the imports of searches still queued again:
-    Redis keeps its queue in memory, so a restart lost the tasks that were waiting."""
+    broker comes back after a restart), send the imports of searches still queued again,
+    and the deduplications of imported searches still pending: Redis keeps its queue in
+    memory, so a restart lost the tasks that were waiting (and while it was down, the web
+    process could not send them at all: ``reviewflow.broker.send_task``)."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
@@ -28,10 +30,11 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
         from django.db import DatabaseError, connections
         from kombu.exceptions import OperationalError as BrokerError
 
-        from screening.services.imports import requeue_queued_searches
+        from screening.services.imports import requeue_pending_dedups, requeue_queued_searches
 
         try:
             ids = requeue_queued_searches()
+            dedup_ids = requeue_pending_dedups()
         except (DatabaseError, BrokerError):
             # The worker must go on taking tasks; the next connection tries again.
             log.exception("could not re-send the imports of queued searches")
@@ -40,6 +43,12 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
             connections.close_all()  # pool processes forked later must not share it
         if ids:
             log.warning("re-sent the imports of %d queued searches: %s", len(ids), ids)
+        if dedup_ids:
+            log.warning(
+                "re-sent the deduplications of %d imported searches: %s",
+                len(dedup_ids),
+                dedup_ids,
+            )
 
 
 app.steps["consumer"].add(RequeueQueuedSearches)

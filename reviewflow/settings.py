@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
         "reviewflow.reviews.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "reviewflow.api_schema.AutoSchema",  # documents error responses
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "reviewflow.errors.api_exception_handler",
@@ -195,9 +195,16 @@ SPECTACULAR_SETTINGS = {
 # worker process runs imports on a laptop with nothing installed.
 REDIS_URL = env_str("REDIS_URL")
 CELERY_DATA_DIR = DATA_DIR / "celery"
+REDIS_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": 3600,
+    # A Redis that is down or hung must not hold a web request for long (see
+    # CELERY_TASK_PUBLISH_RETRY_POLICY below).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = dict(REDIS_TRANSPORT_OPTIONS)
 else:
     for sub in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -220,6 +227,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending a task tries twice, so a request answers within about four seconds when the broker
+# is down; what the task was for stays queued in the database and the worker sends it again
+# when it connects (reviewflow.broker.send_task, reviewflow.celery.RequeueQueuedSearches).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 
 LOGGING = {
     "version": 1,

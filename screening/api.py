@@ -15,6 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.importers import FORMATS
@@ -26,6 +27,9 @@ from screening.services import dedup, imports, prisma
 
 class SearchSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    dedup_pending = serializers.BooleanField(
+        read_only=True, help_text="Imported, not yet compared with the review's other records."
+    )
 
     class Meta:
         model = Search
@@ -49,6 +53,7 @@ class SearchSerializer(serializers.ModelSerializer):
             "errors",
             "warnings",
             "failure",
+            "dedup_pending",
             "created_at",
             "finished_at",
         ]
@@ -90,6 +95,11 @@ class SearchQueuedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     url = serializers.CharField()
+    task_sent = serializers.BooleanField(
+        help_text="False when the task queue was unreachable: the search is saved and its "
+        "import starts when the queue is back."
+    )
+    message = serializers.CharField()
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -135,6 +145,7 @@ class RecordDetailSerializer(RecordSerializer):
 
 class SearchListView(GenericAPIView):
     serializer_class = SearchSerializer
+    pagination_class = None  # every search, in one list
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(operation_id="searches_list", responses=SearchSerializer(many=True))
@@ -164,7 +175,15 @@ class SearchListView(GenericAPIView):
         )
         url = reverse("api-search", args=[access.review.slug, search.pk])
         return Response(
-            {"id": search.pk, "status": search.status, "url": url},
+            {
+                "id": search.pk,
+                "status": search.status,
+                "url": url,
+                "task_sent": not search.import_deferred,
+                "message": imports.IMPORT_DEFERRED
+                if search.import_deferred
+                else f"{search.filename} is queued for import.",
+            },
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
         )
@@ -281,6 +300,9 @@ class DuplicateListView(ListAPIView):
             "record_a", "record_b"
         )
         if decision != "all":
+            if decision not in PairDecision.values:  # and never a NUL byte to PostgreSQL
+                choices = ", ".join([*PairDecision.values, "all"])
+                raise ReviewflowError(f"decision must be one of: {choices}.", field="decision")
             qs = qs.filter(decision=decision)
         return qs.order_by("-score", "id")
 

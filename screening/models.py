@@ -78,8 +78,17 @@ class Search(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set in the transaction that finishes the import, cleared by the deduplication that
+    # compares this search's records: while set, the worker sends the deduplication again
+    # each time it connects to the broker (a Redis restart loses the messages it held).
+    dedup_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = SearchQuerySet.as_manager()
+
+    # Not stored: set by ``create_search`` when the import task could not be sent (the
+    # broker was down), so the page can say so. The search is queued all the same, and the
+    # worker sends its import when it connects.
+    import_deferred: bool = False
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -106,6 +115,10 @@ class Search(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (SearchStatus.DONE, SearchStatus.FAILED)
+
+    @property
+    def dedup_pending(self) -> bool:
+        return self.dedup_requested_at is not None
 
 
 class MergeKind(models.TextChoices):

@@ -36,6 +36,14 @@ def included_at_full_text(review: Review) -> tuple[list[int], set[int]]:
     return reports, studies
 
 
+def _whole_number(text: str) -> int | None:
+    """``text`` as a whole number, or None: ``isdigit`` lets "²" through and ``int`` refuses
+    it. More than 20 digits is beyond any column (and ``int`` refuses 4,300): -1, no row."""
+    if not text.isdecimal():
+        return None
+    return int(text) if len(text) <= 20 else -1
+
+
 def filter_records(
     qs: RecordQuerySet, *, q: str = "", search: str = "", year: str = "", duplicates: str = ""
 ) -> RecordQuerySet:
@@ -45,11 +53,14 @@ def filter_records(
         qs = qs.filter(duplicate_of__isnull=True)
     elif duplicates == "only":
         qs = qs.filter(duplicate_of__isnull=False)
-    if search.isdigit():
-        qs = qs.filter(search_id=int(search))
-    if year.isdigit():
-        qs = qs.filter(year=int(year))
-    for term in q.split()[:8]:
+    # ``search__pk``, not ``search_id``: an id beyond the column's range then matches
+    # nothing instead of crashing the query.
+    if (search_id := _whole_number(search)) is not None:
+        qs = qs.filter(search__pk=search_id)
+    if (year_number := _whole_number(year)) is not None:
+        qs = qs.filter(year=year_number)
+    # No stored text holds a NUL byte, and PostgreSQL refuses one in a query.
+    for term in q.replace("\x00", " ").split()[:8]:
         qs = qs.filter(
             Q(title__icontains=term)
             | Q(authors__icontains=term)

@@ -13,11 +13,17 @@ def import_search(search_id: int, only_if_queued: bool = False) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def dedup_search(review_id: int, search_id: int | None = None) -> int:
-    """Compare a newly imported search with the review (or all records); safe to re-run."""
+def dedup_search(
+    review_id: int, search_id: int | None = None, only_if_pending: bool = False
+) -> int:
+    """Compare a newly imported search with the review (or all records); safe to re-run.
+    ``only_if_pending``: skip a search whose deduplication has run since it was sent
+    (``imports.requeue_pending_dedups``)."""
     from screening.services import dedup
 
-    return dedup.run_dedup(review_id=review_id, search_id=search_id).merged
+    return dedup.run_dedup(
+        review_id=review_id, search_id=search_id, only_if_pending=only_if_pending
+    ).merged
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

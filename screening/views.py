@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
@@ -64,7 +64,10 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
             except ReviewflowError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, f"{search.filename} is queued for import.")
+                if search.import_deferred:
+                    messages.warning(request, f"{search.filename}: {imports.IMPORT_DEFERRED}")
+                else:
+                    messages.success(request, f"{search.filename} is queued for import.")
                 return redirect("search-detail", slug=slug, search_id=search.pk)
     context = {
         "access": access,
@@ -77,6 +80,7 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def search_detail(request: HttpRequest, slug: str, search_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug)
     search = get_object_or_404(Search, pk=search_id, review=access.review)
@@ -103,6 +107,7 @@ def search_delete(request: HttpRequest, slug: str, search_id: int) -> HttpRespon
 
 
 @login_required
+@require_safe
 def records(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
@@ -166,6 +171,7 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug)
     record = get_object_or_404(

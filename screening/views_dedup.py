@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
@@ -51,8 +51,10 @@ def comparison(a: Record, b: Record) -> list[dict[str, object]]:
 
 
 @login_required
+@require_safe
 def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
-    access = get_review_for(request.user, slug, role=Role.OWNER)
+    # Every member may read the pairs and why they matched (as in the API); owners decide.
+    access = get_review_for(request.user, slug)
     pending = DuplicatePair.objects.filter(review=access.review, decision=PairDecision.PENDING)
     total = pending.count()
     index = max(0, min(int(request.GET.get("i", "0") or 0), max(total - 1, 0)))

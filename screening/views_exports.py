@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import AuditEvent, Role
@@ -31,6 +32,7 @@ OUTCOME_HEADER = ["record", "title", "stage", "decision", "reason", "how", "deci
 
 
 @login_required
+@require_safe
 def exports(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     return render(
@@ -41,6 +43,7 @@ def exports(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def export_records(request: HttpRequest, slug: str, stage: str, fmt: str) -> StreamingHttpResponse:
     access = get_review_for(request.user, slug)
     if stage not in RECORD_STAGES or fmt not in ("ris", "csv", "bib"):
@@ -93,6 +96,7 @@ def _outcome_rows(access: Any) -> Iterator[list[Any]]:
 
 
 @login_required
+@require_safe
 def export_votes(request: HttpRequest, slug: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
     """Every vote and outcome, per reviewer, with times, reasons and notes. Blind screening
     holds here too: another reviewer's vote is left out until the record is settled."""
@@ -122,6 +126,7 @@ def export_votes(request: HttpRequest, slug: str, fmt: str) -> HttpResponse | St
 
 
 @login_required
+@require_safe
 def export_audit(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     header = ["when", "who", "action", "target", "before", "after"]

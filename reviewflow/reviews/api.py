@@ -65,6 +65,10 @@ class RoleSerializer(serializers.Serializer):
 
 class InvitationSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
+    # Not an EmailField: an invitation made without an address answers "".
+    email = serializers.CharField(
+        read_only=True, help_text="The invitee's address; empty for a link anyone may use."
+    )
 
     class Meta:
         model = Invitation
@@ -79,7 +83,9 @@ class InvitationCreateSerializer(serializers.Serializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = AuditEvent
@@ -101,7 +107,7 @@ class ReviewListView(GenericAPIView):
             reviews.append(m.review)
         return reviews
 
-    @extend_schema(operation_id="reviews_list")
+    @extend_schema(operation_id="reviews_list", responses=ReviewSerializer(many=True))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ReviewSerializer(page, many=True).data)
@@ -137,6 +143,7 @@ class ReviewDetailView(GenericAPIView):
 
 class MemberListView(GenericAPIView):
     serializer_class = MemberSerializer
+    pagination_class = None  # every member, in one list
 
     @extend_schema(operation_id="members_list", responses=MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
@@ -194,6 +201,7 @@ class MemberDetailView(GenericAPIView):
 
 class InvitationListView(GenericAPIView):
     serializer_class = InvitationSerializer
+    pagination_class = None  # every invitation, in one list
 
     @extend_schema(operation_id="invitations_list", responses=InvitationSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:

@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews import services
@@ -47,6 +47,7 @@ def review_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def review_detail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     progress = progress_for_reviews([access.review])[access.review.pk]
@@ -195,6 +196,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def audit_trail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     events = AuditEvent.objects.filter(review=access.review).select_related("actor")

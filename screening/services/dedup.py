@@ -37,6 +37,7 @@ from screening.models import (
     MergeKind,
     PairDecision,
     Record,
+    Search,
     SearchStatus,
     Vote,
 )
@@ -89,6 +90,7 @@ class DedupResult:
     clusters: int = 0
     pending_total: int = 0
     details: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False  # ``only_if_pending`` and another run had done it already
 
 
 def _match_records(qs: Iterable[tuple[Any, ...]]) -> list[MatchRecord]:
@@ -149,14 +151,30 @@ def _existing_clusters(review: Review) -> list[set[int]]:
     return list(groups.values())
 
 
-def run_dedup(*, review_id: int, search_id: int | None = None) -> DedupResult:
+def run_dedup(
+    *, review_id: int, search_id: int | None = None, only_if_pending: bool = False
+) -> DedupResult:
     """Compare a search's records with the review's others (or, without ``search_id``, every
     record with every other), store the verdicts and merge the sure clusters.
 
-    Safe to run again: verdicts are upserted, decisions people made are kept.
+    Safe to run again: verdicts are upserted, decisions people made are kept. The run
+    clears the "deduplication pending" mark (``Search.dedup_requested_at``) of the searches
+    it compared; with ``only_if_pending`` (the task an import sends, and its re-sent copies)
+    it does nothing when that mark is already clear, so a re-sent task that was not lost
+    after all does not run a second time.
     """
     with transaction.atomic():
         review = _lock(review_id)
+        # Read before the records: a search that finishes importing after this read is not
+        # compared by this run, and keeps its mark.
+        pending = Search.objects.filter(
+            review=review, status=SearchStatus.DONE, dedup_requested_at__isnull=False
+        )
+        if search_id is not None:
+            pending = pending.filter(pk=search_id)
+        pending_ids = list(pending.values_list("pk", flat=True))
+        if only_if_pending and search_id is not None and not pending_ids:
+            return DedupResult(skipped=True)
         visible = Record.objects.filter(review=review, search__status=SearchStatus.DONE)
         rows = visible.values_list(*MATCH_COLUMNS)
         if search_id is None:
@@ -177,6 +195,8 @@ def run_dedup(*, review_id: int, search_id: int | None = None) -> DedupResult:
             review=review, decision=PairDecision.PENDING
         ).count()
         result.clusters = len(_existing_clusters(review))
+        if pending_ids:
+            Search.objects.filter(pk__in=pending_ids).update(dedup_requested_at=None)
         record_audit(
             review=review,
             actor=None,

@@ -26,6 +26,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
+from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000  # records per transaction: progress moves every few thousand records
 MAX_STORED_ERRORS = 1000
+IMPORT_DEFERRED = "Search saved; the import will start when the task queue is back."
 COLUMN_MAP_FIELDS = FIELD_NAMES
 _MAXLEN: dict[str, int] = {
     f.name: f.max_length
@@ -139,7 +141,14 @@ def create_search(
     from screening.tasks import import_search
 
     search_id = search.pk
-    transaction.on_commit(lambda: import_search.delay(search_id))
+
+    def send() -> None:
+        # When the broker is down the search stays queued and the worker sends its import
+        # when it connects; the caller tells the user (``IMPORT_DEFERRED``).
+        if not send_task(import_search, search_id):
+            search.import_deferred = True
+
+    transaction.on_commit(send)
     return search
 
 
@@ -412,7 +421,7 @@ def run_import(
         _check_owner(search, attempt)
         search.status = SearchStatus.DONE
         search.bytes_read = search.file_size
-        search.finished_at = timezone.now()
+        search.finished_at = search.dedup_requested_at = timezone.now()
         search.save()
         record_audit(
             review=search.review,
@@ -429,7 +438,11 @@ def run_import(
         from screening.tasks import dedup_search
 
         review_id, search_id = search.review_id, search.pk
-        transaction.on_commit(lambda: dedup_search.delay(review_id, search_id))
+        # Lost or unsendable, the deduplication stays pending (``dedup_requested_at``) and
+        # the worker sends it again when it connects (``requeue_pending_dedups``).
+        transaction.on_commit(
+            lambda: send_task(dedup_search, review_id, search_id, only_if_pending=True)
+        )
     return search
 
 
@@ -449,6 +462,21 @@ def requeue_queued_searches() -> list[int]:
     for search_id in ids:
         import_search.delay(search_id, only_if_queued=True)
     return ids
+
+
+def requeue_pending_dedups() -> list[int]:
+    """Send the deduplication again for every imported search still waiting for one;
+    return their ids. Like ``requeue_queued_searches``: a re-sent task runs only while the
+    search's deduplication is still pending, so one that was not lost runs once."""
+    from screening.tasks import dedup_search
+
+    pending = Search.objects.filter(
+        status=SearchStatus.DONE, dedup_requested_at__isnull=False
+    ).order_by("pk")
+    rows = list(pending.values_list("pk", "review_id"))
+    for search_id, review_id in rows:
+        dedup_search.delay(review_id, search_id, only_if_pending=True)
+    return [search_id for search_id, _ in rows]
 
 
 def _check_owner(search: Search, attempt: int) -> None:

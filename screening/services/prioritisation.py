@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from scipy import sparse
 
+from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
@@ -268,7 +269,9 @@ def request_retrain(*, review: Review, stage: str, force: bool = False) -> bool:
     if not queued:
         return False  # another request queued it first
     review_id = review.pk
-    transaction.on_commit(lambda: tasks.retrain_ranking.delay(review_id, stage))
+    # The broker down must not fail the vote that asked: the run stays queued, and a vote
+    # after STALE_AFTER queues it again.
+    transaction.on_commit(lambda: send_task(tasks.retrain_ranking, review_id, stage))
     return True
 
 

@@ -123,7 +123,14 @@ def test_viewers_see_the_overview_but_cannot_extract_or_build(client_for, form, 
     assert client.get(page_url(form, record)).status_code == 403
     assert start(client, form, record).status_code == 403
     builder = reverse("extraction-form", args=[form.review.slug, form.pk])
-    assert client.get(builder).status_code == 403
+    preview = reverse("extraction-form-preview", args=[form.review.slug, form.pk])
+    # Members read a form (as in the API) on its preview page; the builder is the owners'.
+    response = client.get(builder)
+    assert (response.status_code, response["Location"]) == (302, preview)
+    assert client.post(builder, {"spec": "{}"}).status_code == 403
+    page = client.get(preview)
+    assert page.status_code == 200 and f'href="{builder}"' not in page.content.decode()
+    assert client.post(preview, {"spec": "{}"}).status_code == 403
     assert not Extraction.objects.exists()
 
 

@@ -7,8 +7,9 @@ operation of the OpenAPI schema is then requested as anonymous, outsider, a memb
 review (with this review's ids), viewer, reviewer and owner. The expected outcome of each GET
 is one row of ``HTML_GET`` or ``API_GET``; a new URL without a row fails the test. Every
 write (POST/PUT/PATCH/DELETE) is also issued as anonymous, outsider and other-review member:
-it must be refused and change nothing. Nobody ever gets a 500, and no non-member's response
-holds a record title of the review.
+it must be refused and change nothing; and as each member whose role is below the least role
+``WRITE_ROLES`` gives it: 403, and nothing changes. Nobody ever gets a 500, and no
+non-member's response holds a record title of the review.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from rest_framework.test import APIClient
 from extraction import services as extraction_services
 from extraction.models import Consensus, Extraction, Form
 from reviewflow.reviews import services as review_services
-from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, Role
+from reviewflow.reviews.models import (
+    ROLE_RANK,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Review,
+    Role,
+)
 from screening.models import (
     Conflict,
     DuplicatePair,
@@ -71,6 +79,74 @@ OPEN_WRITES = {
     "review-create": (SIGNED_IN, "anyone signed in may start a review (an empty form is re-shown)"),
     "api-reviews": (SIGNED_IN, "anyone signed in may start a review (an empty body is a 400)"),
 }
+# Every write a member may make, with the least role allowed to make it. A viewer's write
+# to a reviewer's or an owner's, and a reviewer's to an owner's, sent with an empty body,
+# must be refused with 403 and change nothing. Keys: a page's URL name (its POST), or
+# "METHOD /schema/path" of an API operation. A member's write without a row fails the test;
+# pages that take no POST (a viewer's POST is answered 405) need none.
+_R = "/api/v1/reviews/{slug}"
+WRITE_ROLES: dict[str, Role] = {
+    # The API.
+    f"PATCH {_R}/": Role.OWNER,
+    f"POST {_R}/members/": Role.OWNER,
+    f"PATCH {_R}/members/{{member_id}}/": Role.OWNER,
+    f"DELETE {_R}/members/{{member_id}}/": Role.OWNER,
+    f"POST {_R}/invitations/": Role.OWNER,
+    f"DELETE {_R}/invitations/{{invitation_id}}/": Role.OWNER,
+    f"POST {_R}/searches/": Role.OWNER,
+    f"DELETE {_R}/searches/{{search_id}}/": Role.OWNER,
+    f"POST {_R}/duplicates/{{pair_id}}/resolve/": Role.OWNER,
+    f"POST {_R}/records/{{record_id}}/unmerge/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/votes/": Role.REVIEWER,
+    f"POST {_R}/screening/{{stage}}/votes/undo/": Role.REVIEWER,
+    f"PATCH {_R}/screening/{{stage}}/prioritisation/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/prioritisation/stop/": Role.OWNER,
+    f"POST {_R}/conflicts/{{conflict_id}}/resolve/": Role.REVIEWER,
+    f"POST {_R}/forms/": Role.OWNER,
+    f"PUT {_R}/forms/{{form_id}}/": Role.OWNER,
+    f"PATCH {_R}/forms/{{form_id}}/": Role.OWNER,
+    f"DELETE {_R}/forms/{{form_id}}/": Role.OWNER,
+    f"POST {_R}/forms/{{form_id}}/new-version/": Role.OWNER,
+    f"POST {_R}/forms/{{form_id}}/publish/": Role.OWNER,
+    f"POST {_R}/extractions/": Role.REVIEWER,
+    f"PATCH {_R}/extractions/{{extraction_id}}/": Role.REVIEWER,  # one's own
+    f"DELETE {_R}/extractions/{{extraction_id}}/": Role.OWNER,
+    f"POST {_R}/extractions/{{extraction_id}}/carry/": Role.REVIEWER,
+    f"POST {_R}/extractions/{{extraction_id}}/reopen/": Role.REVIEWER,
+    f"POST {_R}/extractions/{{extraction_id}}/submit/": Role.REVIEWER,
+    f"PUT {_R}/consensus/{{form_id}}/{{record_id}}/": Role.OWNER,
+    f"POST {_R}/consensus/{{form_id}}/{{record_id}}/finalise/": Role.OWNER,
+    # Pages (their POST).
+    "review-settings": Role.OWNER,
+    "review-members": Role.OWNER,
+    "member-role": Role.OWNER,
+    "member-remove": Role.OWNER,
+    "invitation-revoke": Role.OWNER,
+    "review-searches": Role.OWNER,
+    "search-delete": Role.OWNER,
+    "duplicate-decide": Role.OWNER,
+    "record-unmerge": Role.OWNER,
+    "screen-vote": Role.REVIEWER,
+    "screen-undo": Role.REVIEWER,
+    "stage-settings": Role.OWNER,
+    "pilot": Role.OWNER,
+    "prioritisation": Role.OWNER,
+    "prioritisation-retrain": Role.OWNER,
+    "prioritisation-stop": Role.OWNER,
+    "conflict-resolve": Role.REVIEWER,
+    "fulltext-attach": Role.REVIEWER,
+    "fulltext-study": Role.REVIEWER,
+    "prisma": Role.OWNER,
+    "prisma-csv": Role.OWNER,
+    "extraction-form-new": Role.OWNER,
+    "extraction-form": Role.OWNER,
+    "extraction-form-preview": Role.OWNER,  # the builder's preview of its unsaved state
+    "extraction-form-action": Role.OWNER,
+    "extraction-rob2": Role.REVIEWER,
+    "extraction-page": Role.REVIEWER,
+    "extraction-action": Role.REVIEWER,
+    "extraction-compare": Role.OWNER,
+}
 # A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
 KWARG_OVERRIDES = {("export-records", "stage"): "included"}
 
@@ -92,7 +168,8 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "search-detail": ("login", 404, 404, 200, 200, 200),
     "review-records": ("login", 404, 404, 200, 200, 200),
     "record-detail": ("login", 404, 404, 200, 200, 200),
-    "review-duplicates": ("login", 404, 404, 403, 403, 200),
+    # Members read the pairs (as in the API); owners decide them.
+    "review-duplicates": ("login", 404, 404, 200, 200, 200),
     "screen": ("login", 404, 404, 403, 200, 200),
     "stage-settings": ("login", 404, 404, 403, 403, 200),
     "pilot": ("login", 404, 404, 403, 403, 200),
@@ -106,8 +183,9 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "export-votes": ("login", 404, 404, 403, 403, 200),
     "export-audit": ("login", 404, 404, 403, 403, 200),
     "extraction-home": ("login", 404, 404, 200, 200, 200),
-    "extraction-form": ("login", 404, 404, 403, 403, 200),
-    "extraction-form-preview": ("login", 404, 404, 403, 403, 200),
+    # Members read a form (as in the API) on its preview; the builder sends them there.
+    "extraction-form": ("login", 404, 404, 302, 302, 200),
+    "extraction-form-preview": ("login", 404, 404, 200, 200, 200),
     "extraction-export": ("login", 404, 404, 200, 200, 200),
     "extraction-page": ("login", 404, 404, 403, 200, 200),
     "extraction-compare": ("login", 404, 404, 403, 403, 200),
@@ -427,12 +505,19 @@ def test_every_url_and_api_operation_answers_each_persona_as_the_table_says(
     # Writes by non-members, with an empty body: refused, and nothing changes.
     refused: set[Cell] = {401, 403, 404, 405, "login"}
     before = _counts()
+    # (WRITE_ROLES key, method, url, URL name, send as persona)
     writes = [
-        (method, url, name, lambda p, m=method, u=url: getattr(api(p), m)(u, {}, format="json"))
-        for method, _, url, name in operations
+        (
+            f"{method.upper()} {path}",
+            method,
+            url,
+            name,
+            lambda p, m=method, u=url: getattr(api(p), m)(u, {}, format="json"),
+        )
+        for method, path, url, name in operations
         if method in WRITE_METHODS
-    ] + [("post", url, name, lambda p, u=url: html(p).post(u, {})) for name, url in pages]
-    for method, url, name, send in writes:
+    ] + [("", "post", url, name, lambda p, u=url: html(p).post(u, {})) for name, url in pages]
+    for _, method, url, name, send in writes:
         if name in WRITES_NOT_ISSUED:
             continue
         for persona in NON_MEMBERS:
@@ -445,6 +530,35 @@ def test_every_url_and_api_operation_answers_each_persona_as_the_table_says(
     if after != before:
         changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
         failures.append(f"non-members' writes changed data (before, after): {changed}")
+
+    # Writes by members below the least role WRITE_ROLES gives: 403, and nothing changes.
+    before = after
+    seen_writes: set[str] = set()
+    for key, method, url, name, send in writes:
+        if name in WRITES_NOT_ISSUED or name in OPEN_WRITES:
+            continue
+        key = key or name  # a page: its URL name
+        where = f"{method.upper()} {url} ({name})"
+        least = WRITE_ROLES.get(key)
+        if least is None:
+            cell = check(where, "viewer", send("viewer"))
+            if cell != 405:
+                failures.append(f"{where}: no row in WRITE_ROLES (a viewer got {cell}); add one")
+            continue
+        seen_writes.add(key)
+        for persona in ("viewer", "reviewer"):
+            if ROLE_RANK[Role(persona)] >= ROLE_RANK[least]:
+                continue
+            cell = check(where, persona, send(persona))
+            if cell != 403:
+                failures.append(f"{where} as {persona}: {cell}, not refused with 403")
+    after = _counts()
+    if after != before:
+        changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+        failures.append(f"members' refused writes changed data (before, after): {changed}")
+    stale_writes = sorted(set(WRITE_ROLES) - seen_writes)
+    if stale_writes:
+        failures.append(f"WRITE_ROLES rows for writes that no longer exist: {stale_writes}")
 
     stale = sorted((set(HTML_GET) | set(API_GET)) - observed)
     if stale:

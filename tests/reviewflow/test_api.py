@@ -114,3 +114,54 @@ def test_schema_is_served(owner):
     response = api(owner).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/reviews/{slug}/members/" in response.content
+
+
+def _schema() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_schema_tells_the_truth_about_what_the_api_answers():
+    """Each line was a response the API fuzz test (tests/reliability/test_api_fuzz.py) found
+    breaking the schema."""
+    schema = _schema()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+
+    def ok(path: str) -> dict:
+        return paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    # The reviews list is paginated; members, invitations and searches come in one list.
+    assert ok("/api/v1/reviews/") == {"$ref": "#/components/schemas/PaginatedReviewList"}
+    for name in ("members", "invitations", "searches"):
+        assert ok(f"/api/v1/reviews/{{slug}}/{name}/")["type"] == "array", name
+    # Events of the system and consensus rows no person edited yet have no actor.
+    assert components["AuditEvent"]["properties"]["actor"]["nullable"] is True
+    assert components["Consensus"]["properties"]["updated_by"]["nullable"] is True
+    # An invitation made without an address answers "" (not an e-mail address).
+    assert "format" not in components["Invitation"]["properties"]["email"]
+
+
+def test_schema_documents_the_error_responses():
+    schema = _schema()
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            codes = set(operation["responses"])
+            assert "403" in codes, (method, path)
+            if method != "get":
+                assert {"400", "409", "415"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            for code in codes - {"200", "201", "202", "204"}:
+                body = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert body["$ref"] in (
+                    "#/components/schemas/Error",
+                    "#/components/schemas/ValidationError",
+                ), (method, path, code)
+
+
+def test_schema_validates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+    assert (tmp_path / "s.yaml").read_text().startswith("openapi: 3")

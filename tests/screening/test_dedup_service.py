@@ -223,6 +223,12 @@ def test_duplicates_api(two_searches, owner, reviewer, outsider, review):
     response = client.post(resolve, {"decision": "not_duplicate"}, format="json")
     assert response.json()["decision"] == "separated"
     assert client.post(resolve, {"decision": "duplicate"}, format="json").status_code == 409
+    unknown = client.get(url, {"decision": "\x00"})  # was a 500 on PostgreSQL (a NUL byte)
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "detail": "decision must be one of: pending, auto, confirmed, separated, all.",
+        "field": "decision",
+    }
     records = client.get(f"/api/v1/reviews/{review.slug}/records/?duplicates=exclude").json()
     assert records["count"] == 3
     merged = Record.objects.filter(duplicate_of__isnull=False).get()
@@ -230,9 +236,16 @@ def test_duplicates_api(two_searches, owner, reviewer, outsider, review):
     assert response.status_code == 200 and response.json()["duplicate_of"] is None
 
 
-def test_queue_page_and_decision(two_searches, client_for, owner, reviewer, review):
+def test_queue_page_and_decision(two_searches, client_for, owner, reviewer, viewer, review):
     url = reverse("review-duplicates", args=[review.slug])
-    assert client_for(reviewer).get(url).status_code == 403
+    # Every member reads the queue (as in the API); only owners are offered the decision.
+    waiting = DuplicatePair.objects.get(decision=PairDecision.PENDING)
+    decide = reverse("duplicate-decide", args=[review.slug, waiting.pk])
+    for member in (reviewer, viewer):
+        read_only = client_for(member).get(url).content.decode()
+        assert "Pair 1 of 1" in read_only and "data-read-only" in read_only
+        assert decide not in read_only and 'name="decision"' not in read_only
+        assert client_for(member).post(decide, {"decision": "duplicate"}).status_code == 403
     client = client_for(owner)
     page = client.get(url).content.decode()
     assert "Pair 1 of 1" in page and "volumes conflict" in page and "cmp-differs" in page

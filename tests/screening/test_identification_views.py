@@ -107,6 +107,18 @@ def test_record_detail_shows_raw_fields(client_for, review, owner, viewer):
         .content.decode()
     )
     assert "<code>TI</code>" in page and "Family1, Given" in page
+    # The page's <title> is one line; the history is in the body, once.
+    from screening.services.screening import cast_vote
+
+    cast_vote(
+        review=review, record=record, reviewer=owner, stage="title-abstract", decision="maybe"
+    )
+    page = (
+        client_for(owner).get(reverse("record-detail", args=[review.slug, record.pk])).content
+    ).decode()
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "History" not in title and "<" not in title
+    assert page.count("<h2>History</h2>") == 1
 
 
 def test_outsider_cannot_see_records(client_for, review, owner, outsider):
@@ -128,7 +140,8 @@ def test_api_upload_returns_202_and_status_url(review, owner):
     )
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"id", "status", "url"}
+    assert set(body) == {"id", "status", "url", "task_sent", "message"}
+    assert (body["task_sent"], body["message"]) == (True, "s.ris is queued for import.")
     status = client.get(body["url"]).json()
     assert status["status"] == "done"
     assert (status["records_read"], status["records_imported"], status["records_rejected"]) == (
@@ -149,6 +162,27 @@ def test_api_records_list_and_filters(review, owner, viewer):
     assert {"id", "title", "authors", "year", "journal", "doi", "pmid", "search"} <= set(first)
     assert client.get(f"/api/v1/reviews/{review.slug}/records/?search={a.pk}").json()["count"] == 3
     assert client.get(f"/api/v1/reviews/{review.slug}/records/?q=number+2").json()["count"] == 2
+
+
+def test_api_records_filters_answer_odd_query_strings_without_a_server_error(review, owner):
+    """Found by the API fuzz test: each of these answered 500 (a NUL byte on PostgreSQL, an
+    id beyond the column on SQLite, a "digit" that int() refuses)."""
+    a = imported(review, owner, n=3)
+    client = api(owner)
+    url = f"/api/v1/reviews/{review.slug}/records/"
+    for query, count in [
+        ({"q": "number\x002"}, 1),
+        ({"q": "\x00"}, 3),
+        ({"search": str(10**30)}, 0),
+        ({"search": "\u00b2"}, 3),
+        ({"year": "\u00b2"}, 3),
+        ({"search": "9" * 5000}, 0),
+        ({"year": "9" * 5000}, 0),
+        ({"search": str(a.pk)}, 3),
+    ]:
+        response = client.get(url, query)
+        assert response.status_code == 200, query
+        assert response.json()["count"] == count, query
 
 
 def test_api_reports_failed_file(review, owner):

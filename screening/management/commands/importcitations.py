@@ -48,7 +48,12 @@ class Command(BaseCommand):
                     )
                 except ReviewflowError as exc:
                     raise CommandError(exc.message) from None
-            self.stdout.write(f"{path.name}: queued as search {search.pk}.")
+            if search.import_deferred:
+                self.stderr.write(
+                    f"{path.name}: saved as search {search.pk}. {imports.IMPORT_DEFERRED}"
+                )
+            else:
+                self.stdout.write(f"{path.name}: queued as search {search.pk}.")
             searches.append(search)
         if not opts["wait"]:
             return
