@@ -144,6 +144,10 @@ class FormListView(ListAPIView):
             qs = qs.exclude(status=FormStatus.DRAFT)
         wanted = self.request.query_params.get("status")
         if wanted:
+            if wanted not in FormStatus.values:  # and never a NUL byte to PostgreSQL
+                raise ReviewflowError(
+                    f"status must be one of: {', '.join(FormStatus.values)}.", field="status"
+                )
             qs = qs.filter(status=wanted)
         return qs.order_by("title", "family", "version")
 
@@ -330,7 +334,9 @@ class ExtractionListView(ListAPIView):
         for name in ("form", "record"):
             if params.get(name):
                 try:
-                    qs = qs.filter(**{f"{name}_id": int(params[name])})
+                    # ``form__pk``, not ``form_id``: Django's lookup on the pk answers "no
+                    # rows" for an id beyond the column's range; the foreign key's crashes.
+                    qs = qs.filter(**{f"{name}__pk": int(params[name])})
                 except ValueError:
                     raise ReviewflowError(f"{name} must be an id.", field=name) from None
         if params.get("mine") in ("1", "true", "yes"):
@@ -446,7 +452,9 @@ class ExtractionCarryView(GenericAPIView):
 class ConsensusSerializer(serializers.ModelSerializer):
     form_version = serializers.IntegerField(source="form.version", read_only=True)
     record_title = serializers.CharField(source="record.title", read_only=True)
-    updated_by = serializers.CharField(source="updated_by.username", default=None, read_only=True)
+    updated_by = serializers.CharField(
+        source="updated_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Consensus
@@ -537,8 +545,11 @@ class ConsensusListView(ListAPIView):
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])
-        qs = Consensus.objects.filter(form__review=access.review).select_related(
-            "form", "record", "updated_by"
+        qs = services.consensus_visible_to(
+            access.user,
+            Consensus.objects.filter(form__review=access.review).select_related(
+                "form", "record", "updated_by"
+            ),
         )
         form = self.request.query_params.get("form")
         if form:
@@ -596,6 +607,12 @@ class ConsensusDetailView(_ConsensusSaveMixin, GenericAPIView):
             if not access.is_owner:
                 raise ReviewflowError("No consensus for this study yet.", code="not_found")
             services.consensus_for(form=form, record=record)
+        study = Consensus.objects.filter(form=form, record=record)
+        if not services.consensus_visible_to(access.user, study).exists():
+            raise ReviewflowError(
+                "The consensus of this study opens to you once you submit your extraction.",
+                code="forbidden",
+            )
         return _consensus_response(access, form, record)
 
     @extend_schema(

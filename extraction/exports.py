@@ -31,7 +31,12 @@ from extraction.models import (
     Form,
     FormStatus,
 )
-from extraction.services import annotate_visibility, form_spec, is_owner
+from extraction.services import (
+    annotate_visibility,
+    consensus_visible_to,
+    form_spec,
+    is_owner,
+)
 from extraction.spec import ColumnSpec, FieldSpec, FormSpec
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
@@ -185,6 +190,8 @@ def _rows(
             .select_related("record")
             .order_by("record_id")
         )
+        if visible_to is not None:  # blinding: not while they still extract that study
+            consensus = consensus_visible_to(visible_to, consensus)
         return [(c.record, c.status, c.values) for c in consensus]
     extractions = (
         Extraction.objects.filter(form=form, extractor=extractor, status=ExtractionStatus.SUBMITTED)

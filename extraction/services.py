@@ -724,6 +724,19 @@ def annotate_visibility(
     return qs.annotate(values_visible=ExpressionWrapper(visible, output_field=BooleanField()))
 
 
+def consensus_visible_to(user: User, qs: QuerySet[Consensus]) -> QuerySet[Consensus]:
+    """Blinding: the consensus of a study holds the values its extractors agreed on, so it
+    is hidden from anyone with an unsubmitted extraction of that study (a slot freed after
+    the consensus opened, and taken again) until they submit."""
+    drafting = Extraction.objects.filter(
+        form=OuterRef("form"),
+        record=OuterRef("record"),
+        extractor=user,
+        status=ExtractionStatus.DRAFT,
+    )
+    return qs.filter(~Exists(drafting))
+
+
 def comparison_for(*, form: Form, record: Record, user: User) -> list[FieldComparison]:
     """The extractions of one study compared field by field (tables row by row), in slot
     order, once every extractor has submitted; for owners and the study's extractors."""

@@ -236,6 +236,25 @@ def test_consensus_comparison_edit_and_finalise(form, records, owner, reviewer, 
     assert [(c["record"], c["status"]) for c in listing["results"]] == [(records[0].pk, "final")]
 
 
+def test_list_filters_answer_odd_values_without_a_server_error(form, records, owner):
+    """Found by the API fuzz test: an id beyond the column's range was a 500 on SQLite, a
+    NUL byte in ``status`` a 500 on PostgreSQL."""
+    client = api(owner)
+    huge = str(10**30)
+    for name in ("form", "record"):
+        response = client.get(f"{BASE}/extractions/", {name: huge})
+        assert response.status_code == 200, name
+        assert response.json()["count"] == 0
+    for status in ("\x00", "finished"):
+        response = client.get(f"{BASE}/forms/", {"status": status})
+        assert response.status_code == 400
+        assert response.json() == {
+            "detail": "status must be one of: draft, published, superseded.",
+            "field": "status",
+        }
+    assert client.get(f"{BASE}/forms/", {"status": "published"}).json()["count"] == 1
+
+
 def test_schema_lists_the_extraction_endpoints(owner):
     response = api(owner).get("/api/schema/")
     assert response.status_code == 200
