@@ -24,8 +24,22 @@ def _stage(stage: str) -> str:
     return stage
 
 
+class VoteSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Vote
+        fields = ["id", "record", "stage", "reviewer", "decision", "reason", "note", "created_at"]
+
+
 class ScreenRecordSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="search.source")  # type: ignore[assignment]
+    other_votes = VoteSerializer(
+        many=True,
+        read_only=True,
+        help_text="Other reviewers' votes on this record: only at a stage that is not blind; "
+        "always empty at a blind stage.",
+    )
 
     class Meta:
         model = Record
@@ -43,15 +57,8 @@ class ScreenRecordSerializer(serializers.ModelSerializer):
             "pmid",
             "keywords",
             "source",
+            "other_votes",
         ]
-
-
-class VoteSerializer(serializers.ModelSerializer):
-    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
-
-    class Meta:
-        model = Vote
-        fields = ["id", "record", "stage", "reviewer", "decision", "reason", "note", "created_at"]
 
 
 class VoteCreateSerializer(serializers.Serializer):
@@ -94,6 +101,9 @@ class NextRecordView(GenericAPIView):
         )
         if record is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
+        record.other_votes = screening.others_votes(  # type: ignore[attr-defined]
+            review=access.review, stage=stage, record=record, reviewer=access.user
+        )
         return Response(ScreenRecordSerializer(record).data)
 
 

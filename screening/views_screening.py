@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.exports import safe_cell
@@ -58,6 +58,11 @@ def _screen_context(
         "stage_label": Stage(stage).label,
         "conf": conf,
         "record": record,
+        "others_votes": (
+            screening.others_votes(review=access.review, stage=stage, record=record, reviewer=user)
+            if record is not None
+            else []
+        ),
         "title_html": highlighter.highlight(record.title) if record else "",
         "abstract_html": highlighter.highlight(record.abstract) if record else "",
         "progress": screening.stage_progress(access.review, stage, user),
@@ -83,6 +88,7 @@ def _next_context(access: ReviewAccess, stage: str, last: Vote | None = None) ->
 
 
 @login_required
+@require_safe
 def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = _stage(stage)
@@ -219,6 +225,7 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = request.GET.get("stage", Stage.TITLE_ABSTRACT)
@@ -311,6 +318,7 @@ def fulltext_attach(request: HttpRequest, slug: str, record_id: int) -> HttpResp
 
 @login_required
 @xframe_options_sameorigin
+@require_safe
 def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileResponse:
     access = get_review_for(request.user, slug)
     report = get_object_or_404(FullTextReport, record_id=record_id, review=access.review)
@@ -325,6 +333,7 @@ def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileRespons
 
 
 @login_required
+@require_safe
 def agreement(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     report = agreement_report(access.review)

@@ -901,10 +901,27 @@ def stage_progress(review: Review, stage: str, reviewer: User) -> dict[str, int]
 
 def votes_visible_to(user: User, qs: QuerySet[Vote]) -> QuerySet[Vote]:
     """Blinding: the votes ``user`` may see — their own, and others' only on records that
-    are settled or in conflict (where everyone has voted)."""
+    are settled or in conflict (where everyone has voted), or at a stage an owner set to
+    "not blind"."""
     done = Outcome.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
     conflict = Conflict.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
-    return qs.filter(Q(reviewer=user) | Exists(done) | Exists(conflict))
+    open_stage = StageSettings.objects.filter(
+        review=OuterRef("review"), stage=OuterRef("stage"), blind=False
+    )
+    return qs.filter(Q(reviewer=user) | Exists(done) | Exists(conflict) | Exists(open_stage))
+
+
+def others_votes(*, review: Review, stage: str, record: Record, reviewer: User) -> list[Vote]:
+    """Other reviewers' votes on ``record``, shown beside it when the stage is not blind;
+    none (and no query) when it is blind, the default."""
+    if get_stage_settings(review, stage).blind:
+        return []
+    return list(
+        Vote.objects.filter(record=record, stage=stage)
+        .exclude(reviewer=reviewer)
+        .select_related("reviewer")
+        .order_by("created_at", "id")
+    )
 
 
 @transaction.atomic

@@ -252,3 +252,32 @@ def test_records_list_filters_by_stage_status(
     assert ids(reviewer, "awaiting_others") == [records[2].pk]
     assert ids(reviewer2, "awaiting_me") == [records[2].pk, records[3].pk, records[4].pk]
     assert ids(reviewer2, "awaiting_others") == []  # says nothing of the first reviewer's votes
+
+
+def test_a_stage_that_is_not_blind_shows_each_vote_to_the_other_reviewers(
+    client_for, review, records, owner, reviewer, reviewer2
+):
+    target = records[0]
+    vote(review, target, reviewer, "exclude", note=SECRET_NOTE)
+    slug = review.slug
+    # Blind (the default): reviewer2 is offered the record without the vote.
+    page = client_for(reviewer2).get(reverse("screen", args=[slug, TA])).content.decode()
+    assert SECRET_NOTE not in page and "data-others-votes" not in page
+    offered = api(reviewer2).get(f"/api/v1/reviews/{slug}/screening/{TA}/next/").json()
+    assert (offered["id"], offered["other_votes"]) == (target.pk, [])
+    screening.update_stage_settings(review=review, stage=TA, actor=owner, blind=False)
+    page = client_for(reviewer2).get(reverse("screen", args=[slug, TA])).content.decode()
+    assert f'data-record="{target.pk}"' in page and SECRET_NOTE in page
+    assert "rachel</strong>: exclude" in page
+    offered = api(reviewer2).get(f"/api/v1/reviews/{slug}/screening/{TA}/next/").json()
+    ((shown,),) = [offered["other_votes"]]
+    assert (shown["reviewer"], shown["decision"], shown["note"]) == (
+        "rachel",
+        "exclude",
+        SECRET_NOTE,
+    )
+    # The owner's votes export and audit trail show it too, before the record is settled.
+    response = client_for(owner).get(reverse("export-votes", args=[slug, "csv"]))
+    assert SECRET_NOTE in b"".join(response.streaming_content).decode()
+    audit = client_for(owner).get(reverse("review-audit", args=[slug])).content.decode()
+    assert SECRET_NOTE in audit
