@@ -227,6 +227,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker re-sends, this often, imports and deduplications waiting longer than this
+# (tasks the web process could not send while the worker stayed connected); 0: never.
+REQUEUE_INTERVAL_SECONDS = env_int("REQUEUE_INTERVAL_SECONDS", 300)
 # Sending a task tries twice, so a request answers within about four seconds when the broker
 # is down; what the task was for stays queued in the database and the worker sends it again
 # when it connects (reviewflow.broker.send_task, reviewflow.celery.RequeueQueuedSearches).

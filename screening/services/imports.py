@@ -16,7 +16,7 @@ import json
 import logging
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import IO, Any, BinaryIO
 
 import orjson
@@ -446,25 +446,29 @@ def run_import(
     return search
 
 
-def requeue_queued_searches() -> list[int]:
+def requeue_queued_searches(older_than: timedelta | None = None) -> list[int]:
     """Send the import task again for every search still queued; return their ids.
 
     Redis keeps its queue in memory: a restart (or a crash) of the broker loses the tasks
     waiting in it, and their searches would stay queued for ever. The worker calls this
     each time it connects to the broker (``reviewflow.celery.RequeueQueuedSearches``).
     A re-sent task only starts a search nobody has started, so a task that was not lost
-    after all costs one message and a lookup.
+    after all costs one message and a lookup. ``older_than``: only searches queued at least
+    that long (the worker's periodic pass, for a task the web process could not send while
+    the worker stayed connected).
     """
     from screening.tasks import import_search
 
     queued = Search.objects.filter(status=SearchStatus.QUEUED).order_by("pk")
+    if older_than is not None:
+        queued = queued.filter(created_at__lte=timezone.now() - older_than)
     ids = list(queued.values_list("pk", flat=True))
     for search_id in ids:
         import_search.delay(search_id, only_if_queued=True)
     return ids
 
 
-def requeue_pending_dedups() -> list[int]:
+def requeue_pending_dedups(older_than: timedelta | None = None) -> list[int]:
     """Send the deduplication again for every imported search still waiting for one;
     return their ids. Like ``requeue_queued_searches``: a re-sent task runs only while the
     search's deduplication is still pending, so one that was not lost runs once."""
@@ -473,6 +477,8 @@ def requeue_pending_dedups() -> list[int]:
     pending = Search.objects.filter(
         status=SearchStatus.DONE, dedup_requested_at__isnull=False
     ).order_by("pk")
+    if older_than is not None:
+        pending = pending.filter(dedup_requested_at__lte=timezone.now() - older_than)
     rows = list(pending.values_list("pk", "review_id"))
     for search_id, review_id in rows:
         dedup_search.delay(review_id, search_id, only_if_pending=True)

@@ -264,3 +264,35 @@ def test_a_full_deduplication_clears_every_pending_mark(review, owner):
     assert not Search.objects.filter(dedup_requested_at__isnull=False).exists()
     skipped = dedup.run_dedup(review_id=review.pk, search_id=searches[0].pk, only_if_pending=True)
     assert skipped.skipped
+
+
+@pytest.mark.worker
+def test_an_import_the_web_process_could_not_send_is_sent_by_the_workers_periodic_pass(
+    review, owner, tmp_path, monkeypatch
+):
+    # The worker stays connected (no reconnection would send it); only the web process
+    # failed to reach the broker.
+    monkeypatch.setenv("REQUEUE_INTERVAL_SECONDS", "1")
+    broker = "redis" if settings.REDIS_URL else "filesystem"
+    with real_worker(broker, tmp_path) as worker:
+        wait_for(lambda: " ready." in worker.output(), timeout=60, what="the worker", worker=worker)
+        monkeypatch.setattr(imports, "send_task", lambda *args, **kwargs: False)
+        search = imports.create_search(
+            review=review,
+            actor=owner,
+            file=upload(ris_records(6)),
+            filename="late.ris",
+            source="Embase",
+        )
+        assert Search.objects.get(pk=search.pk).status == SearchStatus.QUEUED
+        wait_for(
+            lambda: Search.objects.get(pk=search.pk).status == SearchStatus.DONE,
+            timeout=90,
+            what="the periodic pass to send the import",
+            worker=worker,
+        )
+        log = worker.output()
+    assert "re-sent the imports of 1 queued searches" in log
+    search.refresh_from_db()
+    assert (search.records_imported, search.attempt) == (6, 1)
+    assert Record.objects.filter(search=search).count() == 6
