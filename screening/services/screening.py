@@ -306,61 +306,27 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
         if not record.mine and not record.is_closed and record.n_votes < needed:
             return _with_search(record)  # what this reviewer was offered and has not voted on
 
-    # Candidates, best first; each is built only when the ones before it found nothing.
-    def started() -> RecordQuerySet:
-        state = FilteredRelation("screening_states", condition=Q(screening_states__stage=stage))
-        return (
-            eligible()
-            .annotate(state=state)
-            .filter(state__review=s_review, state__closed=False, state__votes__lt=needed)
-            .filter(
-                ~Exists(
-                    Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=s_reviewer)
-                )
-            )
-            .alias(held=_held_by_others(stage, s_reviewer, compiled.NOW))
-            .filter(held__lt=needed - F("state__votes"))
-            .order_by("-state__votes", *OFFER_ORDER)
-        )
-
-    def untouched() -> RecordQuerySet:
-        # Others' claims are left to the re-read under the lock: walks resume past the
-        # records just offered, so an untouched record is rarely claimed by enough others.
-        return (
-            eligible()
-            .filter(~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)))
-            .order_by(*OFFER_ORDER)
-        )
-
-    def resumed() -> RecordQuerySet:
-        return _resumed(untouched(), review=s_review, stage=stage)
-
-    def ranked() -> RecordQuerySet:
-        # Screening prioritisation: most relevant first, walking relevance_review_stage_score;
-        # records not scored yet (none before the model can start) follow in the shuffle.
-        return (
-            untouched()
-            .filter(relevance_scores__stage=stage)
-            .order_by("-relevance_scores__score", "id")
-        )
-
-    walks: list[tuple[str, Callable[[], RecordQuerySet]]] = [
-        ("started", started),
-        ("resumed", resumed),
-        ("untouched", untouched),
-    ]
-    if conf.order == StageOrder.RELEVANCE:
-        walks.insert(1, ("ranked", ranked))
+    walks = _walks(
+        review=s_review, reviewer=s_reviewer, now=compiled.NOW, stage=stage, needed=needed
+    )
+    if conf.order != StageOrder.RELEVANCE:
+        walks = [(name, build) for name, build in walks if name != "ranked"]
 
     def reread() -> QuerySet[Any]:
         return _offered(Record.objects.filter(pk=compiled.RECORD), stage, s_reviewer, now=True)
 
+    # A record taken under us is skipped; the walks then run with the real values instead
+    # of compiled (the skipped ids vary): rare enough.
+    real_walks = dict(_walks(review=review, reviewer=reviewer, now=now, stage=stage, needed=needed))
     skip: list[int] = []
     with transaction.atomic():
         while True:  # ends: each pass skips one more record, or finds none
             pk = None
             for name, candidates in walks:
-                pk = _first_unlocked((name, stage, needed), candidates, skip, ids)
+                if skip:
+                    pk = _first_unlocked_skipping(real_walks[name](), skip)
+                else:
+                    pk = _first_unlocked((name, stage, needed), candidates, ids)
                 if pk is not None:
                     break
             if pk is None:
@@ -377,25 +343,77 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     return _with_search(record)
 
 
+def _walks(
+    *, review: Review, reviewer: User, now: datetime, stage: str, needed: int
+) -> list[tuple[str, Callable[[], RecordQuerySet]]]:
+    """The candidates ``next_record`` walks, best first: each builds its queryset only when
+    the ones before it found nothing (``ranked`` only for "most relevant first")."""
+
+    def eligible() -> RecordQuerySet:
+        return eligible_records(review, stage)
+
+    def started() -> RecordQuerySet:
+        state = FilteredRelation("screening_states", condition=Q(screening_states__stage=stage))
+        return (
+            eligible()
+            .annotate(state=state)
+            .filter(state__review=review, state__closed=False, state__votes__lt=needed)
+            .filter(
+                ~Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer))
+            )
+            .alias(held=_held_by_others(stage, reviewer, now))
+            .filter(held__lt=needed - F("state__votes"))
+            .order_by("-state__votes", *OFFER_ORDER)
+        )
+
+    def untouched() -> RecordQuerySet:
+        # Others' claims are left to the re-read under the lock: walks resume past the
+        # records just offered, so an untouched record is rarely claimed by enough others.
+        return (
+            eligible()
+            .filter(~Exists(ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)))
+            .order_by(*OFFER_ORDER)
+        )
+
+    def resumed() -> RecordQuerySet:
+        return _resumed(untouched(), review=review, stage=stage)
+
+    def ranked() -> RecordQuerySet:
+        # Screening prioritisation: most relevant first, walking relevance_review_stage_score;
+        # records not scored yet (none before the model can start) follow in the shuffle.
+        return (
+            untouched()
+            .filter(relevance_scores__stage=stage)
+            .order_by("-relevance_scores__score", "id")
+        )
+
+    return [
+        ("started", started),
+        ("ranked", ranked),
+        ("resumed", resumed),
+        ("untouched", untouched),
+    ]
+
+
+def _locking_first(qs: RecordQuerySet) -> QuerySet[Any]:
+    return qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk")[:1]
+
+
 def _first_unlocked(
-    key: tuple[str, str, int],
-    candidates: Callable[[], RecordQuerySet],
-    skip: list[int],
-    ids: dict[str, Any],
+    key: tuple[str, str, int], candidates: Callable[[], RecordQuerySet], ids: dict[str, Any]
 ) -> int | None:
-    """The first of ``candidates`` (not in ``skip``) that nobody has locked, locked now."""
-
-    def query(qs: RecordQuerySet) -> QuerySet[Any]:
-        return qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk")[:1]
-
-    if skip:  # a record was taken under us: rare enough to compile afresh
-        found = list(query(candidates().exclude(pk__in=skip)))
-        return int(found[0][0]) if found else None
-    # Built with sentinels; compiled on first use, inside this transaction (it locks).
-    found_rows = compiled.rows(
-        ("next.walk", *key), lambda: query(candidates()), model=Record, **ids
+    """The first of ``candidates`` (built with sentinels) that nobody has locked, locked
+    now; compiled on first use, inside the caller's transaction (it locks)."""
+    found = compiled.rows(
+        ("next.walk", *key), lambda: _locking_first(candidates()), model=Record, **ids
     )
-    return int(found_rows[0][0]) if found_rows else None
+    return int(found[0][0]) if found else None
+
+
+def _first_unlocked_skipping(candidates: RecordQuerySet, skip: list[int]) -> int | None:
+    """As ``_first_unlocked``, for candidates built with the real values, less ``skip``."""
+    found = list(_locking_first(candidates.exclude(pk__in=skip)))
+    return int(found[0][0]) if found else None
 
 
 def _offered(qs: RecordQuerySet, stage: str, reviewer: User, *, now: bool = False) -> Any:

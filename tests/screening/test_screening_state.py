@@ -141,6 +141,25 @@ def test_claim_kept_after_its_vote_does_not_hold_the_record_from_others(
     assert screening.next_record(review=review, stage=TA, reviewer=reviewer) is None
 
 
+def test_a_record_others_hold_is_skipped_for_the_next_one(review, owner, reviewer, reviewer2):
+    # The walk of untouched records leaves others' claims to the re-read under the lock:
+    # a record found held there is skipped, and the walk goes on to the next record (with
+    # the real review, reviewer and time: the skip path builds its queries afresh).
+    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    import_records(review, owner, 3)
+    order = list(
+        screening.eligible_records(review, TA)
+        .order_by(screening.SHUFFLE, "id")
+        .values_list("pk", flat=True)
+    )
+    later = timezone.now() + timedelta(minutes=10)
+    Claim.objects.create(record_id=order[0], stage=TA, reviewer=reviewer2, expires_at=later)
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[1]
+    Claim.objects.filter(reviewer=reviewer2).update(record_id=order[2])  # no walk to resume
+    Claim.objects.filter(reviewer=reviewer).delete()
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
+
+
 def api_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
