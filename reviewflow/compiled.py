@@ -167,6 +167,78 @@ def instances(
     return made
 
 
+_insert_sql: dict[tuple[Any, ...], str] = {}
+
+
+def insert(instances: Model | Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``instances`` (of one model) as new rows of their ``fields`` in one statement
+    (values prepared by each field, as ``save`` prepares them) and set their primary keys
+    from ``RETURNING``: what ``create`` or ``bulk_create`` do, without building an insert
+    query each time. No signals are sent (the models written this way have no receivers)."""
+    many = [instances] if isinstance(instances, Model) else list(instances)
+    _write(many, fields, (), ())
+
+
+def upsert(
+    instance: Model, fields: Sequence[str], *, unique: Sequence[str], update: Sequence[str]
+) -> None:
+    """Like ``insert``; when a row with the same ``unique`` fields exists, set its ``update``
+    fields instead (``ON CONFLICT … DO UPDATE``, on PostgreSQL and SQLite alike)."""
+    _write([instance], fields, unique, update)
+
+
+def _write(
+    instances: list[Model], fields: Sequence[str], unique: Sequence[str], update: Sequence[str]
+) -> None:
+    if not instances:
+        return
+    model = type(instances[0])
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    opts = model._meta
+    key = (
+        alias,
+        connection.vendor,
+        model,
+        tuple(fields),
+        tuple(unique),
+        tuple(update),
+        len(instances),
+    )
+    chosen: list[Any] = [opts.get_field(name) for name in fields]
+    sql = _insert_sql.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+
+        def column(name: str) -> str:
+            return quote(str(opts.get_field(name).column))  # type: ignore[union-attr]
+
+        columns = ", ".join(quote(f.column) for f in chosen)
+        row = f"({', '.join(['%s'] * len(chosen))})"
+        conflict = ""
+        if unique:
+            sets = ", ".join(f"{column(n)} = EXCLUDED.{column(n)}" for n in update)
+            conflict = f" ON CONFLICT ({', '.join(map(column, unique))}) DO UPDATE SET {sets}"
+        sql = _insert_sql[key] = (
+            f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608 - the model's names
+            f"VALUES {', '.join([row] * len(instances))}{conflict} "
+            f"RETURNING {quote(str(opts.pk.column))}"
+        )
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for instance in instances
+        for f in chosen
+    ]
+    with _cursor(alias) as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    # RETURNING gives the rows in the order of VALUES on PostgreSQL and on SQLite.
+    for instance, (pk,) in zip(instances, keys, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = alias
+
+
 def clear() -> None:
     """Forget every compiled query (tests that change what a query depends on)."""
     _cache.clear()

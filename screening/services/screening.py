@@ -449,19 +449,18 @@ def _with_search(record: Record) -> Record:
 def _claim(*, reviewer: User, stage: str, record_id: int, now: datetime, walked: bool) -> None:
     """Hold ``record_id`` for ``reviewer`` (one claim per reviewer and stage: an upsert);
     ``walked`` when it came from the untouched records' walk, which resumes after it."""
-    Claim.objects.bulk_create(
-        [
-            Claim(
-                reviewer=reviewer,
-                stage=stage,
-                record_id=record_id,
-                expires_at=now + timedelta(minutes=CLAIM_MINUTES),
-                walked_to=record_id if walked else None,
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["reviewer", "stage"],
-        update_fields=["record", "expires_at", *(["walked_to"] if walked else [])],
+    claim = Claim(
+        reviewer=reviewer,
+        stage=stage,
+        record_id=record_id,
+        expires_at=now + timedelta(minutes=CLAIM_MINUTES),
+        walked_to=record_id if walked else None,
+    )
+    compiled.upsert(
+        claim,
+        ("record", "stage", "reviewer", "expires_at", "walked_to"),
+        unique=("reviewer", "stage"),
+        update=("record", "expires_at", *(("walked_to",) if walked else ())),
     )
 
 
@@ -507,6 +506,15 @@ def _slots_taken(stage: str) -> Coalesce:
 
 SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]
 _FACTS = ("eligible", "screener", "n_votes", "is_closed", "mine", "slots")
+# The columns a vote writes (``reviewflow.compiled.insert``).
+_VOTE_FIELDS = (
+    "review", "record", "stage", "reviewer", "slot", "decision", "reason", "note", "created_at"
+)  # fmt: skip
+_STATE_FIELDS = ("review", "record", "stage", "votes", "closed")
+_AUDIT_FIELDS = (
+    "review", "actor", "action", "target", "before", "after", "object_type", "object_id",
+    "created_at",
+)  # fmt: skip
 
 
 def _lock_record() -> QuerySet[Any]:
@@ -599,17 +607,18 @@ def cast_vote(
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             )
+        vote = Vote(
+            review=review,
+            record_id=record_id,
+            stage=stage,
+            reviewer=reviewer,
+            slot=slot,
+            decision=decision,
+            reason=reason[:200],
+            note=note,
+        )
         try:
-            vote = Vote.objects.create(
-                review=review,
-                record_id=record_id,
-                stage=stage,
-                reviewer=reviewer,
-                slot=slot,
-                decision=decision,
-                reason=reason[:200],
-                note=note,
-            )
+            compiled.insert(vote, _VOTE_FIELDS)
         except IntegrityError:
             # The record's lock makes this unreachable for votes cast here; the
             # constraints still refuse any other writer. The transaction rolls back.
@@ -622,9 +631,10 @@ def cast_vote(
                 votes=votes + 1, closed=complete
             )
         else:
-            ScreeningState.objects.create(
+            state = ScreeningState(
                 review=review, record_id=record_id, stage=stage, votes=1, closed=complete
             )
+            compiled.insert(state, _STATE_FIELDS)
         events = [
             audit_fields(
                 review=review,
@@ -638,7 +648,7 @@ def cast_vote(
         ]
         if complete:
             events.append(_settle(review, record_id, stage))
-        AuditEvent.objects.bulk_create([AuditEvent(**fields) for fields in events])
+        compiled.insert([AuditEvent(**fields) for fields in events], _AUDIT_FIELDS)
     if conf.order == StageOrder.RELEVANCE:  # no query at all in random order
         from screening.services.prioritisation import after_vote
 

@@ -109,3 +109,49 @@ def test_api_tokens_answer_as_drf_does(review, owner):
     User.objects.filter(pk=owner.pk).update(is_active=False)
     inactive = Client().get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
     assert (inactive.status_code, inactive.json()["detail"]) == (403, "User inactive or deleted.")
+
+
+def test_insert_and_upsert_write_what_the_orm_would(review, owner, reviewer):
+    from reviewflow.reviews.models import AuditEvent
+    from screening.models import Claim
+    from tests.screening.screening_fixtures import import_records
+
+    events = [
+        AuditEvent(review=review, actor=owner, action="test.one", after={"n": 1, "s": "é"}),
+        AuditEvent(review=review, actor=None, action="test.two", before=None, object_id=7),
+    ]
+    columns = ("review", "actor", "action", "target", "object_type", "object_id", "before", "after")
+    compiled.insert(events, (*columns, "created_at"))
+    assert all(e.pk and not e._state.adding for e in events)
+    one, two = (AuditEvent.objects.get(pk=e.pk) for e in events)
+    assert (one.action, one.actor_id, one.after, one.before) == (
+        "test.one",
+        owner.pk,
+        {"n": 1, "s": "é"},
+        None,
+    )
+    assert (two.action, two.actor_id, two.object_id) == ("test.two", None, 7)
+    assert AuditEvent.objects.filter(pk=two.pk, before__isnull=True).exists()  # SQL NULL
+
+    first, second = import_records(review, owner, 2)
+    later = timezone.now() + timedelta(minutes=5)
+    fields = ("record", "stage", "reviewer", "expires_at", "walked_to")
+
+    def hold(record: object, walked: int | None) -> Claim:
+        claim = Claim(
+            record=record,
+            stage=Stage.TITLE_ABSTRACT,
+            reviewer=reviewer,
+            expires_at=later,
+            walked_to=walked,
+        )
+        compiled.upsert(
+            claim, fields, unique=("reviewer", "stage"), update=("record", "expires_at")
+        )
+        return claim
+
+    made = hold(first, 11)
+    again = hold(second, 99)  # the same reviewer and stage: the row is updated
+    assert made.pk == again.pk
+    (claim,) = Claim.objects.filter(reviewer=reviewer)
+    assert (claim.record_id, claim.walked_to, claim.expires_at) == (second.pk, 11, later)
