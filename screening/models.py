@@ -423,7 +423,16 @@ class Outcome(models.Model):
                 name="outcome_include_or_exclude",
             ),
         ]
-        indexes = [models.Index(fields=["review", "stage", "decision"], name="outcome_stage")]
+        indexes = [
+            models.Index(fields=["review", "stage", "decision"], name="outcome_stage"),
+            # The few records an automation tool excluded: ``next`` and votes leave them out
+            # with a lookup here rather than a scan of every outcome of the review.
+            models.Index(
+                fields=["record", "stage"],
+                name="outcome_automation",
+                condition=Q(kind="automation"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"record {self.record_id}: {self.decision} at {self.stage}"

@@ -192,9 +192,9 @@ def eligible_records(review: Review, stage: str) -> RecordQuerySet:
             record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
         )
         return qs.exclude(search__source_type=SourceType.OTHER).filter(~Exists(automated))
-    passed = Outcome.objects.filter(stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE).values(
-        "record_id"
-    )
+    passed = Outcome.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+    ).values("record_id")
     return qs.filter(Q(pk__in=passed) | Q(search__source_type=SourceType.OTHER)).exclude(
         report__status=RetrievalStatus.NOT_RETRIEVED
     )
