@@ -28,7 +28,11 @@ For each size, from nothing:
    sql;desc=N`` — the time inside Django (from the WSGI call to the response, the database
    work included) and the SQL statements it ran (BEGIN/COMMIT not counted). The server time
    of a pair is its ``next``'s plus its vote's, read from these headers.
-3. **Load**, two models one after the other on the same server and database, one thread
+3. **Warm-up**: ``--warm-up`` seconds (default 5) of untimed load without pauses on each
+   fresh server, so that every process has compiled its queries and every database
+   connection has prepared its statements, as on a server that has been running; its votes
+   count in the checks.
+4. **Load**, two models one after the other on the same server and database, one thread
    per reviewer, each with its own keep-alive ``http.client`` connection and
    ``Authorization: Token …``; a pair is ``GET …/screening/title-abstract/next/`` (200)
    then ``POST …/votes/`` (include 30 %, exclude 60 %, maybe 10 %):
@@ -45,7 +49,7 @@ For each size, from nothing:
    server time. CPU use during each timed run is read from ``/proc``: the whole machine,
    the client, gunicorn and its workers, the PostgreSQL backends of the benchmark's
    database, and the rest (other work on the machine).
-4. **Checks by SQL** after both models: no record has more votes than the stage needs,
+5. **Checks by SQL** after both models: no record has more votes than the stage needs,
    every record with all its votes has exactly one outcome or conflict, every screening
    state agrees with its record's votes, outcomes and conflicts, and the votes cast during
    the runs equal the 201 responses the reviewers received (no vote lost or doubled).
@@ -629,12 +633,15 @@ class SizeRun:
     screened: int = 0
     votes_before: int = 0
     setup_seconds: float = 0.0
+    warm_up: Result | None = None
     results: list[Result] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
-        return sum(r.created for r in self.results)
+        """Votes the reviewers were told were stored (the warm-up's included)."""
+        warm = self.warm_up.created if self.warm_up is not None else 0
+        return warm + sum(r.created for r in self.results)
 
 
 def _self(*args: str) -> list[str]:
@@ -765,6 +772,7 @@ def run_model(
     seconds: float,
     think: tuple[float, float],
     server_pid: int,
+    quiet: bool = False,
 ) -> Result:
     """One load model for ``seconds`` against the running server."""
     result = Result(records=records, reviewers=len(tokens), model=model)
@@ -775,7 +783,8 @@ def run_model(
     ]
     for thread in threads:
         thread.warm_up()
-    print(f"  {model}: {len(tokens)} reviewers for {seconds:g} s …", flush=True)
+    if not quiet:
+        print(f"  {model}: {len(tokens)} reviewers for {seconds:g} s …", flush=True)
     for thread in threads:
         thread.start()
     cpu_before = cpu_snapshot(server_pid)
@@ -796,7 +805,12 @@ def run_model(
 
 
 def run_size(
-    records: int, reviewers: int, seconds: float, think: tuple[float, float], screened: float
+    records: int,
+    reviewers: int,
+    seconds: float,
+    think: tuple[float, float],
+    screened: float,
+    warm_up: float,
 ) -> SizeRun:
     """Fresh database, set-up, server, both load models, checks, clean-up."""
     run = SizeRun(records=records)
@@ -820,6 +834,20 @@ def run_size(
             f"  set-up {run.setup_seconds:.0f} s ({run.screened:,} records screened "
             f"before); server on port {port}",
             flush=True,
+        )
+        # A live server is warm: each process has compiled its queries and each database
+        # connection has prepared its statements. The first requests of a fresh one pay
+        # for that; untimed load first, so the timed runs measure the server as it runs.
+        print(f"  warm-up: {len(setup['tokens'])} reviewers for {warm_up:g} s …", flush=True)
+        run.warm_up = run_model(
+            records=records,
+            model="saturating",
+            port=port,
+            tokens=setup["tokens"],
+            seconds=warm_up,
+            think=think,
+            server_pid=server.pid,
+            quiet=True,
         )
         for model in MODELS:
             run.results.append(
@@ -1024,11 +1052,13 @@ def run_bench(args: argparse.Namespace) -> int:
     if probe.returncode != 0:
         print(f"PostgreSQL unreachable at {PG_HOST}: {probe.stderr.strip()}")
         return 2
-    runs = [run_size(n, reviewers, seconds, args.think, args.screened) for n in sizes]
+    warm_up = args.warm_up if args.warm_up is not None else (3.0 if args.quick else 5.0)
+    runs = [run_size(n, reviewers, seconds, args.think, args.screened, warm_up) for n in sizes]
     load = os.getloadavg()
     print(
         f"\n{reviewers} reviewers, {seconds:g} s per load model and size, "
-        f"{args.screened:.0%} of each review screened before the runs; gunicorn 2 workers × "
+        f"{args.screened:.0%} of each review screened before the runs, after {warm_up:g} s of "
+        f"untimed load on each fresh server; gunicorn 2 workers × "
         f"4 threads, PostgreSQL on 127.0.0.1; {os.cpu_count()} CPUs shared by client, server "
         f"and database; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
@@ -1053,6 +1083,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.5,
         help="fraction of the records screened before the runs (default 0.5)",
+    )
+    parser.add_argument(
+        "--warm-up",
+        type=float,
+        default=None,
+        help="seconds of untimed load on each fresh server first (default 5; --quick: 3)",
     )
     parser.add_argument("--quick", action="store_true", help="2,000 and 10,000 records")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
