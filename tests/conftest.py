@@ -13,13 +13,17 @@ import pytest
 PASSWORD = "correct horse battery staple"
 
 
+def skip_or_fail(reason: str) -> None:
+    """A test that needs a missing service skips locally with ``reason``; in CI it fails."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def needs_service(name: str, env: str) -> None:
     """Skip locally, fail in CI, when the service named by ``env`` is not configured."""
     if not os.environ.get(env):
-        reason = f"{name} not configured: set {env} to run this test"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"{name} not configured: set {env} to run this test")
 
 
 def needs_postgresql() -> None:
@@ -29,10 +33,7 @@ def needs_postgresql() -> None:
 
     needs_service("PostgreSQL", "DATABASE_URL")
     if connection.vendor != "postgresql":
-        reason = f"needs PostgreSQL; DATABASE_URL points at {connection.vendor}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"needs PostgreSQL; DATABASE_URL points at {connection.vendor}")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -10,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.conftest import skip_or_fail
 
 
 def free_port() -> int:
@@ -83,7 +82,6 @@ class RedisServer:
 def needs_redis_server() -> None:
     """The Redis restart test starts its own server: skip locally, fail in CI, without it."""
     if not shutil.which("redis-server"):
-        reason = "redis-server is not installed: install Debian's redis-server to run this test"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(
+            "redis-server is not installed: install Debian's redis-server to run this test"
+        )
