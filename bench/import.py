@@ -345,6 +345,16 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+_PARSER_PEAKS_KIB: list[int] = []  # each parser process's own peak, as it reported it
+
+
+def _peak_with_children_mb() -> float:
+    """This process's peak plus the largest peak of its parser processes: both were alive
+    at once. (The child's own ``VmHWM``: ``RUSAGE_CHILDREN`` would count the pages of this
+    process that the child held between fork and exec.)"""
+    return _peak_mb() + max(_PARSER_PEAKS_KIB, default=0) / 1024
+
+
 def worker_parse(path: Path) -> dict[str, Any]:
     """Parse ``path`` with our parser, consuming every result."""
     sys.path.insert(0, str(REPO))
@@ -373,8 +383,10 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
     """Migrate a fresh database and import ``path`` into a new review, end to end.
 
     The import queues ``dedup_search`` when it commits ``done``; with eager tasks that would
-    run inside our timing, so its ``delay`` is wrapped: the import's time and peak memory are
-    taken when it is queued, then it runs (unless ``dedup`` is false) and is timed apart.
+    run inside our timing, so its ``apply_async`` is wrapped: the import's time and peak
+    memory are taken when it is queued, then it runs (unless ``dedup`` is false) and is timed
+    apart. Peak memory adds the parser process's peak (large files are parsed in a second
+    process, ``screening.importers.pipeline``) to this process's.
     """
     sys.path.insert(0, str(REPO))
     import django
@@ -385,8 +397,17 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
 
     from reviewflow.reviews.services import create_review
     from screening import tasks
+    from screening.importers.pipeline import ParserProcess
     from screening.models import SearchStatus
+    from screening.services import imports
     from screening.services.imports import create_search, run_import
+
+    class Measured(ParserProcess):
+        def close(self) -> None:
+            super().close()
+            _PARSER_PEAKS_KIB.append(self.child_peak_kib)
+
+    imports.ParserProcess = Measured  # type: ignore[misc]
 
     call_command("migrate", verbosity=0)
     owner = User.objects.create_user("bench")
@@ -395,13 +416,13 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
     done_at: list[tuple[float, float]] = []  # (time, peak MB) when the import committed done
     task = getattr(tasks, "dedup_search", None)
     if task is not None:
-        queue = task.delay
+        queue = task.apply_async
 
-        def delay(*args: Any, **kwargs: Any) -> Any:
-            done_at.append((time.perf_counter(), _peak_mb()))
+        def apply_async(*args: Any, **kwargs: Any) -> Any:
+            done_at.append((time.perf_counter(), _peak_with_children_mb()))
             return queue(*args, **kwargs) if dedup else None
 
-        task.delay = delay
+        task.apply_async = apply_async
 
     started = time.perf_counter()
     with path.open("rb") as upload:
@@ -410,21 +431,23 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
             review=review, actor=owner, file=upload, filename=path.name, source="Benchmark"
         )
     search = run_import(search_id=search.pk)  # returns at once if the import is done
-    ended, peak = time.perf_counter(), _peak_mb()
+    ended, peak = time.perf_counter(), _peak_with_children_mb()
+    if not done_at:
+        raise SystemExit("the import queued no dedup_search task: the benchmark's hook missed it")
     if search.status != SearchStatus.DONE:
         raise SystemExit(f"import ended as {search.status}: {search.failure}")
     result: dict[str, Any] = {
+        "parser_processes": len(_PARSER_PEAKS_KIB),
         "seconds": ended - started,
         "records": search.records_imported,
         "rejected": search.records_rejected,
         "format": search.format,
         "peak_mb": peak,
     }
-    if done_at:
-        done, done_peak = done_at[0]
-        result.update(seconds=done - started, peak_mb=done_peak)
-        if dedup:
-            result.update(dedup_seconds=ended - done, dedup_peak_mb=peak)
+    done, done_peak = done_at[0]
+    result.update(seconds=done - started, peak_mb=done_peak)
+    if dedup:
+        result.update(dedup_seconds=ended - done, dedup_peak_mb=peak)
     return result
 
 
@@ -473,6 +496,8 @@ def _measure(row: Row, runs: int, once: Callable[[], dict[str, Any]], expected: 
         row.runs.append(result["seconds"])
         row.peak_mb = max(row.peak_mb or 0.0, result["peak_mb"])
         line = f"  {row.name}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB"
+        if "parser_processes" in result:
+            line += f", parser processes: {result['parser_processes']}"
         if "dedup_seconds" in result:
             row.dedup_runs.append(result["dedup_seconds"])
             row.dedup_peak_mb = max(row.dedup_peak_mb or 0.0, result["dedup_peak_mb"])
@@ -619,7 +644,11 @@ def print_targets(rows: list[Row], rispy: Row, records: int, out: TextIO = sys.s
         ok &= passed
         verdict = "PASS" if passed else "FAIL"
         print(f"  {verdict}  {row.name}: {ratio:.2f}× ({row.seconds:.2f} s)", file=out)
-    print(f"\nTarget 2: peak memory under {MEMORY_TARGET_MB:g} MB (our rows)", file=out)
+    print(
+        f"\nTarget 2: peak memory under {MEMORY_TARGET_MB:g} MB (our rows; an import's peak "
+        "is its process's plus its parser process's)",
+        file=out,
+    )
     for row in rows:
         if row.baseline:
             continue

@@ -146,6 +146,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Uploads: citation exports can be large, but not unbounded.
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 500)
 MAX_PDF_MB = env_int("MAX_PDF_MB", 50)
+# An export of at least this size is parsed in a second process while the worker writes
+# its records (two cores instead of one); -1 never does.
+IMPORT_PARSER_PROCESS_MIN_MB = env_int("IMPORT_PARSER_PROCESS_MIN_MB", 4)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 INVITATION_DAYS = env_int("INVITATION_DAYS", 14)

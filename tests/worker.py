@@ -120,6 +120,28 @@ class Worker:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def parser_processes(parent: int | None = None) -> list[int]:
+    """Live (not zombie) import parser processes (``screening.importers.pipeline``), of
+    ``parent`` only when given."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # it ended while we looked
+        if b"screening.importers.pipeline" not in cmdline:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("State", "").startswith("Z"):
+            continue
+        if parent is None or fields.get("PPid", "").strip() == str(parent):
+            found.append(int(entry.name))
+    return found
+
+
 @contextmanager
 def real_worker(broker: str, data_dir: Path, concurrency: int = 1) -> Iterator[Worker]:
     """Point this process's Celery app at ``broker`` (not eager) and run a worker on it."""

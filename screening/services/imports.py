@@ -10,16 +10,14 @@ that fails leaves no records at all.
 
 from __future__ import annotations
 
-import gzip
 import io
-import json
 import logging
-import zlib
+import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
-import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
@@ -30,15 +28,14 @@ from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
-from screening.importers import (
-    FORMATS,
-    FileFormatError,
-    ParsedRecord,
-    ParseResult,
-    Rejection,
-    parse_file,
+from screening.importers import FORMATS, FileFormatError, Rejection
+from screening.importers.pipeline import (
+    READ_ERRORS,
+    VALUE_COLUMNS,
+    InProcess,
+    Item,
+    ParserProcess,
 )
-from screening.importers.base import NORMALISED_FIELDS
 from screening.importers.tabular import FIELD_NAMES
 from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
 
@@ -53,6 +50,9 @@ _MAXLEN: dict[str, int] = {
     for f in Record._meta.concrete_fields
     if f.max_length and f.get_internal_type() == "CharField"
 }
+
+
+_Source = InProcess | ParserProcess
 
 
 class _Superseded(Exception):
@@ -163,53 +163,6 @@ def _size_of(file: Any) -> int:
     return int(end - pos)
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes read from the stored file, so the page can show progress."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self.raw.seekable()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self.raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.raw.tell()
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.count += n
-        return n
-
-
-class _LimitedReader(io.RawIOBase):
-    """Stops a compressed upload from inflating past a limit (a gzip bomb)."""
-
-    def __init__(self, raw: io.BufferedIOBase, limit: int, filename: str):
-        self.raw, self.limit, self.filename, self.total = raw, limit, filename, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        self.total += len(data)
-        if self.total > self.limit:
-            raise FileFormatError(
-                f"the compressed file unpacks to more than {self.limit // 1048576} MB"
-            )
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] | None:
     """Take the search over for this run; ``None`` when it is already finished (or, with
     ``only_if_queued``, when another run has taken it)."""
@@ -230,83 +183,28 @@ def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] |
 
 
 # The order ``_row_from`` writes a record's values in.
-RECORD_COLUMNS = (
-    "review_id",
-    "search_id",
-    "position",
-    "line",
-    "source_record_id",
-    *NORMALISED_FIELDS,
-    "incomplete",
-    "raw",
-    "merge_kind",
-    "filled_from",
-    "created_at",
-)
-
-
-def _json(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate): as json did
-        return json.dumps(value, ensure_ascii=False)
-
-
-def _row_from(parsed: ParsedRecord, *, search: Search, position: int) -> tuple[Any, ...]:
-    """One record as a row of ``RECORD_COLUMNS`` (JSON columns already encoded)."""
-
-    def cut(name: str, value: str) -> str:
-        limit = _MAXLEN.get(name)
-        return value[:limit] if limit else value
-
-    return (
-        search.review_id,
-        search.pk,
-        position,
-        max(parsed.line, 0),
-        (parsed.record_id or str(position))[:255],
-        parsed.title,
-        parsed.abstract,
-        _json(parsed.authors),
-        parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
-        cut("journal", parsed.journal),
-        cut("volume", parsed.volume),
-        cut("issue", parsed.issue),
-        cut("pages", parsed.pages),
-        cut("doi", parsed.doi),
-        cut("pmid", parsed.pmid),
-        cut("pmcid", parsed.pmcid),
-        cut("issn", parsed.issn),
-        cut("isbn", parsed.isbn),
-        _json(parsed.keywords),
-        cut("language", parsed.language),
-        cut("publication_type", parsed.publication_type),
-        parsed.url,
-        not (parsed.title and parsed.authors),
-        _json(parsed.raw),
-        "",
-        "{}",
-        search.started_at or timezone.now(),
-    )
+RECORD_COLUMNS = ("review_id", "search_id", "position", *VALUE_COLUMNS, "created_at")
 
 
 def _read_batch(
-    results: Iterator[ParseResult], search: Search, add: Callable[[tuple[Any, ...]], object]
+    items: Iterator[Item], search: Search, add: Callable[[tuple[Any, ...]], object]
 ) -> tuple[int, bool]:
-    """Read results until ``BATCH_SIZE`` records were given to ``add``, counting rejections.
+    """Read items until ``BATCH_SIZE`` records were given to ``add``, counting rejections.
 
     Returns ``(records added, whether the file has ended)``. A record's position is its
     1-based place among the file's results, so it equals ``search.records_read``.
     """
     added = 0
-    for result in results:
+    review_id, search_id = search.review_id, search.pk
+    created_at = search.started_at or timezone.now()
+    for item in items:
         search.records_read += 1
-        if isinstance(result, Rejection):
+        if isinstance(item, Rejection):
             search.records_rejected += 1
             if len(search.errors) < MAX_STORED_ERRORS:
-                search.errors.append({"line": result.line, "message": result.message})
+                search.errors.append({"line": item.line, "message": item.message})
             continue
-        add(_row_from(result, search=search, position=search.records_read))
+        add((review_id, search_id, search.records_read, *item, created_at))
         added += 1
         if added >= BATCH_SIZE:
             return added, False
@@ -326,15 +224,13 @@ def _insert_records(rows: list[tuple[Any, ...]]) -> None:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names are ours
 
 
-def _import_batch(
-    results: Iterator[ParseResult], search: Search, attempt: int, counting: _CountingReader
-) -> bool:
+def _import_batch(source: _Source, search: Search, attempt: int) -> bool:
     """Read and store the next batch of records in one transaction; whether the file ended.
 
-    On PostgreSQL the records go into a ``COPY`` as they are parsed, so the server stores
-    one while the next is read (two processes at work, and no batch held in memory); on
-    SQLite, which writes in this process, the batch is parsed first and written after, so
-    the write lock is held only while writing.
+    On PostgreSQL the records go into a ``COPY`` as they are read, so the server stores
+    one while the next is read (no batch held in memory); on SQLite, which writes in this
+    process, the batch is read first and written after, so the write lock is held only
+    while writing.
     """
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(Record._meta.db_table)
@@ -345,18 +241,60 @@ def _import_batch(
                 connection.cursor() as cursor,
                 cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
             ):
-                added, ended = _read_batch(results, search, copy.write_row)
-            _record_progress(search, added, counting.count)
+                added, ended = _read_batch(source.items, search, copy.write_row)
+            _record_progress(search, added, source.bytes_read)
     else:
         rows: list[tuple[Any, ...]] = []
-        added, ended = _read_batch(results, search, rows.append)
+        added, ended = _read_batch(source.items, search, rows.append)
         with transaction.atomic():
             _check_owner(search, attempt)
             _insert_records(rows)
-            _record_progress(search, added, counting.count)
+            _record_progress(search, added, source.bytes_read)
     # A worker run with DEBUG on would otherwise keep every query's text in memory.
     reset_queries()
     return ended
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def _parse_in_child(search: Search) -> bool:
+    """Whether to parse the search's file in a second process (see ``pipeline``): a file
+    of at least ``IMPORT_PARSER_PROCESS_MIN_MB``, stored on disk, on a machine with more
+    than one CPU for this process. Smaller files import faster without starting one."""
+    threshold = settings.IMPORT_PARSER_PROCESS_MIN_MB
+    if threshold < 0 or search.file_size < threshold * 1048576:
+        return False
+    if _cpus() < 2:
+        return False
+    try:
+        search.file.path  # noqa: B018 - raises for storages without local files
+    except NotImplementedError:
+        return False
+    return True
+
+
+@contextmanager
+def _open_source(search: Search) -> Iterator[_Source]:
+    """The search's file as items, parsed in a second process or in this one."""
+    fmt, column_map = search.format_requested, search.column_map
+    gzip_limit = 20 * max_upload_bytes()
+    if _parse_in_child(search):
+        with ParserProcess(
+            search.file.path, fmt=fmt, column_map=column_map, maxlen=_MAXLEN, gzip_limit=gzip_limit
+        ) as child:
+            yield child
+        return
+    with search.file.open("rb") as stored:
+        source = InProcess(
+            stored, fmt=fmt, column_map=column_map, maxlen=_MAXLEN, gzip_limit=gzip_limit
+        )
+        try:
+            yield source
+        finally:
+            source.close()
 
 
 def run_import(
@@ -378,29 +316,20 @@ def run_import(
         return Search.objects.get(pk=search_id)
     search, attempt = claimed
     try:
-        with search.file.open("rb") as stored:
-            counting = _CountingReader(stored)
-            buffered = io.BufferedReader(counting, buffer_size=1 << 16)
-            stream: BinaryIO = buffered
-            if buffered.peek(2)[:2] == b"\x1f\x8b":
-                # A gzip-compressed export (e.g. EndNote XML .xml.gz).
-                limit = 20 * max_upload_bytes()
-                inflated = gzip.GzipFile(fileobj=buffered)
-                stream = io.BufferedReader(_LimitedReader(inflated, limit, search.filename))
-            parsed = parse_file(stream, fmt=search.format_requested, column_map=search.column_map)
-            search.format, search.encoding = parsed.format, parsed.encoding
-            search.warnings = list(parsed.warnings)
-            while not _import_batch(parsed.results, search, attempt, counting):
+        with _open_source(search) as source:
+            search.format, search.encoding = source.format, source.encoding
+            search.warnings = list(source.warnings)
+            while not _import_batch(source, search, attempt):
                 if on_batch:
                     on_batch(search)
             # Warnings can grow while the file is read (bad bytes past the first chunk).
-            search.warnings = list(parsed.warnings)
+            search.warnings = list(source.warnings)
     except _Superseded:
         log.info("import of search %s superseded by a newer attempt", search_id)
         return Search.objects.get(pk=search_id)
     except FileFormatError as exc:
         return _fail(search, attempt, f"{search.filename}: {exc}")
-    except (UnicodeError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except READ_ERRORS as exc:
         return _fail(search, attempt, f"{search.filename}: the file could not be read ({exc}).")
     except Exception:
         log.exception("import of search %s failed", search_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from reviewflow.reviews.services import create_review
@@ -9,7 +11,7 @@ from screening.models import Record, Search, SearchStatus
 from screening.services import imports
 from tests.conftest import needs_service
 from tests.screening.factories import ris_records, upload
-from tests.worker import real_worker, wait_for
+from tests.worker import parser_processes, real_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +58,9 @@ def test_worker_killed_mid_import_ends_with_each_record_once(broker, owner, tmp_
             what="the first batch",
             worker=worker,
         )
+        pool = worker.children()[0]
+        # The file (about 15 MB) is parsed in a second process, started by the task's.
+        parsers = parser_processes(pool)
         worker.kill_child()  # SIGKILL the process running the task, half-way
         done = wait_for(
             lambda: Search.objects.filter(pk=search.pk, status=SearchStatus.DONE).first(),
@@ -64,6 +69,12 @@ def test_worker_killed_mid_import_ends_with_each_record_once(broker, owner, tmp_
             worker=worker,
         )
     assert done.attempt >= 2, "the import finished before the worker was killed"
+    assert parsers, "the import was not parsed in a parser process"
+    # Its importer gone, the orphaned parser fails its next write and exits.
+    deadline = time.monotonic() + 30
+    while set(parsers) & set(parser_processes()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not set(parsers) & set(parser_processes()), "a parser process outlived its worker"
     assert done.records_imported == n
     assert Record.objects.filter(search=search).count() == n
     assert Record.objects.filter(search=search).values("position").distinct().count() == n

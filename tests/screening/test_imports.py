@@ -33,7 +33,9 @@ def create(review, owner, text, name="export.ris", **kw):
     )
 
 
-def test_real_ris_file_imports_every_record(review, owner, django_capture_on_commit_callbacks):
+def test_real_ris_file_imports_every_record(
+    review, owner, django_capture_on_commit_callbacks, parser
+):
     path = shared_path(
         "exports", "citesource-gambling-harms", "20221207_gambling-harms_scopus_255.ris"
     )
@@ -67,7 +69,7 @@ def test_real_ris_file_imports_every_record(review, owner, django_capture_on_com
     ids=["lens.ris", "marcelis.nbib"],
 )
 def test_stored_records_equal_the_parsed_ones_with_raw_tags_in_file_order(
-    review, owner, django_capture_on_commit_callbacks, relative
+    review, owner, django_capture_on_commit_callbacks, relative, parser
 ):
     path = shared_path("exports", *relative)
     with django_capture_on_commit_callbacks(execute=True):
@@ -106,7 +108,9 @@ def test_long_record_columns_are_text_and_lz4_compressed_where_postgresql_has_lz
         assert cursor.fetchall() == [("abstract", method, "text"), ("raw", method, "text")]
 
 
-def test_task_run_twice_keeps_each_record_once(review, owner, django_capture_on_commit_callbacks):
+def test_task_run_twice_keeps_each_record_once(
+    review, owner, django_capture_on_commit_callbacks, parser
+):
     with django_capture_on_commit_callbacks(execute=True):
         search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
     again = imports.run_import(search_id=search.pk)
@@ -114,7 +118,7 @@ def test_task_run_twice_keeps_each_record_once(review, owner, django_capture_on_
     assert Record.objects.filter(search=search).count() == 2 * imports.BATCH_SIZE + 500
 
 
-def test_interrupted_import_is_redone_cleanly(review, owner):
+def test_interrupted_import_is_redone_cleanly(review, owner, parser):
     n = 3 * imports.BATCH_SIZE + 500
     search = create(review, owner, ris_records(n))  # queued, not run (no on_commit here)
 
@@ -137,7 +141,7 @@ def test_interrupted_import_is_redone_cleanly(review, owner):
     assert sorted(positions) == list(range(1, n + 1))
 
 
-def test_superseded_run_stops_without_writing(review, owner):
+def test_superseded_run_stops_without_writing(review, owner, parser):
     search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
 
     def another_worker_takes_over(s):
@@ -151,7 +155,7 @@ def test_superseded_run_stops_without_writing(review, owner):
 
 
 def test_rejections_are_counted_with_line_and_reason(
-    review, owner, django_capture_on_commit_callbacks
+    review, owner, django_capture_on_commit_callbacks, parser
 ):
     text = ris_records(2) + "\nTY  - JOUR\nPY  - 2020\nER  - \n\n" + ris_records(1, start=3)
     with django_capture_on_commit_callbacks(execute=True):
@@ -183,7 +187,7 @@ def test_rejections_are_counted_with_line_and_reason(
     ids=["binary", "entity-bomb", "prose"],
 )
 def test_unreadable_files_import_nothing_and_say_why(
-    review, owner, content, name, message, django_capture_on_commit_callbacks
+    review, owner, content, name, message, django_capture_on_commit_callbacks, parser
 ):
     with django_capture_on_commit_callbacks(execute=True):
         search = create(review, owner, content, name)
@@ -195,7 +199,7 @@ def test_unreadable_files_import_nothing_and_say_why(
 
 
 def test_truncated_endnote_xml_leaves_no_partial_records(
-    review, owner, django_capture_on_commit_callbacks
+    review, owner, django_capture_on_commit_callbacks, parser
 ):
     data = gzip.decompress(shared_path("dedup", "stroke", "Stroke.xml.gz").read_bytes())
     with django_capture_on_commit_callbacks(execute=True):
@@ -206,7 +210,7 @@ def test_truncated_endnote_xml_leaves_no_partial_records(
     assert Record.objects.filter(search=search).count() == 0
 
 
-def test_gzipped_endnote_xml_imports(review, owner, django_capture_on_commit_callbacks):
+def test_gzipped_endnote_xml_imports(review, owner, django_capture_on_commit_callbacks, parser):
     data = shared_path("dedup", "stroke", "Stroke.xml.gz").read_bytes()
     with django_capture_on_commit_callbacks(execute=True):
         search = create(review, owner, data, "Stroke.xml.gz", source="Embase")
@@ -233,7 +237,7 @@ def test_unknown_column_map_field_is_refused(review, owner):
         create(review, owner, "a,b\n1,2\n", "x.csv", column_map={"a": "colour"})
 
 
-def test_column_map_is_applied(review, owner, django_capture_on_commit_callbacks):
+def test_column_map_is_applied(review, owner, django_capture_on_commit_callbacks, parser):
     csv_text = 'Article Name,Writers,When\nMSC in ARDS,"Smith, John",2021\n'
     with django_capture_on_commit_callbacks(execute=True):
         search = create(
