@@ -310,16 +310,25 @@ class ParserProcess:
             os.environ,
             PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         )
-        self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [sys.executable, "-m", "screening.importers.pipeline"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=root,
-        )
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+                [sys.executable, "-m", "screening.importers.pipeline"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                cwd=root,
+            )
+        except OSError as exc:  # no such interpreter, no processes left, …
+            raise ParserCrashed(f"the parser process could not start: {exc}") from exc
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(config).encode())
-        self._process.stdin.close()
+        try:
+            self._process.stdin.write(json.dumps(config).encode())
+            self._process.stdin.close()
+        except OSError as exc:  # it ended before reading its instructions
+            self._process.kill()
+            self._process.wait()
+            self._process.stdout.close()
+            raise ParserCrashed(f"the parser process could not start: {exc}") from exc
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_FRAMES)
         self._stop = threading.Event()
         self._reader = threading.Thread(

@@ -34,6 +34,7 @@ from screening.importers.pipeline import (
     VALUE_COLUMNS,
     InProcess,
     Item,
+    ParserCrashed,
     ParserProcess,
 )
 from screening.importers.tabular import FIELD_NAMES
@@ -282,11 +283,23 @@ def _open_source(search: Search) -> Iterator[_Source]:
     fmt, column_map = search.format_requested, search.column_map
     gzip_limit = 20 * max_upload_bytes()
     if _parse_in_child(search):
-        with ParserProcess(
-            search.file.path, fmt=fmt, column_map=column_map, maxlen=_MAXLEN, gzip_limit=gzip_limit
-        ) as child:
-            yield child
-        return
+        try:
+            child = ParserProcess(
+                search.file.path,
+                fmt=fmt,
+                column_map=column_map,
+                maxlen=_MAXLEN,
+                gzip_limit=gzip_limit,
+            )
+        except ParserCrashed as exc:
+            # It never began reading (an interpreter that cannot run it, say, or a crash
+            # before the first record): the file is parsed here instead, and an error in
+            # the file itself shows there as it would have.
+            log.warning("search %s: parsing in this process instead: %s", search.pk, exc)
+        else:
+            with child:
+                yield child
+            return
     with search.file.open("rb") as stored:
         source = InProcess(
             stored, fmt=fmt, column_map=column_map, maxlen=_MAXLEN, gzip_limit=gzip_limit

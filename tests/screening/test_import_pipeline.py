@@ -243,3 +243,21 @@ def test_the_child_ends_quietly_when_the_importer_stops_reading(tmp_path):
     child.stdout.close()
     assert child.wait(timeout=30) == 0
     assert child.stderr.read() == b""
+
+
+@pytest.mark.parametrize("python", ["/bin/false", "/no/such/python"])
+def test_a_parser_process_that_cannot_start_leaves_the_parsing_to_the_worker(
+    owner, settings, monkeypatch, caplog, python
+):
+    monkeypatch.setattr(sys, "executable", python)
+    search = _import(
+        owner,
+        ris_records(1200).encode(),
+        "many.ris",
+        child=True,
+        settings=settings,
+        monkeypatch=monkeypatch,
+    )
+    assert (search.status, search.records_imported) == (SearchStatus.DONE, 1200)
+    assert Record.objects.filter(search=search).count() == 1200
+    assert "parsing in this process instead: the parser process" in caplog.text
