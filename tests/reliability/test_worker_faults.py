@@ -139,7 +139,11 @@ def test_redis_restarted_with_imports_queued_still_imports_each_of_them_once(
     owner, tmp_path, monkeypatch
 ):
     needs_redis_server()
-    n, files = 8_000, 4
+    # The first import is large enough (several seconds) to be surely still running when
+    # Redis is killed; with a small one the worker could finish it and take the next
+    # message between the count of waiting messages and the kill.
+    sizes = [60_000, 8_000, 8_000, 8_000]
+    files = len(sizes)
     redis = RedisServer(tmp_path)
     redis.start()
     # The worker and this process (the producer) both use this test's own Redis.
@@ -155,11 +159,13 @@ def test_redis_restarted_with_imports_queued_still_imports_each_of_them_once(
                 imports.create_search(
                     review=review,
                     actor=owner,
-                    file=upload(ris_records(n, start=k * n + 1, prefix=f"Source {k} trial")),
+                    file=upload(
+                        ris_records(size, start=k * 100_000 + 1, prefix=f"Source {k} trial")
+                    ),
                     filename=f"export-{k}.ris",
                     source=f"Database {k}",
                 )
-                for k in range(files)
+                for k, size in enumerate(sizes)
             ]
             wait_for(
                 lambda: Search.objects.filter(pk=searches[0].pk, records_imported__gt=0).exists(),
@@ -190,7 +196,7 @@ def test_redis_restarted_with_imports_queued_still_imports_each_of_them_once(
     assert done
     assert waiting == files - 1 and lost == waiting  # the restart really lost them
     assert resent and int(resent[-1]) == files - 1
-    for k, search in enumerate(searches):
+    for k, (search, n) in enumerate(zip(searches, sizes, strict=True)):
         search.refresh_from_db()
         assert (search.status, search.records_imported, search.attempt) == (
             SearchStatus.DONE,
