@@ -438,6 +438,7 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
         raise SystemExit(f"import ended as {search.status}: {search.failure}")
     result: dict[str, Any] = {
         "parser_processes": len(_PARSER_PEAKS_KIB),
+        "parser_peak_mb": max(_PARSER_PEAKS_KIB, default=0) / 1024,
         "seconds": ended - started,
         "records": search.records_imported,
         "rejected": search.records_rejected,
@@ -445,6 +446,7 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
         "peak_mb": peak,
     }
     done, done_peak = done_at[0]
+    result["process_peak_mb"] = done_peak - result["parser_peak_mb"]
     result.update(seconds=done - started, peak_mb=done_peak)
     if dedup:
         result.update(dedup_seconds=ended - done, dedup_peak_mb=peak)
@@ -497,7 +499,10 @@ def _measure(row: Row, runs: int, once: Callable[[], dict[str, Any]], expected: 
         row.peak_mb = max(row.peak_mb or 0.0, result["peak_mb"])
         line = f"  {row.name}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB"
         if "parser_processes" in result:
-            line += f", parser processes: {result['parser_processes']}"
+            line += (
+                f" (this process {result['process_peak_mb']:.0f} MB, parser processes: "
+                f"{result['parser_processes']}, {result['parser_peak_mb']:.0f} MB)"
+            )
         if "dedup_seconds" in result:
             row.dedup_runs.append(result["dedup_seconds"])
             row.dedup_peak_mb = max(row.dedup_peak_mb or 0.0, result["dedup_peak_mb"])

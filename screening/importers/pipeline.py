@@ -240,11 +240,15 @@ def _read_frame(source: IO[bytes]) -> bytes | None:
 
 def _peak_kib() -> int:
     """This process's peak resident memory since it began running Python (``VmHWM``;
-    ``ru_maxrss`` would count the pages of the process it was forked from)."""
-    with open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
+    ``ru_maxrss`` would count the pages of the process it was forked from); 0 where
+    ``/proc`` does not tell (macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return 0
 
 

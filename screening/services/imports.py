@@ -6,6 +6,9 @@ each run takes the search over by bumping ``attempt``, deletes whatever an earli
 left, and writes its batches only while it still owns the search. Records of a search are
 shown nowhere until the search is ``done``, so nobody sees a half-imported file, and a file
 that fails leaves no records at all.
+
+A file of at least ``IMPORT_PARSER_PROCESS_MIN_MB`` is parsed in a second process while this
+one writes (``screening.importers.pipeline``); both ways give the same rows.
 """
 
 from __future__ import annotations
@@ -183,7 +186,8 @@ def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] |
         return search, search.attempt
 
 
-# The order ``_row_from`` writes a record's values in.
+# The columns of a record row: ``_read_batch`` puts the review, the search and the
+# position before the values of ``pipeline.record_values``, and the creation time after.
 RECORD_COLUMNS = ("review_id", "search_id", "position", *VALUE_COLUMNS, "created_at")
 
 
@@ -257,8 +261,9 @@ def _import_batch(source: _Source, search: Search, attempt: int) -> bool:
 
 
 def _cpus() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0))
+    """CPUs this process may run on (all of the machine's where the system cannot say)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _parse_in_child(search: Search) -> bool:

@@ -261,3 +261,11 @@ def test_a_parser_process_that_cannot_start_leaves_the_parsing_to_the_worker(
     assert (search.status, search.records_imported) == (SearchStatus.DONE, 1200)
     assert Record.objects.filter(search=search).count() == 1200
     assert "parsing in this process instead: the parser process" in caplog.text
+
+
+def test_cpus_are_counted_where_affinity_is_unknown(monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert imports._cpus() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert imports._cpus() == 1
