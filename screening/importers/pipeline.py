@@ -32,7 +32,7 @@ import sys
 import threading
 import traceback
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO
@@ -80,11 +80,10 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _json(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate): as json did
-        return json.dumps(value, ensure_ascii=False)
+_CUT = (
+    "journal", "volume", "issue", "pages", "doi", "pmid", "pmcid", "issn", "isbn", "language",
+    "publication_type",
+)  # fmt: skip
 
 
 def record_values(
@@ -92,45 +91,62 @@ def record_values(
 ) -> tuple[Any, ...]:
     """A record's values for ``VALUE_COLUMNS``: text cut to its column's length, JSON
     columns encoded. ``position`` is the record's 1-based place among the file's results."""
+    return _values_maker(maxlen)(parsed, position)
 
-    def cut(name: str, value: str) -> str:
-        limit = maxlen.get(name)
-        return value[:limit] if limit else value
 
-    return (
-        max(parsed.line, 0),
-        (parsed.record_id or str(position))[:255],
-        parsed.title,
-        parsed.abstract,
-        _json(parsed.authors),
-        parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
-        cut("journal", parsed.journal),
-        cut("volume", parsed.volume),
-        cut("issue", parsed.issue),
-        cut("pages", parsed.pages),
-        cut("doi", parsed.doi),
-        cut("pmid", parsed.pmid),
-        cut("pmcid", parsed.pmcid),
-        cut("issn", parsed.issn),
-        cut("isbn", parsed.isbn),
-        _json(parsed.keywords),
-        cut("language", parsed.language),
-        cut("publication_type", parsed.publication_type),
-        parsed.url,
-        not (parsed.title and parsed.authors),
-        _json(parsed.raw),
-        "",
-        "{}",
+def _values_maker(maxlen: Mapping[str, int]) -> Callable[[ParsedRecord, int], tuple[Any, ...]]:
+    """``record_values`` with the column lengths bound once (the import's hot loop)."""
+    # A slice to None keeps the whole text.
+    journal, volume, issue, pages, doi, pmid, pmcid, issn, isbn, language, kind = (
+        maxlen.get(name) or None for name in _CUT
     )
+    dumps, encode_error = orjson.dumps, orjson.JSONEncodeError
+
+    def encoded(value: Any) -> str:
+        try:
+            return dumps(value).decode()
+        except encode_error:  # what orjson refuses (a lone surrogate): as json did
+            return json.dumps(value, ensure_ascii=False)
+
+    def values(parsed: ParsedRecord, position: int) -> tuple[Any, ...]:
+        year = parsed.year
+        return (
+            max(parsed.line, 0),
+            (parsed.record_id or str(position))[:255],
+            parsed.title,
+            parsed.abstract,
+            encoded(parsed.authors),
+            year if year and 0 < year < 32767 else None,
+            parsed.journal[:journal],
+            parsed.volume[:volume],
+            parsed.issue[:issue],
+            parsed.pages[:pages],
+            parsed.doi[:doi],
+            parsed.pmid[:pmid],
+            parsed.pmcid[:pmcid],
+            parsed.issn[:issn],
+            parsed.isbn[:isbn],
+            encoded(parsed.keywords),
+            parsed.language[:language],
+            parsed.publication_type[:kind],
+            parsed.url,
+            not (parsed.title and parsed.authors),
+            encoded(parsed.raw),
+            "",
+            "{}",
+        )
+
+    return values
 
 
 def items_of(results: Iterator[ParseResult], maxlen: Mapping[str, int]) -> Iterator[Item]:
     """Parse results as items: rejections as they are, records as their values."""
+    values = _values_maker(maxlen)
     for position, result in enumerate(results, start=1):
         if isinstance(result, Rejection):
             yield result
         else:
-            yield record_values(result, position, maxlen)
+            yield values(result, position)
 
 
 # ---------------------------------------------------------------- reading the stored file

@@ -269,3 +269,17 @@ def test_cpus_are_counted_where_affinity_is_unknown(monkeypatch):
     assert imports._cpus() == 3
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert imports._cpus() == 1
+
+
+def test_record_values_cut_text_to_its_column_and_keep_the_rest():
+    record = ParsedRecord(line=1, title="T", journal="J" * 600, doi="10.1/" + "x" * 300)
+    values = dict(
+        zip(
+            pipeline.VALUE_COLUMNS,
+            pipeline.record_values(record, 9, {"journal": 500, "doi": 255}),
+            strict=True,
+        )
+    )
+    assert (len(values["journal"]), len(values["doi"])) == (500, 255)
+    assert values["source_record_id"] == "9"  # no identifier in the file: its position
+    assert values["title"] == "T" and values["incomplete"] is True  # no authors
