@@ -272,7 +272,8 @@ def test_cpus_are_counted_where_affinity_is_unknown(monkeypatch):
 
 
 def test_record_values_cut_text_to_its_column_and_keep_the_rest():
-    record = ParsedRecord(line=1, title="T", journal="J" * 600, doi="10.1/" + "x" * 300)
+    record = ParsedRecord(line=1, record_id="", raw={}, title="T", journal="J" * 600)
+    record.doi = "10.1/" + "x" * 300
     values = dict(
         zip(
             pipeline.VALUE_COLUMNS,
