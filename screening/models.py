@@ -492,6 +492,32 @@ class Claim(models.Model):
         return f"record {self.record_id} held for {self.reviewer_id}"
 
 
+class ReservedVote(models.Model):
+    """A vote slot kept for the reviewer who took their vote back (``undo_last_vote``) on a
+    record that was already settled or in conflict at a blind stage. Its other votes were
+    then visible to every member (``votes_visible_to``), so the reopened slot must not go
+    to someone who may have read them; it is kept for the reviewer who had it, while they
+    still screen in the review, and goes with their next vote on the record."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "stage"], name="reserved_vote_one_per_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"a vote on record {self.record_id} kept for {self.reviewer_id}"
+
+
 class ScreeningState(models.Model):
     """Where one record stands at one stage, kept beside its votes so that finding the next
     record is an index lookup rather than a count over every vote of the review.

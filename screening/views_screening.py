@@ -22,7 +22,15 @@ from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_us
 from reviewflow.reviews.models import Role
 from screening.forms_screening import StageSettingsForm
 from screening.highlight import compile_terms
-from screening.models import Conflict, FullTextReport, Record, Stage, StageSettings, Vote
+from screening.models import (
+    Conflict,
+    FullTextReport,
+    Record,
+    ReservedVote,
+    Stage,
+    StageSettings,
+    Vote,
+)
 from screening.reports import agreement_report
 from screening.services import pilot, prioritisation, screening
 
@@ -170,7 +178,15 @@ def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
     context = _screen_context(access, stage, record)
     context["error"] = error
-    context["info"] = None if error else "Your last vote was undone: vote again on this record."
+    info = None
+    if record is not None and not error:
+        info = "Your last vote was undone: vote again on this record."
+        if ReservedVote.objects.filter(record=record, stage=stage, reviewer=access.user).exists():
+            info += (
+                " Its other votes were already visible to the team, so this vote is kept for"
+                " you: nobody else can take it."
+            )
+    context["info"] = info
     if getattr(request, "htmx", False):
         return render(request, "screening/_screen_panel.html", context)
     if error:

@@ -22,6 +22,7 @@ from django.db.models import (
     F,
     FilteredRelation,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -46,6 +47,7 @@ from screening.models import (
     OutcomeKind,
     Record,
     RecordQuerySet,
+    ReservedVote,
     RetrievalStatus,
     ScreeningState,
     Search,
@@ -244,16 +246,31 @@ def _number(qs: QuerySet[Any]) -> Subquery:
     return Subquery(qs.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"))
 
 
-def _held_by_others(stage: str, reviewer: User, now: datetime) -> Subquery:
-    """How many other reviewers hold a live claim on the outer record without having voted
-    on it (a claim stays after its vote until that reviewer's next ``next`` moves it)."""
+def _kept(stage: str) -> QuerySet[ReservedVote]:
+    """The outer record's kept vote slot (``ReservedVote``), while its reviewer still
+    screens in the review: a reviewer removed, or made a viewer, keeps nothing."""
+    screens = Membership.objects.filter(
+        review=OuterRef("review"), user=OuterRef("reviewer"), role__in=SCREENER_ROLES
+    )
+    return ReservedVote.objects.filter(record=OuterRef("pk"), stage=stage).filter(Exists(screens))
+
+
+def _held_by_others(stage: str, reviewer: User, now: datetime) -> Any:
+    """How many of the outer record's open votes others hold: live claims of reviewers who
+    have not voted on it (a claim stays after its vote until that reviewer's next ``next``
+    moves it), and a vote slot kept for another reviewer (``ReservedVote``)."""
     voted = Vote.objects.filter(
         record=OuterRef("record"), stage=stage, reviewer=OuterRef("reviewer")
     )
     claims = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).filter(
         ~Q(reviewer=reviewer), ~Exists(voted)
     )
-    return _number(claims)
+    kept = Case(
+        When(Exists(_kept(stage).filter(~Q(reviewer=reviewer))), then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return _number(claims) + kept
 
 
 def _with_standing(
@@ -505,7 +522,7 @@ def _slots_taken(stage: str) -> Coalesce:
 
 
 SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]
-_FACTS = ("eligible", "screener", "n_votes", "is_closed", "mine", "slots")
+_FACTS = ("eligible", "screener", "n_votes", "is_closed", "mine", "slots", "kept_for", "kept_row")
 # The columns a vote writes (``reviewflow.compiled.insert``).
 _VOTE_FIELDS = (
     "review", "record", "stage", "reviewer", "slot", "decision", "reason", "note", "created_at"
@@ -541,6 +558,8 @@ def _vote_facts(stage: str) -> QuerySet[Any]:
                 Membership.objects.filter(review=review, user=reviewer, role__in=SCREENER_ROLES)
             ),
             slots=_slots_taken(stage),
+            kept_for=Subquery(_kept(stage).values("reviewer_id")[:1]),
+            kept_row=Exists(ReservedVote.objects.filter(record=OuterRef("pk"), stage=stage)),
         )
         .order_by()
         .values_list(*_FACTS)[:1]
@@ -601,6 +620,11 @@ def cast_vote(
                 "You have already voted on this record (press u to undo your last vote).",
                 code="conflict",
             )
+        if facts["kept_for"] is not None and facts["kept_for"] != reviewer.pk:
+            raise ReviewflowError(
+                "This record's open vote is kept for the reviewer who took theirs back.",
+                code="conflict",
+            )
         votes = facts["n_votes"]
         slot = next((n for n in (1, 2, 3) if not facts["slots"] & (1 << (n - 1))), 0)
         if not slot or slot > conf.reviewers_needed or votes >= conf.reviewers_needed:
@@ -625,6 +649,8 @@ def cast_vote(
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             ) from None
+        if facts["kept_row"]:  # this vote fills the kept slot (or one kept for nobody now)
+            ReservedVote.objects.filter(record_id=record_id, stage=stage).delete()
         complete = votes + 1 == conf.reviewers_needed
         if votes:
             ScreeningState.objects.filter(record_id=record_id, stage=stage).update(
@@ -715,11 +741,22 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
         and Vote.objects.filter(record_id=vote.record_id, stage=Stage.FULL_TEXT).exists()
     ):
         raise ReviewflowError("This record is already being screened at full text.")
+    conflicts = Conflict.objects.filter(
+        record_id=vote.record_id, stage=stage, resolved_at__isnull=True
+    )
+    # Settled or in conflict, the record's votes were visible to every member: at a blind
+    # stage, the slot this undo reopens stays with this reviewer (see ``ReservedVote``).
+    if (
+        (outcome is not None or conflicts.exists())
+        and get_stage_settings(review, stage).blind
+        and Vote.objects.filter(record_id=vote.record_id, stage=stage).exclude(pk=vote.pk).exists()
+    ):
+        ReservedVote.objects.update_or_create(
+            record_id=vote.record_id, stage=stage, defaults={"review": review, "reviewer": reviewer}
+        )
     if outcome is not None:
         outcome.delete()
-    Conflict.objects.filter(
-        record_id=vote.record_id, stage=stage, resolved_at__isnull=True
-    ).delete()
+    conflicts.delete()
     vote.delete()
     state = ScreeningState.objects.filter(record_id=vote.record_id, stage=stage)
     state.filter(votes__lte=1).delete()  # no vote left: no state

@@ -6,7 +6,7 @@ import pytest
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
-from screening.models import Conflict, Outcome, OutcomeKind, Vote
+from screening.models import Claim, Conflict, Outcome, OutcomeKind, ReservedVote, Vote
 from screening.services import screening
 from tests.screening.screening_fixtures import import_records, vote
 
@@ -106,6 +106,69 @@ def test_undo_last_vote(review, records, reviewer, reviewer2):
     assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
     with pytest.raises(ReviewflowError, match="You have no vote to undo"):
         screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+
+
+@pytest.mark.parametrize("second", ["include", "exclude"], ids=["agreed", "in-conflict"])
+def test_a_vote_taken_back_after_settling_is_kept_for_its_reviewer(
+    review, records, reviewer, reviewer2, owner, make_user, second
+):
+    """Once settled (or in conflict), a record's votes are visible to every member; the
+    vote slot an undo reopens must not go to someone who has read the remaining vote."""
+    from reviewflow.reviews.services import add_member
+
+    third = make_user("theo")
+    add_member(review=review, actor=owner, user=third, role="reviewer")
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, second)
+    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+
+    # Nobody else is offered the record, even with the undoer's claim gone…
+    Claim.objects.filter(reviewer=reviewer2).delete()
+    for other in (third, owner):
+        offered = []
+        while (
+            record := screening.next_record(review=review, stage=TA, reviewer=other)
+        ) is not None:
+            offered.append(record.pk)
+            vote(review, record, other, "exclude")
+        assert records[0].pk not in offered
+    # …nor may vote on it,
+    with pytest.raises(ReviewflowError) as err:
+        vote(review, records[0], third, "exclude")
+    assert err.value.message == (
+        "This record's open vote is kept for the reviewer who took theirs back."
+    )
+    # while its reviewer gets it back and votes again.
+    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
+    vote(review, records[0], reviewer2, "include")
+    assert Outcome.objects.get(record=records[0]).decision == "include"
+    assert not ReservedVote.objects.exists()
+
+
+def test_a_vote_taken_back_before_settling_frees_the_slot_for_anyone(
+    review, owner, reviewer, reviewer2
+):
+    (record,) = import_records(review, owner, 1)
+    vote(review, record, reviewer, "include")
+    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    assert not ReservedVote.objects.exists()
+    vote(review, record, reviewer2, "include")  # nobody could read a vote: no reservation
+
+
+def test_a_kept_vote_is_freed_when_its_reviewer_stops_screening(
+    review, records, reviewer, reviewer2, owner, make_user
+):
+    from reviewflow.reviews.models import Membership
+    from reviewflow.reviews.services import add_member, remove_member
+
+    third = make_user("theo")
+    add_member(review=review, actor=owner, user=third, role="reviewer")
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "exclude")
+    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    remove_member(membership=Membership.objects.get(review=review, user=reviewer2), actor=owner)
+    vote(review, records[0], third, "exclude")  # the record can be finished without them
+    assert not ReservedVote.objects.exists()
 
 
 def test_undo_after_adjudication_is_refused(review, records, reviewer, reviewer2, owner):

@@ -60,6 +60,24 @@ def test_screening_page_votes_and_shows_the_next_record(client_for, review, reco
     assert Vote.objects.get(reviewer=reviewer).note == "animal study"
 
 
+@pytest.mark.parametrize("settled", [False, True], ids=["open", "settled"])
+def test_undo_on_the_page_offers_the_record_again_and_says_when_it_is_kept(
+    client_for, review, records, reviewer, reviewer2, settled
+):
+    if settled:
+        vote(review, records[0], reviewer2, "include")
+    vote(review, records[0], reviewer, "exclude")
+    response = client_for(reviewer).post(
+        reverse("screen-undo", args=[review.slug, TA]), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert response.context["record"].pk == records[0].pk
+    info = response.context["info"]
+    assert info.startswith("Your last vote was undone: vote again on this record.")
+    assert ("this vote is kept for you" in info) is settled
+    assert info in response.content.decode()
+
+
 def test_full_text_exclusion_without_reason_is_refused_on_the_page(
     client_for, review, records, reviewer, reviewer2
 ):
