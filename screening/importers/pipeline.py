@@ -258,13 +258,10 @@ def _peak_kib() -> int:
     """This process's peak resident memory since it began running Python (``VmHWM``;
     ``ru_maxrss`` would count the pages of the process it was forked from); 0 where
     ``/proc`` does not tell (macOS)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     return 0
 
 

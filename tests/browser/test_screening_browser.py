@@ -8,7 +8,7 @@ import pytest
 
 from reviewflow.reviews.models import Role
 from reviewflow.reviews.services import add_member, create_review
-from screening.models import Conflict, Outcome, Vote
+from screening.models import Conflict, Outcome, ReservedVote, Vote
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import PASSWORD
 from tests.screening.screening_fixtures import import_records
@@ -59,11 +59,15 @@ def test_two_reviewers_conflict_adjudication_and_full_text_reason(
     assert conflict.record_id == disputed
     assert Outcome.objects.filter(stage=TA, decision="include").count() == 9
 
-    # Undo by keyboard works too: take back and re-cast the last vote.
+    # Undo by keyboard works too: take back and re-cast the last vote. That record was
+    # settled, so the reopened vote is kept for this reviewer until they vote again.
     second.keyboard.press("u")
     second.wait_for_selector("[data-record]")
+    assert "this vote is kept for you" in second.locator("p.msg[role=status]").inner_text()
+    assert ReservedVote.objects.filter(reviewer=reviewer2).count() == 1
     press_and_wait(second, "i")
     assert Vote.objects.count() == 20
+    assert not ReservedVote.objects.exists()
 
     adjudicator = new_page()
     sign_in(adjudicator, base, owner.username, PASSWORD)
