@@ -399,15 +399,15 @@ def worker_import(path: Path, *, dedup: bool) -> dict[str, Any]:
     from screening import tasks
     from screening.importers.pipeline import ParserProcess
     from screening.models import SearchStatus
-    from screening.services import imports
-    from screening.services.imports import create_search, run_import
+    from screening.services import identification
+    from screening.services.identification import create_search, run_import
 
     class Measured(ParserProcess):
         def close(self) -> None:
             super().close()
             _PARSER_PEAKS_KIB.append(self.child_peak_kib)
 
-    imports.ParserProcess = Measured  # type: ignore[misc]
+    identification.ParserProcess = Measured  # type: ignore[misc]
 
     call_command("migrate", verbosity=0)
     owner = User.objects.create_user("bench")

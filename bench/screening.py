@@ -212,7 +212,8 @@ def worker_setup(records: int, reviewers: int, screened: float) -> dict[str, Any
         SearchStatus,
         Vote,
     )
-    from screening.services.screening import SHUFFLE, get_stage_settings
+    from screening.selectors.screening import SHUFFLE
+    from screening.services.screening.stage_settings import get_stage_settings
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

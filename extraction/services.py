@@ -61,7 +61,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Membership, Review, Role
 from reviewflow.reviews.services import record_audit
 from screening.models import Record
-from screening.queries import included_at_full_text
+from screening.selectors.identification import included_at_full_text
 
 EXTRACTOR_ROLES = (Role.OWNER, Role.REVIEWER)
 

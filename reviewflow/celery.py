@@ -55,7 +55,10 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
         from django.db import DatabaseError, connections
         from kombu.exceptions import OperationalError as BrokerError
 
-        from screening.services.imports import requeue_pending_dedups, requeue_queued_searches
+        from screening.services.identification import (
+            requeue_pending_dedups,
+            requeue_queued_searches,
+        )
 
         try:
             ids = requeue_queued_searches(older_than)

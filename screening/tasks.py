@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from screening.services import imports
+from screening.services import identification
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def import_search(search_id: int, only_if_queued: bool = False) -> str:
     """Import one search's file; safe to run twice (the service restarts cleanly).
-    ``only_if_queued``: a re-sent task (``imports.requeue_queued_searches``)."""
-    return imports.run_import(search_id=search_id, only_if_queued=only_if_queued).status
+    ``only_if_queued``: a re-sent task (``identification.requeue_queued_searches``)."""
+    return identification.run_import(search_id=search_id, only_if_queued=only_if_queued).status
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -18,7 +18,7 @@ def dedup_search(
 ) -> int:
     """Compare a newly imported search with the review (or all records); safe to re-run.
     ``only_if_pending``: skip a search whose deduplication has run since it was sent
-    (``imports.requeue_pending_dedups``)."""
+    (``identification.requeue_pending_dedups``)."""
     from screening.services import dedup
 
     return dedup.run_dedup(

@@ -249,7 +249,7 @@ class AuditListView(ListAPIView):
         return AuditEvent.objects.filter(review=access.review).select_related("actor")
 
     def paginate_queryset(self, queryset: Any) -> Any:
-        from screening.blinding import mask_audit_events
+        from screening.selectors.screening import mask_audit_events
 
         page = super().paginate_queryset(queryset)
         mask_audit_events(page or [], signed_in_user(self.request))

@@ -342,3 +342,25 @@ def record_worker_heartbeat(*, token: str, hostname: str) -> WorkerHeartbeat:
         token=token, defaults={"hostname": hostname[:200]}
     )
     return heartbeat
+
+
+def record_audit_for_record(
+    *,
+    review: Review,
+    actor: User | None,
+    action: str,
+    record_id: int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An audit event about one record, found again in that record's history."""
+    record_audit(
+        review=review,
+        actor=actor,
+        action=action,
+        target=f"record {record_id}",
+        before=before,
+        after=after,
+        object_type="record",
+        object_id=record_id,
+    )

@@ -201,7 +201,7 @@ def audit_trail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     events = AuditEvent.objects.filter(review=access.review).select_related("actor")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    from screening.blinding import mask_audit_events
+    from screening.selectors.screening import mask_audit_events
 
     page.object_list = list(page.object_list)
     mask_audit_events(page.object_list, access.user)

@@ -11,7 +11,7 @@ from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
-import screening.fields
+import screening.models.fields
 
 LONG_COLUMNS = ("raw", "abstract")
 
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="record",
             name="raw",
-            field=screening.fields.JSONTextField(blank=True, default=dict),
+            field=screening.models.fields.JSONTextField(blank=True, default=dict),
         ),
         migrations.RunPython(use_lz4, use_default_compression),
     ]

@@ -43,7 +43,8 @@ from screening.models import (
     Vote,
 )
 from screening.prioritisation import curve, features, model, stopping
-from screening.services.screening import eligible_records, get_stage_settings
+from screening.selectors.screening import eligible_records
+from screening.services.screening.stage_settings import get_stage_settings
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from screening.models import (
     Stage,
 )
 from screening.prisma import PrismaCounts
-from screening.queries import included_at_full_text
+from screening.selectors.identification import included_at_full_text
 
 MANUAL_FIELDS = (
     "updated_review",

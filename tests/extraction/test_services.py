@@ -11,7 +11,7 @@ from extraction.models import Consensus, Extraction, Form
 from extraction.services import ExtractionInvalid
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
-from screening.services import screening
+from screening.services.fulltext import link_same_study
 from tests.extraction.helpers import (
     ARMS,
     FIELDS,
@@ -159,7 +159,7 @@ def test_included_studies_are_full_text_includes_one_per_study(
 ):
     assert list(services.included_studies(review)) == records[:2]
     # The second report is another report of the first study: one study.
-    screening.link_same_study(review=review, record=records[1], actor=owner, study_of=records[0])
+    link_same_study(review=review, record=records[1], actor=owner, study_of=records[0])
     assert list(services.included_studies(review)) == records[:1]
 
 

@@ -15,6 +15,7 @@ from extraction import services
 from extraction.models import Consensus, Extraction, Form
 from extraction.spec import ColumnSpec, FieldSpec, FormSpec, SectionSpec
 from screening.models import Record
+from screening.services.fulltext import attach_full_text
 from tests.screening.screening_fixtures import import_records, vote
 
 pytestmark = pytest.mark.django_db
@@ -466,12 +467,10 @@ def test_a_judgement_left_to_the_proposal_takes_it_and_an_override_needs_a_reaso
 
 
 def test_the_full_text_pdf_is_shown_beside_the_form(client_for, form, reviewer):
-    from screening.services import screening
-
     record = services.included_studies(form.review).first()
     pdf = io.BytesIO(b"%PDF-1.4\n%%EOF\n")
     pdf.name = "trial.pdf"
-    screening.attach_full_text(
+    attach_full_text(
         review=form.review, record=record, actor=reviewer, file=pdf, filename="trial.pdf"
     )
     client = client_for(reviewer)

@@ -54,9 +54,14 @@ from extraction.models import Extraction, Form
 from reviewflow.reviews import services as review_services
 from reviewflow.reviews.models import Invitation, Membership, Role
 from screening.models import Conflict, DuplicatePair, Record, Search, Stage, Vote
-from screening.queries import STATUSES
-from screening.services import pilot, prioritisation, screening
-from screening.views_exports import RECORD_STAGES
+from screening.selectors.identification import STATUSES
+from screening.selectors.screening import votes_visible_to
+from screening.services import prioritisation
+from screening.services.fulltext import attach_full_text
+from screening.services.screening import pilot
+from screening.services.screening.stage_settings import update_stage_settings
+from screening.services.screening.votes import cast_vote, undo_last_vote
+from screening.views.exports import RECORD_STAGES
 from tests.extraction.helpers import GOOD
 from tests.reliability.test_permission_matrix import (
     HTML_GET,
@@ -115,7 +120,7 @@ def _import_blind(review: Any, owner: Any) -> list[Record]:
     """The records of the blind scenario; title/abstract is then ordered by relevance."""
     text = ris_records(12, start=101, prefix="Blind sweep trial")
     _import(review, owner, text, "z.ris", "CINAHL")
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, order="relevance")
+    update_stage_settings(review=review, stage=TA, actor=owner, order="relevance")
     return list(Record.objects.filter(review=review, search__filename="z.ris").order_by("position"))
 
 
@@ -123,7 +128,7 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
     """The blind items on top of ``_build``'s objects; returns what the test needs."""
 
     def vote(record: Record, user: Any, decision: str, stage: str = TA, **extra: str) -> Vote:
-        return screening.cast_vote(
+        return cast_vote(
             review=review, record=record, reviewer=user, stage=stage, decision=decision, **extra
         )
 
@@ -137,7 +142,7 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
     for record in p[5:8]:  # on to full text
         vote(record, b, "include")
         vote(record, owner, "include")
-    screening.attach_full_text(
+    attach_full_text(
         review=review,
         record=p[5],
         actor=owner,
@@ -382,7 +387,7 @@ def _sweep(sweeper: Sweeper, persona: str, values: dict[Any, list[Any]], schema:
 def _visible(review: Any, user: Any) -> dict[str, Any]:
     """What the design lets ``user`` see: vote ids, extraction ids with values, comparable
     studies, and (record, stage) pairs whose vote events show in the audit trail."""
-    votes = screening.votes_visible_to(user, Vote.objects.filter(review=review))
+    votes = votes_visible_to(user, Vote.objects.filter(review=review))
     owner = extraction_services.is_owner(review, user)
     extractions = extraction_services.annotate_visibility(
         Extraction.objects.filter(form__review=review), user, owner=owner, visible_only=True
@@ -473,13 +478,11 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
         return [_normalised(_body(sweep_a.get(u, api=api, **x))) for u, api, x in watched]
 
     def b_votes(decision: str, **extra: str) -> None:
-        screening.cast_vote(
-            review=review, record=target, reviewer=b, stage=TA, decision=decision, **extra
-        )
+        cast_vote(review=review, record=target, reviewer=b, stage=TA, decision=decision, **extra)
 
     b_votes("include", note="ZQX-NOTE-B-DIFF")
     included = snapshot()
-    screening.undo_last_vote(review=review, reviewer=b, stage=TA)
+    undo_last_vote(review=review, reviewer=b, stage=TA)
     b_votes("exclude", reason="ZQX-RSN-B-DIFF", note="ZQX-NOTE-B-DIFF")
     excluded = snapshot()
     assert f'data-record="{target}"'.encode() in included[0], "A's page shows that record"

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from reviewflow.celery import app as celery_app
 from reviewflow.reviews.models import AuditEvent
 from screening.models import Record, Search, SearchStatus
-from screening.services import dedup, imports
+from screening.services import dedup, identification
 from tests.reliability.helpers import RedisServer, free_port, needs_redis_server
 from tests.screening.factories import ris_records, upload
 from tests.worker import _reset_connections, real_worker, wait_for
@@ -101,16 +101,16 @@ def test_upload_while_the_broker_is_refused_is_saved_queued_and_says_so(
         call_command("importcitations", review.slug, str(export), stdout=out, stderr=err)
     assert page.status_code == 200
     assert page.redirect_chain[-1][0].startswith(f"/r/{review.slug}/searches/")
-    assert f"page.ris: {imports.IMPORT_DEFERRED}" in page.content.decode()
+    assert f"page.ris: {identification.IMPORT_DEFERRED}" in page.content.decode()
     assert api.status_code == 202
     body = api.json()
     assert (body["status"], body["task_sent"], body["message"]) == (
         "queued",
         False,
-        imports.IMPORT_DEFERRED,
+        identification.IMPORT_DEFERRED,
     )
     search = Search.objects.get(pk=body["id"])
-    assert err.getvalue().strip().endswith(imports.IMPORT_DEFERRED)
+    assert err.getvalue().strip().endswith(identification.IMPORT_DEFERRED)
     assert "saved as search" in err.getvalue()
     assert Search.objects.filter(status=SearchStatus.QUEUED).count() == 3
     assert search.records_imported == 0 and not Record.objects.exists()
@@ -149,7 +149,7 @@ def test_uploads_while_redis_is_down_are_imported_once_when_it_returns(
             api = upload_by_api(review, owner, "api.ris")
             api_seconds = time.monotonic() - started
             assert page.status_code == 200, page.content[:500]
-            assert f"page.ris: {imports.IMPORT_DEFERRED}" in page.content.decode()
+            assert f"page.ris: {identification.IMPORT_DEFERRED}" in page.content.decode()
             assert api.status_code == 202, api.content[:500]
             assert api.json()["task_sent"] is False
             searches = list(Search.objects.filter(review=review).order_by("pk"))
@@ -193,7 +193,7 @@ def test_deduplication_lost_in_a_redis_restart_is_sent_again_and_runs_once(
     needs_redis_server()
     # The first search is imported and deduplicated here (tasks run eagerly); the second
     # repeats its records, so its deduplication has five records to merge.
-    first = imports.create_search(
+    first = identification.create_search(
         review=review, actor=owner, file=upload(ris_records(5)), filename="a.ris", source="A"
     )
     redis = RedisServer(tmp_path)
@@ -201,7 +201,7 @@ def test_deduplication_lost_in_a_redis_restart_is_sent_again_and_runs_once(
     monkeypatch.setenv("REDIS_URL", redis.url)
     try:
         with producer_on(redis.url) as queue:
-            second = imports.create_search(
+            second = identification.create_search(
                 review=review,
                 actor=owner,
                 file=upload(ris_records(5)),
@@ -209,7 +209,7 @@ def test_deduplication_lost_in_a_redis_restart_is_sent_again_and_runs_once(
                 source="B",
             )
             # As a worker would: import it; the deduplication is sent on commit.
-            imports.run_import(search_id=second.pk)
+            identification.run_import(search_id=second.pk)
             assert redis.llen(queue) == 2  # the import's message (taken here) and the dedup
         second.refresh_from_db()
         assert (second.status, second.dedup_pending, dedup_runs(second)) == (
@@ -245,7 +245,7 @@ def test_deduplication_lost_in_a_redis_restart_is_sent_again_and_runs_once(
 
 def test_a_full_deduplication_clears_every_pending_mark(review, owner):
     searches = [
-        imports.create_search(
+        identification.create_search(
             review=review, actor=owner, file=upload(ris_records(3)), filename=f"{k}.ris", source="X"
         )
         for k in range(2)
@@ -254,7 +254,7 @@ def test_a_full_deduplication_clears_every_pending_mark(review, owner):
         dedup_requested_at="2026-01-01T00:00:00Z"
     )
     # Sent again (run eagerly here), each runs and clears its mark.
-    assert imports.requeue_pending_dedups() == [s.pk for s in searches]
+    assert identification.requeue_pending_dedups() == [s.pk for s in searches]
     assert [dedup_runs(s) for s in searches] == [2, 2]
     assert not Search.objects.filter(dedup_requested_at__isnull=False).exists()
     Search.objects.filter(pk__in=[s.pk for s in searches]).update(
@@ -276,8 +276,8 @@ def test_an_import_the_web_process_could_not_send_is_sent_by_the_workers_periodi
     broker = "redis" if settings.REDIS_URL else "filesystem"
     with real_worker(broker, tmp_path) as worker:
         wait_for(lambda: " ready." in worker.output(), timeout=60, what="the worker", worker=worker)
-        monkeypatch.setattr(imports, "send_task", lambda *args, **kwargs: False)
-        search = imports.create_search(
+        monkeypatch.setattr(identification, "send_task", lambda *args, **kwargs: False)
+        search = identification.create_search(
             review=review,
             actor=owner,
             file=upload(ris_records(6)),

@@ -47,7 +47,10 @@ from screening.models import (
     Stage,
     Vote,
 )
-from screening.services import dedup, imports, pilot, screening
+from screening.services import dedup, identification
+from screening.services.fulltext import attach_full_text
+from screening.services.screening import pilot
+from screening.services.screening.votes import cast_vote
 from tests.extraction.helpers import GOOD, spec
 from tests.screening.factories import ris_records, upload
 
@@ -258,7 +261,7 @@ def _ris(title: str, doi: str, volume: str = "8") -> str:
 
 
 def _import(review: Review, owner: Any, text: str, name: str, source: str) -> Search:
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(text, name), filename=name, source=source
     )
     search.refresh_from_db()
@@ -289,9 +292,7 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
     pilot.close_pilot(pilot=round_, actor=owner)
 
     def vote(record: Record, user: Any, decision: str, stage: str) -> None:
-        screening.cast_vote(
-            review=review, record=record, reviewer=user, stage=stage, decision=decision
-        )
+        cast_vote(review=review, record=record, reviewer=user, stage=stage, decision=decision)
 
     for user in (reviewer, reviewer2):
         vote(key, user, "include", Stage.TITLE_ABSTRACT)
@@ -299,7 +300,7 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
     vote(disputed, reviewer, "include", Stage.TITLE_ABSTRACT)
     vote(disputed, reviewer2, "exclude", Stage.TITLE_ABSTRACT)
     conflict = Conflict.objects.get(record=disputed)
-    screening.attach_full_text(
+    attach_full_text(
         review=review,
         record=key,
         actor=owner,

@@ -7,7 +7,7 @@ import pytest
 
 from reviewflow.reviews.services import create_review
 from screening.models import Record, Search, SearchStatus
-from screening.services import imports
+from screening.services import identification
 from tests.screening.factories import ris_records, upload
 
 # Not a transaction test: the import task queued on commit is never sent, as if the broker
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def queued_search(review, owner, name):
-    return imports.create_search(
+    return identification.create_search(
         review=review, actor=owner, file=upload(ris_records(30)), filename=name, source="Embase"
     )
 
@@ -26,7 +26,7 @@ def test_requeue_imports_searches_whose_task_was_lost(owner):
     lost = [queued_search(review, owner, f"s{k}.ris") for k in range(2)]
     assert Search.objects.filter(status=SearchStatus.QUEUED).count() == 2
 
-    assert imports.requeue_queued_searches() == [s.pk for s in lost]
+    assert identification.requeue_queued_searches() == [s.pk for s in lost]
 
     for search in lost:
         search.refresh_from_db()
@@ -35,21 +35,21 @@ def test_requeue_imports_searches_whose_task_was_lost(owner):
             30,
             1,
         )
-    assert imports.requeue_queued_searches() == []
+    assert identification.requeue_queued_searches() == []
 
 
 def test_task_sent_again_leaves_a_running_import_alone(owner):
     review = create_review(title="Running", slug="running", owner=owner)
     search = queued_search(review, owner, "big.ris")
-    imports.run_import(search_id=search.pk, on_batch=None)  # imported once
+    identification.run_import(search_id=search.pk, on_batch=None)  # imported once
     Search.objects.filter(pk=search.pk).update(status=SearchStatus.RUNNING)  # as if mid-run
 
-    imports.run_import(search_id=search.pk, only_if_queued=True)
+    identification.run_import(search_id=search.pk, only_if_queued=True)
 
     search.refresh_from_db()
     assert (search.status, search.attempt) == (SearchStatus.RUNNING, 1)
     assert Record.objects.filter(search=search).count() == 30  # nothing was deleted
     # A redelivery of the original task (not ``only_if_queued``) does take it over.
-    imports.run_import(search_id=search.pk)
+    identification.run_import(search_id=search.pk)
     search.refresh_from_db()
     assert (search.status, search.attempt, search.records_imported) == (SearchStatus.DONE, 2, 30)

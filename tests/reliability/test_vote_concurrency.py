@@ -15,7 +15,8 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Role
 from reviewflow.reviews.services import add_member, create_review
 from screening.models import Conflict, Outcome, ScreeningState, Vote
-from screening.services.screening import cast_vote, get_stage_settings
+from screening.services.screening.stage_settings import get_stage_settings
+from screening.services.screening.votes import cast_vote
 from tests.conftest import needs_postgresql
 from tests.screening.screening_fixtures import import_records
 

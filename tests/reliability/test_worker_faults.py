@@ -14,7 +14,7 @@ from django.db import OperationalError, connection, transaction
 from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import create_review
 from screening.models import DuplicatePair, PairDecision, Record, Search, SearchStatus
-from screening.services import dedup, imports
+from screening.services import dedup, identification
 from screening.services.prisma import prisma_counts
 from tests.conftest import needs_service
 from tests.reliability.exports import overlapping_exports
@@ -78,12 +78,12 @@ def test_worker_killed_mid_deduplication_redelivers_it_and_it_finishes_once(
     review = create_review(title="Dedup under fire", slug="dedup-fire", owner=owner)
     # The first search is imported and deduplicated here (tasks run eagerly outside the
     # worker block); the second goes through the worker, which deduplicates it next.
-    search_a = imports.create_search(
+    search_a = identification.create_search(
         review=review, actor=owner, file=upload(first), filename="embase.ris", source="Embase"
     )
     assert Search.objects.get(pk=search_a.pk).status == SearchStatus.DONE
     with real_worker(broker, tmp_path) as worker:
-        search_b = imports.create_search(
+        search_b = identification.create_search(
             review=review,
             actor=owner,
             file=upload(second),
@@ -156,7 +156,7 @@ def test_redis_restarted_with_imports_queued_still_imports_each_of_them_once(
                 lambda: " ready." in worker.output(), timeout=60, what="the worker", worker=worker
             )
             searches = [
-                imports.create_search(
+                identification.create_search(
                     review=review,
                     actor=owner,
                     file=upload(

@@ -24,7 +24,12 @@ from screening.models import (
     Search,
     Stage,
 )
-from screening.services import dedup, imports, pilot, prisma, screening
+from screening.services import dedup, identification, prisma
+from screening.services.fulltext import attach_full_text, mark_not_retrieved
+from screening.services.screening import pilot
+from screening.services.screening.conflicts import resolve_conflict
+from screening.services.screening.stage_settings import update_stage_settings
+from screening.services.screening.votes import cast_vote
 from tests.screening.factories import ris_records, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
@@ -74,7 +79,7 @@ OTHER = {
 
 
 def import_file(review, owner, text, name, source, **extra):
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(text, name), filename=name, source=source, **extra
     )
     search.refresh_from_db()
@@ -103,7 +108,7 @@ def full_review(review, owner, reviewer, reviewer2):
     )
     pending = DuplicatePair.objects.get(review=review, decision=PairDecision.PENDING)
     dedup.decide_pair(pair=pending, actor=owner, duplicate=False)
-    screening.update_stage_settings(
+    update_stage_settings(
         review=review, stage=Stage.TITLE_ABSTRACT, actor=owner, criteria="Adults with T2D."
     )
     round_ = pilot.start_pilot(review=review, stage=Stage.TITLE_ABSTRACT, actor=owner, size=2)
@@ -116,7 +121,7 @@ def full_review(review, owner, reviewer, reviewer2):
     agreed, disputed, excluded = rec(b, 1), rec(a, 2), rec(b, 2)
     assert rec(a, 1).duplicate_of_id == agreed.pk  # the Embase record is the primary
     for user in (reviewer, reviewer2):
-        screening.cast_vote(
+        cast_vote(
             review=review,
             record=agreed,
             reviewer=user,
@@ -124,21 +129,21 @@ def full_review(review, owner, reviewer, reviewer2):
             decision="include",
             note=f"{user} likes it",
         )
-        screening.cast_vote(
+        cast_vote(
             review=review,
             record=excluded,
             reviewer=user,
             stage=Stage.TITLE_ABSTRACT,
             decision="exclude",
         )
-    screening.cast_vote(
+    cast_vote(
         review=review,
         record=disputed,
         reviewer=reviewer,
         stage=Stage.TITLE_ABSTRACT,
         decision="include",
     )
-    screening.cast_vote(
+    cast_vote(
         review=review,
         record=disputed,
         reviewer=reviewer2,
@@ -146,12 +151,10 @@ def full_review(review, owner, reviewer, reviewer2):
         decision="exclude",
     )
     conflict = Conflict.objects.get(record=disputed)
-    screening.resolve_conflict(conflict=conflict, actor=owner, decision="include")
+    resolve_conflict(conflict=conflict, actor=owner, decision="include")
     pdf = io.BytesIO(PDF)
-    screening.attach_full_text(
-        review=review, record=agreed, actor=owner, file=pdf, filename="smith2019.pdf"
-    )
-    screening.mark_not_retrieved(review=review, record=disputed, actor=owner, note="Paywalled")
+    attach_full_text(review=review, record=agreed, actor=owner, file=pdf, filename="smith2019.pdf")
+    mark_not_retrieved(review=review, record=disputed, actor=owner, note="Paywalled")
     prisma.update_prisma_settings(
         review=review, actor=owner, duplicates_before_import=3, excluded_other=2
     )

@@ -17,7 +17,7 @@ from reviewflow.reviews import services
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Membership, Review, Role
 from screening.models import Stage
-from screening.services.screening import get_stage_settings, update_stage_settings
+from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
 
 pytestmark = pytest.mark.django_db
 

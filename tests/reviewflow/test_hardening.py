@@ -17,7 +17,10 @@ from rest_framework.authtoken.models import Token
 
 from reviewflow.reviews.authentication import TokenAuthentication
 from screening.models import Record, Search, Stage
-from screening.services import imports, screening
+from screening.services import identification
+from screening.services.fulltext import attach_full_text
+from screening.services.screening.stage_settings import update_stage_settings
+from screening.services.screening.votes import cast_vote
 from tests.conftest import PASSWORD
 from tests.screening.factories import upload
 
@@ -188,10 +191,10 @@ def import_hostile(review, owner) -> Record:
         f"TY  - JOUR\nTI  - {HOSTILE_TITLE}\nAU  - <b>Evil</b>, A\n"
         f"AB  - {HOSTILE_ABSTRACT}\nER  - \n"
     )
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(ris, "x.ris"), filename="x.ris", source="PubMed"
     )
-    imports.run_import(search_id=search.pk)
+    identification.run_import(search_id=search.pk)
     return Record.objects.get(search=search)
 
 
@@ -207,7 +210,7 @@ def test_imported_markup_shows_as_text_also_inside_highlighted_terms(
     review, owner, reviewer, client_for
 ):
     record = import_hostile(review, owner)
-    screening.update_stage_settings(
+    update_stage_settings(
         review=review,
         stage=Stage.TITLE_ABSTRACT,
         actor=owner,
@@ -254,10 +257,10 @@ def test_an_export_over_the_size_limit_is_refused_with_the_limit(
 @pytest.mark.django_db
 def test_a_file_that_is_not_an_export_fails_with_a_reason(review, owner):
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(png, "photo.ris"), filename="photo.ris", source="X"
     )
-    imports.run_import(search_id=search.pk)
+    identification.run_import(search_id=search.pk)
     search.refresh_from_db()
     assert search.status == "failed"
     assert search.failure == "photo.ris: the file is binary, not a text export"
@@ -267,7 +270,7 @@ def test_a_file_that_is_not_an_export_fails_with_a_reason(review, owner):
 def test_full_text_must_be_a_pdf_within_the_limit(review, owner, reviewer, reviewer2, settings):
     record = import_hostile(review, owner)
     for user in (reviewer, reviewer2):
-        screening.cast_vote(
+        cast_vote(
             review=review,
             record=record,
             reviewer=user,
@@ -276,7 +279,7 @@ def test_full_text_must_be_a_pdf_within_the_limit(review, owner, reviewer, revie
         )
     fake = io.BytesIO(b"<html><script>alert(1)</script></html>")
     with pytest.raises(Exception, match=r"page\.pdf: this is not a PDF file\."):
-        screening.attach_full_text(
+        attach_full_text(
             review=review, record=record, actor=reviewer, file=fake, filename="page.pdf"
         )
     settings.MAX_PDF_MB = 1

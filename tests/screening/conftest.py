@@ -18,20 +18,20 @@ def parser(
     process (``screening.importers.pipeline``), whatever the file's size and the CPUs here;
     in the second case, fail unless a parser process was really started."""
     from screening.importers import pipeline
-    from screening.services import imports
+    from screening.services import identification
 
     mode: str = request.param
     started: list[pipeline.ParserProcess] = []
     if mode == "child":
         settings.IMPORT_PARSER_PROCESS_MIN_MB = 0
-        monkeypatch.setattr(imports, "_cpus", lambda: 2)
+        monkeypatch.setattr(identification, "_cpus", lambda: 2)
 
         class Counted(pipeline.ParserProcess):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 started.append(self)
                 super().__init__(*args, **kwargs)
 
-        monkeypatch.setattr(imports, "ParserProcess", Counted)
+        monkeypatch.setattr(identification, "ParserProcess", Counted)
     else:
         settings.IMPORT_PARSER_PROCESS_MIN_MB = -1
     yield mode

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from screening.models import Record
-from screening.services import imports, screening
+from screening.services import identification
+from screening.services.screening.votes import cast_vote
 from tests.screening.factories import ris_records, upload
 
 
 def import_records(review: Any, owner: Any, n: int, name: str = "s.ris") -> list[Record]:
-    search = imports.create_search(
+    search = identification.create_search(
         review=review,
         actor=owner,
         file=upload(ris_records(n, prefix=f"Trial {name}"), name),
         filename=name,
         source="PubMed",
     )
-    imports.run_import(search_id=search.pk)
+    identification.run_import(search_id=search.pk)
     return list(Record.objects.filter(search=search).order_by("position"))
 
 
@@ -30,7 +31,7 @@ def vote(
     reason: str = "",
     note: str = "",
 ) -> Any:
-    return screening.cast_vote(
+    return cast_vote(
         review=review,
         record=record,
         reviewer=user,

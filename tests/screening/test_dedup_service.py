@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
 from screening.models import DuplicatePair, MergeKind, PairDecision, Record
-from screening.services import dedup, imports
+from screening.services import dedup, identification
+from screening.services.screening.votes import cast_vote
 from tests.screening.factories import upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
@@ -32,7 +33,7 @@ def ris(*records: dict[str, str]) -> str:
 
 
 def import_ris(review, owner, text, name, source):
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(text, name), filename=name, source=source
     )
     search.refresh_from_db()
@@ -276,14 +277,13 @@ def test_deciding_one_pair_settles_the_questions_it_answers(two_searches, review
 
 def test_search_with_votes_cannot_be_deleted(two_searches, review, owner, reviewer):
     a, _ = two_searches
-    from screening.services import screening
 
     other = rec(a, 2)  # the unique record of search a
-    screening.cast_vote(
+    cast_vote(
         review=review, record=other, reviewer=reviewer, stage="title-abstract", decision="include"
     )
     with pytest.raises(ReviewflowError, match="have been screened: it can no longer be deleted"):
-        imports.delete_search(search=a, actor=owner)
+        identification.delete_search(search=a, actor=owner)
 
 
 def test_deleting_a_search_unmerges_what_pointed_into_it(review, owner):
@@ -291,7 +291,7 @@ def test_deleting_a_search_unmerges_what_pointed_into_it(review, owner):
     a = import_ris(review, owner, ris(SURE_A), "pubmed.ris", "PubMed")
     primary = Record.objects.get(duplicate_of__isnull=True)
     assert primary.search_id == b.pk  # the record with the abstract stays
-    imports.delete_search(search=b, actor=owner)
+    identification.delete_search(search=b, actor=owner)
     left = Record.objects.get()
     assert (left.search_id, left.duplicate_of_id, left.merge_kind) == (a.pk, None, "")
 
@@ -299,11 +299,9 @@ def test_deleting_a_search_unmerges_what_pointed_into_it(review, owner):
 def test_duplicate_found_after_screening_keeps_its_votes_and_is_flagged(
     two_searches, review, owner, reviewer, client_for
 ):
-    from screening.services import screening
-
     pair = DuplicatePair.objects.get(decision=PairDecision.PENDING)
     voted = Record.objects.get(pk=pair.record_b_id)
-    screening.cast_vote(
+    cast_vote(
         review=review, record=voted, reviewer=reviewer, stage="title-abstract", decision="include"
     )
     other = Record.objects.get(pk=pair.record_a_id)

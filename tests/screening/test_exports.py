@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from screening.models import Record, Search
-from screening.services import imports, screening
+from screening.services import identification
+from screening.services.screening.votes import cast_vote
 from tests.screening.factories import ris_records, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,7 +20,7 @@ TA = "title-abstract"
 
 
 def imported(review, owner, text, name="pubmed.ris"):
-    s = imports.create_search(
+    s = identification.create_search(
         review=review, actor=owner, file=upload(text, name), filename=name, source="PubMed"
     )
     s.refresh_from_db()
@@ -63,7 +64,7 @@ def test_vote_export_keeps_unsettled_votes_blind(client_for, review, owner, revi
     imported(review, owner, ris_records(2))
     first, second = Record.objects.order_by("pk")
     for user in (reviewer, reviewer2):
-        screening.cast_vote(
+        cast_vote(
             review=review,
             record=first,
             reviewer=user,
@@ -71,7 +72,7 @@ def test_vote_export_keeps_unsettled_votes_blind(client_for, review, owner, revi
             decision="exclude",
             note=f"note by {user.username}",
         )
-    screening.cast_vote(
+    cast_vote(
         review=review,
         record=second,
         reviewer=reviewer,
@@ -107,12 +108,10 @@ def test_exports_at_each_stage(client_for, review, owner, reviewer, reviewer2, t
     imported(review, owner, ris_records(3))
     a, b, c = Record.objects.order_by("pk")
     for user in (reviewer, reviewer2):
-        screening.cast_vote(review=review, record=a, reviewer=user, stage=TA, decision="include")
-        screening.cast_vote(review=review, record=b, reviewer=user, stage=TA, decision="exclude")
+        cast_vote(review=review, record=a, reviewer=user, stage=TA, decision="include")
+        cast_vote(review=review, record=b, reviewer=user, stage=TA, decision="exclude")
     for user in (reviewer, reviewer2):
-        screening.cast_vote(
-            review=review, record=a, reviewer=user, stage="full-text", decision="include"
-        )
+        cast_vote(review=review, record=a, reviewer=user, stage="full-text", decision="include")
     client = client_for(owner)
 
     def ids(stage):

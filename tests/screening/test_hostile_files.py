@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews import services as review_services
 from screening.models import Record, Search
-from screening.services import imports
+from screening.services import identification
 from tests.screening.factories import upload
 from tests.shared_data import shared_path
 
@@ -69,7 +69,7 @@ def import_bytes(owner, django_capture_on_commit_callbacks):
         )
         try:
             with django_capture_on_commit_callbacks(execute=True):
-                search = imports.create_search(
+                search = identification.create_search(
                     review=review,
                     actor=owner,
                     file=upload(data, name),

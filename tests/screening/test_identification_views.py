@@ -8,14 +8,14 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from screening.models import Record, Search
-from screening.services import imports
+from screening.services import identification
 from tests.screening.factories import ris_records, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports run on commit
 
 
 def imported(review, owner, n=3, name="a.ris", source="PubMed"):
-    search = imports.create_search(
+    search = identification.create_search(
         review=review,
         actor=owner,
         file=upload(ris_records(n), name),
@@ -108,7 +108,7 @@ def test_record_detail_shows_raw_fields(client_for, review, owner, viewer):
     )
     assert "<code>TI</code>" in page and "Family1, Given" in page
     # The page's <title> is one line; the history is in the body, once.
-    from screening.services.screening import cast_vote
+    from screening.services.screening.votes import cast_vote
 
     cast_vote(
         review=review, record=record, reviewer=owner, stage="title-abstract", decision="maybe"

@@ -20,7 +20,7 @@ from reviewflow.reviews.services import create_review
 from screening.importers import FileFormatError, ParsedRecord, Rejection, pipeline
 from screening.importers.base import NORMALISED_FIELDS
 from screening.models import Record, Search, SearchStatus
-from screening.services import imports
+from screening.services import identification
 from tests.screening.factories import ris_records, upload
 from tests.shared_data import shared_path
 from tests.worker import parser_processes
@@ -53,17 +53,17 @@ def test_record_values_follow_value_columns():
         "position",
         *pipeline.VALUE_COLUMNS,
         "created_at",
-    ) == imports.RECORD_COLUMNS
+    ) == identification.RECORD_COLUMNS
 
 
 def _import(owner, data: bytes, name: str, *, child: bool, settings, monkeypatch) -> Search:
     settings.IMPORT_PARSER_PROCESS_MIN_MB = 0 if child else -1
-    monkeypatch.setattr(imports, "_cpus", lambda: 2)
+    monkeypatch.setattr(identification, "_cpus", lambda: 2)
     review = create_review(title="Pipeline", slug=f"pipeline-{next(_slugs)}", owner=owner)
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(data, name), filename=name, source="Test"
     )
-    return imports.run_import(search_id=search.pk)
+    return identification.run_import(search_id=search.pk)
 
 
 def _stored(search: Search) -> list[dict[str, Any]]:
@@ -144,12 +144,12 @@ def test_a_parser_process_that_dies_fails_the_import_and_stores_nothing(
     owner, settings, monkeypatch
 ):
     settings.IMPORT_PARSER_PROCESS_MIN_MB = 0
-    monkeypatch.setattr(imports, "_cpus", lambda: 2)
+    monkeypatch.setattr(identification, "_cpus", lambda: 2)
     review = create_review(title="Pipeline", slug="pipeline-dies", owner=owner)
-    search = imports.create_search(
+    search = identification.create_search(
         review=review,
         actor=owner,
-        file=upload(ris_records(3 * imports.BATCH_SIZE)),
+        file=upload(ris_records(3 * identification.BATCH_SIZE)),
         filename="big.ris",
         source="Test",
     )
@@ -161,7 +161,7 @@ def test_a_parser_process_that_dies_fails_the_import_and_stores_nothing(
             killed.append(pid)
 
     with pytest.raises(pipeline.ParserCrashed, match="ended before the end of the file"):
-        imports.run_import(search_id=search.pk, on_batch=kill_the_parser)
+        identification.run_import(search_id=search.pk, on_batch=kill_the_parser)
     assert killed, "no parser process was running after the first batch"
     search.refresh_from_db()
     assert search.status == SearchStatus.FAILED
@@ -266,9 +266,9 @@ def test_a_parser_process_that_cannot_start_leaves_the_parsing_to_the_worker(
 def test_cpus_are_counted_where_affinity_is_unknown(monkeypatch):
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
-    assert imports._cpus() == 3
+    assert identification._cpus() == 3
     monkeypatch.setattr(os, "cpu_count", lambda: None)
-    assert imports._cpus() == 1
+    assert identification._cpus() == 1
 
 
 def test_record_values_cut_text_to_its_column_and_keep_the_rest():

@@ -8,7 +8,7 @@ import pytest
 
 from reviewflow.reviews.services import create_review
 from screening.models import Record, Search, SearchStatus
-from screening.services import imports
+from screening.services import identification
 from tests.conftest import needs_service
 from tests.screening.factories import ris_records, upload
 from tests.worker import parser_processes, real_worker, wait_for
@@ -20,7 +20,7 @@ BROKERS = ["redis", "filesystem"]
 
 def start_import(owner, n):
     review = create_review(title="Worker test", slug="worker-test", owner=owner)
-    return imports.create_search(
+    return identification.create_search(
         review=review,
         actor=owner,
         file=upload(ris_records(n)),

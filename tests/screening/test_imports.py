@@ -14,7 +14,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
 from screening.importers import ParsedRecord, parse_file
 from screening.models import Record, Search, SearchStatus
-from screening.services import imports
+from screening.services import identification
 from tests.conftest import needs_postgresql
 from tests.screening.factories import ris_records, upload
 from tests.shared_data import shared_path
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def create(review, owner, text, name="export.ris", **kw):
-    return imports.create_search(
+    return identification.create_search(
         review=review,
         actor=owner,
         file=upload(text, name),
@@ -112,14 +112,14 @@ def test_task_run_twice_keeps_each_record_once(
     review, owner, django_capture_on_commit_callbacks, parser
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
-    again = imports.run_import(search_id=search.pk)
+        search = create(review, owner, ris_records(2 * identification.BATCH_SIZE + 500))
+    again = identification.run_import(search_id=search.pk)
     assert again.status == SearchStatus.DONE
-    assert Record.objects.filter(search=search).count() == 2 * imports.BATCH_SIZE + 500
+    assert Record.objects.filter(search=search).count() == 2 * identification.BATCH_SIZE + 500
 
 
 def test_interrupted_import_is_redone_cleanly(review, owner, parser):
-    n = 3 * imports.BATCH_SIZE + 500
+    n = 3 * identification.BATCH_SIZE + 500
     search = create(review, owner, ris_records(n))  # queued, not run (no on_commit here)
 
     class WorkerDied(BaseException):
@@ -129,12 +129,12 @@ def test_interrupted_import_is_redone_cleanly(review, owner, parser):
         raise WorkerDied
 
     with pytest.raises(WorkerDied):
-        imports.run_import(search_id=search.pk, on_batch=die)
+        identification.run_import(search_id=search.pk, on_batch=die)
     search.refresh_from_db()
     assert search.status == SearchStatus.RUNNING
-    assert Record.objects.filter(search=search).count() == imports.BATCH_SIZE  # one batch…
+    assert Record.objects.filter(search=search).count() == identification.BATCH_SIZE  # one batch…
     assert Record.objects.for_review(review).count() == 0  # …but shown nowhere
-    done = imports.run_import(search_id=search.pk)  # the task is delivered again
+    done = identification.run_import(search_id=search.pk)  # the task is delivered again
     assert (done.status, done.attempt) == (SearchStatus.DONE, 2)
     assert Record.objects.filter(search=search).count() == n
     positions = list(Record.objects.filter(search=search).values_list("position", flat=True))
@@ -142,16 +142,16 @@ def test_interrupted_import_is_redone_cleanly(review, owner, parser):
 
 
 def test_superseded_run_stops_without_writing(review, owner, parser):
-    search = create(review, owner, ris_records(2 * imports.BATCH_SIZE + 500))
+    search = create(review, owner, ris_records(2 * identification.BATCH_SIZE + 500))
 
     def another_worker_takes_over(s):
         # A second delivery of the task claims the search while this run is half-way.
         Search.objects.filter(pk=s.pk).update(attempt=s.attempt + 1)
 
-    imports.run_import(search_id=search.pk, on_batch=another_worker_takes_over)
-    assert Record.objects.filter(search=search).count() == imports.BATCH_SIZE  # left over
-    final = imports.run_import(search_id=search.pk)
-    assert Record.objects.filter(search=final).count() == 2 * imports.BATCH_SIZE + 500
+    identification.run_import(search_id=search.pk, on_batch=another_worker_takes_over)
+    assert Record.objects.filter(search=search).count() == identification.BATCH_SIZE  # left over
+    final = identification.run_import(search_id=search.pk)
+    assert Record.objects.filter(search=final).count() == 2 * identification.BATCH_SIZE + 500
 
 
 def test_rejections_are_counted_with_line_and_reason(
@@ -255,7 +255,7 @@ def test_delete_search_removes_its_records(review, owner, django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=True):
         search = create(review, owner, ris_records(5))
     search.refresh_from_db()
-    imports.delete_search(search=search, actor=owner)
+    identification.delete_search(search=search, actor=owner)
     assert not Record.objects.exists() and not Search.objects.exists()
     assert AuditEvent.objects.filter(action="search.deleted").exists()
 

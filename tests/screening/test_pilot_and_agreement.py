@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from reviewflow.errors import ReviewflowError
 from screening.models import Outcome, PilotVote, Vote
-from screening.reports import agreement_report
-from screening.services import pilot
+from screening.selectors.screening import agreement_report
+from screening.services.screening import pilot
 from tests.screening.screening_fixtures import import_records, vote
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_agreement_report_matches_hand_computed_kappa(review, owner, reviewer, r
 def test_agreement_counts_only_records_with_all_their_votes(review, owner, reviewer, reviewer2):
     # Three reviewers per record: two votes on a record still open must not tell the
     # owner (who screens too) whether the two agreed.
-    from screening.services.screening import update_stage_settings
+    from screening.services.screening.stage_settings import update_stage_settings
 
     update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=3)
     records = import_records(review, owner, 2)

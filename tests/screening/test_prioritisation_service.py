@@ -17,8 +17,11 @@ from screening.models import (
     RelevanceScore,
     StoppingDecision,
 )
-from screening.services import imports, prioritisation, screening
+from screening.selectors.screening import SHUFFLE, eligible_records
+from screening.services import identification, prioritisation
 from screening.services.prisma import prisma_counts
+from screening.services.screening.assignment import next_record
+from screening.services.screening.stage_settings import update_stage_settings
 from tests.screening.factories import upload
 from tests.screening.screening_fixtures import vote
 
@@ -57,21 +60,21 @@ def topical_ris(n_relevant: int, n_other: int) -> str:
 
 @pytest.fixture
 def topical(review: Any, owner: Any) -> tuple[list[Record], list[Record]]:
-    search = imports.create_search(
+    search = identification.create_search(
         review=review,
         actor=owner,
         file=upload(topical_ris(6, 24), "topic.ris"),
         filename="topic.ris",
         source="PubMed",
     )
-    imports.run_import(search_id=search.pk)
+    identification.run_import(search_id=search.pk)
     records = list(Record.objects.filter(search=search).order_by("position"))
     assert Record.objects.filter(review=review, duplicate_of__isnull=False).count() == 0
     return records[:6], records[6:]
 
 
 def relevance_on(review: Any, owner: Any, reviewers_needed: int = 1) -> None:
-    screening.update_stage_settings(
+    update_stage_settings(
         review=review,
         stage=TA,
         actor=owner,
@@ -122,7 +125,7 @@ def test_training_labels_prefer_outcomes_and_skip_automation(
     review, owner, reviewer, reviewer2, topical
 ):
     relevant, other = topical
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
     vote(review, relevant[0], reviewer, "maybe")  # one vote so far: counts as relevant
     vote(review, other[0], reviewer, "exclude")
     vote(review, other[0], reviewer2, "exclude")  # settled: excluded
@@ -189,7 +192,7 @@ def test_stop_early_excludes_the_unscreened_records_and_prisma_counts_them(
     review, owner, reviewer, reviewer2, topical
 ):
     relevant, other = topical
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
     for r in relevant:
         vote(review, r, reviewer, "include")
         vote(review, r, reviewer2, "include")
@@ -221,7 +224,7 @@ def test_stop_early_excludes_the_unscreened_records_and_prisma_counts_them(
         - counts.excluded_other
     )
     # Nobody is offered an excluded record; a vote on one is refused.
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == other[10].pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == other[10].pk
     with pytest.raises(ReviewflowError):
         vote(review, other[11], reviewer, "include")
     assert StoppingDecision.objects.get(review=review).method == "consecutive"
@@ -265,7 +268,7 @@ def test_next_record_offers_the_most_relevant_first_after_a_retrain(
     prioritisation.retrain_ranking(review_id=review.pk, stage=TA)
     offered = []
     for _ in range(5):
-        record = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+        record = next_record(review=review, stage=TA, reviewer=reviewer2)
         offered.append(record.pk)
         vote(review, record, reviewer2, "include")
     assert set(offered) == {r.pk for r in relevant[1:]}
@@ -277,12 +280,12 @@ def test_random_order_ignores_the_scores(review, owner, reviewer, reviewer2, top
     vote(review, relevant[0], reviewer, "include")
     vote(review, other[0], reviewer, "exclude")
     prioritisation.retrain_ranking(review_id=review.pk, stage=TA)
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, order="random")
-    first = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+    update_stage_settings(review=review, stage=TA, actor=owner, order="random")
+    first = next_record(review=review, stage=TA, reviewer=reviewer2)
     shuffled = (
-        screening.eligible_records(review, TA)
+        eligible_records(review, TA)
         .exclude(pk__in=[relevant[0].pk, other[0].pk])
-        .order_by(screening.SHUFFLE, "id")
+        .order_by(SHUFFLE, "id")
         .first()
     )
     assert first.pk == shuffled.pk
@@ -304,7 +307,7 @@ def test_screening_page_shows_scores_only_when_owners_turn_them_on(
     html = client_for(reviewer2).get(url).content.decode()
     assert "data-order-note" not in html
     assert "data-relevance" not in html  # off by default: a score can anchor a reviewer
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, show_scores=True)
+    update_stage_settings(review=review, stage=TA, actor=owner, show_scores=True)
     html = client_for(reviewer2).get(url).content.decode()
     assert "Relevance score 0." in html
 

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from screening.models import Outcome, OutcomeKind, StageOrder
-from screening.services import prioritisation, screening
+from screening.services import prioritisation
+from screening.services.screening.stage_settings import update_stage_settings
 from tests.screening.screening_fixtures import import_records, vote
 
 TA = "title-abstract"
@@ -33,7 +34,7 @@ def test_page_is_for_owners_only(client, client_for, review, records, owner, rev
 
 
 def test_page_says_why_the_order_is_still_random(client_for, review, records, owner, reviewer):
-    screening.update_stage_settings(
+    update_stage_settings(
         review=review, stage=TA, actor=owner, order=StageOrder.RELEVANCE, reviewers_needed=1
     )
     vote(review, records[0], reviewer, "exclude")
@@ -48,7 +49,7 @@ def test_page_says_why_the_order_is_still_random(client_for, review, records, ow
 def test_stop_early_needs_confirmation_then_excludes_the_rest(
     client_for, review, records, owner, reviewer
 ):
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
     vote(review, records[0], reviewer, "include")
     vote(review, records[1], reviewer, "exclude")
     url = reverse("prioritisation-stop", args=[review.slug, TA])
@@ -68,7 +69,7 @@ def test_page_query_count_does_not_grow(
     n, client_for, review, owner, reviewer, django_assert_num_queries
 ):
     records = import_records(review, owner, n)
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
     for r in records[:4]:
         vote(review, r, reviewer, "exclude")
     client = client_for(owner)
@@ -99,7 +100,7 @@ def test_api_exposes_settings_and_estimate_to_owners(review, records, owner, rev
     body = api.patch(url, {"order": "relevance"}, format="json").json()
     assert body["order"] == "relevance"
     assert api.patch(url, {"order": "alphabetical"}, format="json").status_code == 400
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
     vote(review, records[0], reviewer, "include")
     response = api.post(url + "stop/", {"method": "knee"}, format="json")
     assert response.status_code == 201

@@ -9,8 +9,11 @@ from rest_framework.test import APIClient
 
 from screening.models import Conflict, Record
 from screening.prisma import check
-from screening.services import imports, screening
+from screening.services import identification
+from screening.services.fulltext import link_same_study, mark_not_retrieved
 from screening.services.prisma import prisma_counts, update_prisma_settings
+from screening.services.screening.conflicts import resolve_conflict
+from screening.services.screening.votes import cast_vote
 from tests.screening.factories import ris_records, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
@@ -19,7 +22,7 @@ TA, FT = "title-abstract", "full-text"
 
 
 def search(review, owner, text, name, source, source_type="database", other_method=""):
-    s = imports.create_search(
+    s = identification.create_search(
         review=review,
         actor=owner,
         file=upload(text, name),
@@ -35,7 +38,7 @@ def search(review, owner, text, name, source, source_type="database", other_meth
 
 def both(review, record, a, b, decision, stage=TA, reason=""):
     for user in (a, b):
-        screening.cast_vote(
+        cast_vote(
             review=review,
             record=record,
             reviewer=user,
@@ -78,24 +81,20 @@ def build_scripted(review, owner, reviewer, reviewer2, *, other_methods):
     # Title/abstract: 8 excluded (one after a conflict), 6 pass.
     for record in unique[:7]:
         both(review, record, reviewer, reviewer2, "exclude")
-    screening.cast_vote(
-        review=review, record=unique[7], reviewer=reviewer, stage=TA, decision="include"
-    )
-    screening.cast_vote(
-        review=review, record=unique[7], reviewer=reviewer2, stage=TA, decision="exclude"
-    )
-    screening.resolve_conflict(conflict=Conflict.objects.get(), actor=owner, decision="exclude")
+    cast_vote(review=review, record=unique[7], reviewer=reviewer, stage=TA, decision="include")
+    cast_vote(review=review, record=unique[7], reviewer=reviewer2, stage=TA, decision="exclude")
+    resolve_conflict(conflict=Conflict.objects.get(), actor=owner, decision="exclude")
     for record in unique[8:]:
         both(review, record, reviewer, reviewer2, "include")
     passed = unique[8:]
     # Full text: one not retrieved, two excluded (two reasons), three included, two of which
     # report one study.
-    screening.mark_not_retrieved(review=review, record=passed[0], actor=owner)
+    mark_not_retrieved(review=review, record=passed[0], actor=owner)
     both(review, passed[1], reviewer, reviewer2, "exclude", FT, "Wrong population")
     both(review, passed[2], reviewer, reviewer2, "exclude", FT, "Wrong outcome")
     for record in passed[3:6]:
         both(review, record, reviewer, reviewer2, "include", FT)
-    screening.link_same_study(review=review, record=passed[5], actor=owner, study_of=passed[4])
+    link_same_study(review=review, record=passed[5], actor=owner, study_of=passed[4])
     if other_methods:
         # Other methods: one cited study included, one excluded.
         cited = list(

@@ -13,7 +13,8 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Role
 from reviewflow.reviews.services import add_member, create_review
 from screening.models import Conflict, Outcome, Vote
-from screening.services import screening
+from screening.services.screening.assignment import next_record
+from screening.services.screening.votes import cast_vote
 from tests.screening.screening_fixtures import import_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,12 +39,12 @@ def test_parallel_next_and_vote(make_user):
         try:
             barrier.wait()
             for i in range(ROUNDS):
-                record = screening.next_record(review=review, stage="title-abstract", reviewer=user)
+                record = next_record(review=review, stage="title-abstract", reviewer=user)
                 if record is None:
                     # Also hammer a record someone else holds, to test the hard limit.
                     record = records[i % len(records)]
                 try:
-                    screening.cast_vote(
+                    cast_vote(
                         review=review,
                         record=record,
                         reviewer=user,

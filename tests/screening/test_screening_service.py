@@ -7,7 +7,11 @@ import pytest
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
 from screening.models import Claim, Conflict, Outcome, OutcomeKind, ReservedVote, Vote
-from screening.services import screening
+from screening.services.fulltext import attach_full_text, mark_not_retrieved
+from screening.services.screening.assignment import next_record
+from screening.services.screening.conflicts import resolve_conflict
+from screening.services.screening.stage_settings import update_stage_settings
+from screening.services.screening.votes import undo_last_vote
 from tests.screening.screening_fixtures import import_records, vote
 
 pytestmark = pytest.mark.django_db
@@ -33,20 +37,18 @@ def test_second_disagreeing_vote_opens_a_conflict(review, records, reviewer, rev
     vote(review, records[0], reviewer2, "exclude")
     conflict = Conflict.objects.get()
     assert not Outcome.objects.exists()
-    outcome = screening.resolve_conflict(conflict=conflict, actor=owner, decision="exclude")
+    outcome = resolve_conflict(conflict=conflict, actor=owner, decision="exclude")
     assert (outcome.kind, outcome.decided_by) == (OutcomeKind.ADJUDICATION, owner)
     assert AuditEvent.objects.filter(action="conflict.resolved", actor=owner).exists()
     with pytest.raises(ReviewflowError, match="already resolved"):
-        screening.resolve_conflict(conflict=conflict, actor=owner, decision="include")
+        resolve_conflict(conflict=conflict, actor=owner, decision="include")
 
 
 def test_reviewer_who_voted_cannot_adjudicate(review, records, reviewer, reviewer2):
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, "exclude")
     with pytest.raises(ReviewflowError, match="You may not resolve conflicts"):
-        screening.resolve_conflict(
-            conflict=Conflict.objects.get(), actor=reviewer, decision="include"
-        )
+        resolve_conflict(conflict=Conflict.objects.get(), actor=reviewer, decision="include")
 
 
 def test_record_never_gets_more_votes_than_needed(review, records, reviewer, reviewer2, owner):
@@ -72,40 +74,40 @@ def test_viewer_cannot_vote(review, records, viewer):
 def test_next_never_repeats_and_completes_pairs_first(review, records, reviewer, reviewer2):
     seen = []
     for _ in range(3):
-        record = screening.next_record(review=review, stage=TA, reviewer=reviewer)
+        record = next_record(review=review, stage=TA, reviewer=reviewer)
         seen.append(record.pk)
         vote(review, record, reviewer, "exclude")
     assert len(set(seen)) == 3
     # The second reviewer is offered the records that already have a vote first.
-    first = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+    first = next_record(review=review, stage=TA, reviewer=reviewer2)
     assert first.pk in seen
     # Asking again without voting offers the same record (it is held for them).
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == first.pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == first.pk
 
 
 def test_last_open_vote_is_not_offered_to_two_reviewers(review, owner, reviewer, reviewer2):
     (record,) = import_records(review, owner, 1)
     vote(review, record, owner, "include")
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2) is None
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2) is None
 
 
 def test_everything_screened_means_nothing_next(review, owner, reviewer, reviewer2):
     (record,) = import_records(review, owner, 1)
     vote(review, record, reviewer, "exclude")
     vote(review, record, reviewer2, "exclude")
-    assert screening.next_record(review=review, stage=TA, reviewer=owner) is None
+    assert next_record(review=review, stage=TA, reviewer=owner) is None
 
 
 def test_undo_last_vote(review, records, reviewer, reviewer2):
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, "include")
-    undone = screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    undone = undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
     assert undone.record_id == records[0].pk
     assert not Outcome.objects.exists()
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
     with pytest.raises(ReviewflowError, match="You have no vote to undo"):
-        screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+        undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
 
 
 @pytest.mark.parametrize("second", ["include", "exclude"], ids=["agreed", "in-conflict"])
@@ -120,15 +122,13 @@ def test_a_vote_taken_back_after_settling_is_kept_for_its_reviewer(
     add_member(review=review, actor=owner, user=third, role="reviewer")
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, second)
-    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
 
     # Nobody else is offered the record, even with the undoer's claim gone…
     Claim.objects.filter(reviewer=reviewer2).delete()
     for other in (third, owner):
         offered = []
-        while (
-            record := screening.next_record(review=review, stage=TA, reviewer=other)
-        ) is not None:
+        while (record := next_record(review=review, stage=TA, reviewer=other)) is not None:
             offered.append(record.pk)
             vote(review, record, other, "exclude")
         assert records[0].pk not in offered
@@ -139,7 +139,7 @@ def test_a_vote_taken_back_after_settling_is_kept_for_its_reviewer(
         "This record's open vote is kept for the reviewer who took theirs back."
     )
     # while its reviewer gets it back and votes again.
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == records[0].pk
     vote(review, records[0], reviewer2, "include")
     assert Outcome.objects.get(record=records[0]).decision == "include"
     assert not ReservedVote.objects.exists()
@@ -150,7 +150,7 @@ def test_a_vote_taken_back_before_settling_frees_the_slot_for_anyone(
 ):
     (record,) = import_records(review, owner, 1)
     vote(review, record, reviewer, "include")
-    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer, stage=TA)
     assert not ReservedVote.objects.exists()
     vote(review, record, reviewer2, "include")  # nobody could read a vote: no reservation
 
@@ -165,7 +165,7 @@ def test_a_kept_vote_is_freed_when_its_reviewer_stops_screening(
     add_member(review=review, actor=owner, user=third, role="reviewer")
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, "exclude")
-    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
     remove_member(membership=Membership.objects.get(review=review, user=reviewer2), actor=owner)
     vote(review, records[0], third, "exclude")  # the record can be finished without them
     assert not ReservedVote.objects.exists()
@@ -174,9 +174,9 @@ def test_a_kept_vote_is_freed_when_its_reviewer_stops_screening(
 def test_undo_after_adjudication_is_refused(review, records, reviewer, reviewer2, owner):
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, "exclude")
-    screening.resolve_conflict(conflict=Conflict.objects.get(), actor=owner, decision="include")
+    resolve_conflict(conflict=Conflict.objects.get(), actor=owner, decision="include")
     with pytest.raises(ReviewflowError, match="conflict was resolved"):
-        screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+        undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
 
 
 def include_at_ta(review, record, a, b):
@@ -210,15 +210,13 @@ def test_only_records_that_passed_title_abstract_reach_full_text(
     with pytest.raises(ReviewflowError, match="not screened at this stage"):
         vote(review, records[0], reviewer, "include", stage=FT)
     include_at_ta(review, records[1], reviewer, reviewer2)
-    assert screening.next_record(review=review, stage=FT, reviewer=reviewer).pk == records[1].pk
+    assert next_record(review=review, stage=FT, reviewer=reviewer).pk == records[1].pk
 
 
 def test_not_retrieved_report_leaves_full_text_screening(review, records, reviewer, reviewer2):
     include_at_ta(review, records[0], reviewer, reviewer2)
-    screening.mark_not_retrieved(
-        review=review, record=records[0], actor=reviewer, note="Library had none"
-    )
-    assert screening.next_record(review=review, stage=FT, reviewer=reviewer) is None
+    mark_not_retrieved(review=review, record=records[0], actor=reviewer, note="Library had none")
+    assert next_record(review=review, stage=FT, reviewer=reviewer) is None
 
 
 def test_full_text_pdf_must_be_a_pdf(review, records, reviewer, reviewer2):
@@ -226,14 +224,14 @@ def test_full_text_pdf_must_be_a_pdf(review, records, reviewer, reviewer2):
 
     include_at_ta(review, records[0], reviewer, reviewer2)
     with pytest.raises(ReviewflowError, match="paper.pdf: this is not a PDF file."):
-        screening.attach_full_text(
+        attach_full_text(
             review=review,
             record=records[0],
             actor=reviewer,
             file=io.BytesIO(b"<html>"),
             filename="paper.pdf",
         )
-    report = screening.attach_full_text(
+    report = attach_full_text(
         review=review,
         record=records[0],
         actor=reviewer,
@@ -244,15 +242,15 @@ def test_full_text_pdf_must_be_a_pdf(review, records, reviewer, reviewer2):
 
 
 def test_settings_cannot_drop_below_votes_cast(review, records, owner, reviewer, reviewer2):
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=3)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=3)
     vote(review, records[0], reviewer, "include")
     vote(review, records[0], reviewer2, "include")
     vote(review, records[0], owner, "include")
     with pytest.raises(ReviewflowError, match="can no longer go down"):
-        screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
+        update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=2)
 
 
 def test_single_reviewer_stage(review, records, owner, reviewer):
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
     vote(review, records[0], reviewer, "exclude")
     assert Outcome.objects.get().decision == "exclude"

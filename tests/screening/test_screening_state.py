@@ -15,7 +15,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from screening.models import Claim, Record, ScreeningState, Vote
-from screening.services import screening
+from screening.selectors.screening import SHUFFLE, eligible_records, stage_progress
+from screening.services.fulltext import mark_not_retrieved
+from screening.services.screening.assignment import next_record
+from screening.services.screening.stage_settings import update_stage_settings
+from screening.services.screening.votes import undo_last_vote
 from tests.screening.screening_fixtures import import_records, vote
 
 pytestmark = pytest.mark.django_db
@@ -35,11 +39,11 @@ def test_screening_state_follows_votes_settling_and_undo(review, owner, reviewer
     vote(review, first, reviewer2, "exclude")  # a conflict closes the record too
     vote(review, second, reviewer, "include")
     assert states() == {first.pk: (2, True), second.pk: (1, False)}
-    screening.undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer2, stage=TA)
     assert states() == {first.pk: (1, False), second.pk: (1, False)}
-    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer, stage=TA)
     assert states() == {first.pk: (1, False)}  # no vote left on the second: no state
-    screening.undo_last_vote(review=review, reviewer=reviewer, stage=TA)
+    undo_last_vote(review=review, reviewer=reviewer, stage=TA)
     assert states() == {}
 
 
@@ -56,21 +60,21 @@ def test_migration_fills_states_from_existing_votes(review, owner, reviewer, rev
 
 
 def test_progress_counts_the_records_of_each_stage(review, owner, reviewer, reviewer2):
-    from screening.services import imports
+    from screening.services import identification
     from tests.screening.factories import ris_records, upload
 
     records = import_records(review, owner, 6)
     # A duplicate and a search still importing are not screened; records found by other
     # methods skip title/abstract and go straight to full text.
     Record.objects.filter(pk=records[5].pk).update(duplicate_of=records[0], merge_kind="auto")
-    imports.create_search(
+    identification.create_search(
         review=review,
         actor=owner,
         file=upload(ris_records(2, prefix="Queued"), "queued.ris"),
         filename="queued.ris",
         source="Embase",
     )
-    other = imports.create_search(
+    other = identification.create_search(
         review=review,
         actor=owner,
         file=upload(ris_records(2, prefix="Website"), "web.ris"),
@@ -79,17 +83,17 @@ def test_progress_counts_the_records_of_each_stage(review, owner, reviewer, revi
         source_type="other",
         other_method="website",
     )
-    imports.run_import(search_id=other.pk)
+    identification.run_import(search_id=other.pk)
     for record in records[:3]:
         vote(review, record, reviewer, "include")
         vote(review, record, reviewer2, "include")
     vote(review, records[3], reviewer, "include")
     vote(review, records[3], reviewer2, "exclude")
-    screening.mark_not_retrieved(review=review, record=records[2], actor=owner)
+    mark_not_retrieved(review=review, record=records[2], actor=owner)
     for stage in (TA, FT):
-        progress = screening.stage_progress(review, stage, reviewer)
-        assert progress["total"] == screening.eligible_records(review, stage).count()
-    assert screening.stage_progress(review, TA, reviewer) == {
+        progress = stage_progress(review, stage, reviewer)
+        assert progress["total"] == eligible_records(review, stage).count()
+    assert stage_progress(review, TA, reviewer) == {
         "total": 5,
         "mine": 4,
         "included": 3,
@@ -97,67 +101,59 @@ def test_progress_counts_the_records_of_each_stage(review, owner, reviewer, revi
         "settled": 3,
         "conflicts": 1,
     }
-    assert screening.stage_progress(review, FT, reviewer)["total"] == 2 + 2  # 2 passed + web
+    assert stage_progress(review, FT, reviewer)["total"] == 2 + 2  # 2 passed + web
 
 
 def test_next_resumes_after_the_furthest_offered_record_and_finds_those_left_behind(
     review, owner, reviewer, reviewer2
 ):
     import_records(review, owner, 6)
-    order = list(
-        screening.eligible_records(review, TA)
-        .order_by(screening.SHUFFLE, "id")
-        .values_list("pk", flat=True)
-    )
+    order = list(eligible_records(review, TA).order_by(SHUFFLE, "id").values_list("pk", flat=True))
     # The first reviewer is offered the first record and walks away from it.
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
     Claim.objects.filter(reviewer=reviewer).update(expires_at=timezone.now() - timedelta(1))
     # Another reviewer screens on from there, each walk resuming after the last offered.
     offered = []
     for _ in range(5):
-        record = screening.next_record(review=review, stage=TA, reviewer=reviewer2)
+        record = next_record(review=review, stage=TA, reviewer=reviewer2)
         offered.append(record.pk)
         vote(review, record, reviewer2, "exclude")
     assert offered == order[1:]
     assert Claim.objects.get(reviewer=reviewer2).walked_to == order[5]
     # The abandoned record is still untouched: the walk from the start finds it.
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == order[0]
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == order[0]
     vote(review, order[0], reviewer2, "exclude")
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2) is None
+    assert next_record(review=review, stage=TA, reviewer=reviewer2) is None
     # A record imported later sits anywhere in the order: it is found the same way.
     (late,) = import_records(review, owner, 1, name="late.ris")
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == late.pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == late.pk
 
 
 def test_claim_kept_after_its_vote_does_not_hold_the_record_from_others(
     review, owner, reviewer, reviewer2
 ):
     (record,) = import_records(review, owner, 1)
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == record.pk
     vote(review, record, reviewer, "include")
     assert Claim.objects.filter(reviewer=reviewer, record=record).exists()
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer2).pk == record.pk
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == record.pk
     # The first reviewer's claim still stands, but they voted: nothing is offered twice.
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer) is None
+    assert next_record(review=review, stage=TA, reviewer=reviewer) is None
 
 
 def test_a_record_others_hold_is_skipped_for_the_next_one(review, owner, reviewer, reviewer2):
     # The walk of untouched records leaves others' claims to the re-read under the lock:
     # a record found held there is skipped, and the walk goes on to the next record (with
     # the real review, reviewer and time: the skip path builds its queries afresh).
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
     import_records(review, owner, 3)
-    order = list(
-        screening.eligible_records(review, TA)
-        .order_by(screening.SHUFFLE, "id")
-        .values_list("pk", flat=True)
-    )
+    order = list(eligible_records(review, TA).order_by(SHUFFLE, "id").values_list("pk", flat=True))
     later = timezone.now() + timedelta(minutes=10)
     Claim.objects.create(record_id=order[0], stage=TA, reviewer=reviewer2, expires_at=later)
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[1]
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == order[1]
     Claim.objects.filter(reviewer=reviewer2).update(record_id=order[2])  # no walk to resume
     Claim.objects.filter(reviewer=reviewer).delete()
-    assert screening.next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == order[0]
 
 
 def api_client(user):

@@ -7,7 +7,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from screening.models import Conflict, Record, Vote
-from screening.services import screening
+from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
 from tests.screening.screening_fixtures import import_records, vote
 
 pytestmark = pytest.mark.django_db
@@ -218,7 +218,7 @@ def test_settings_page_is_for_owners(client_for, review, owner, reviewer):
         },
     )
     assert response.status_code == 302
-    conf = screening.get_stage_settings(review, TA)
+    conf = get_stage_settings(review, TA)
     assert (conf.reviewers_needed, conf.exclusion_reasons) == (
         3,
         ["Animal study", "Wrong population"],
@@ -226,18 +226,18 @@ def test_settings_page_is_for_owners(client_for, review, owner, reviewer):
 
 
 def test_highlighting_escapes_imported_text(client_for, review, owner, reviewer):
-    from screening.services import imports
+    from screening.services import identification
     from tests.screening.factories import upload
 
     text = (
         "TY  - JOUR\nTI  - <script>alert(1)</script> mesenchymal cells in rats\n"
         "AU  - X, Y\nER  - \n"
     )
-    search = imports.create_search(
+    search = identification.create_search(
         review=review, actor=owner, file=upload(text), filename="x.ris", source="X"
     )
-    imports.run_import(search_id=search.pk)
-    screening.update_stage_settings(
+    identification.run_import(search_id=search.pk)
+    update_stage_settings(
         review=review,
         stage=TA,
         actor=owner,
@@ -283,7 +283,7 @@ def test_a_stage_that_is_not_blind_shows_each_vote_to_the_other_reviewers(
     assert SECRET_NOTE not in page and "data-others-votes" not in page
     offered = api(reviewer2).get(f"/api/v1/reviews/{slug}/screening/{TA}/next/").json()
     assert (offered["id"], offered["other_votes"]) == (target.pk, [])
-    screening.update_stage_settings(review=review, stage=TA, actor=owner, blind=False)
+    update_stage_settings(review=review, stage=TA, actor=owner, blind=False)
     page = client_for(reviewer2).get(reverse("screen", args=[slug, TA])).content.decode()
     assert f'data-record="{target.pk}"' in page and SECRET_NOTE in page
     assert "rachel</strong>: exclude" in page

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewflow.reviews.models import Review
 from screening.exporters import write_bibtex, write_csv, write_ris
-from screening.queries import EXPORT_COLUMNS, records_for_export
+from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review, Role
 from screening.importers import FORMATS
 from screening.models import Search, SearchStatus, SourceType
-from screening.services import imports
+from screening.services import identification
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{path}: no such file.")
             with path.open("rb") as fh:
                 try:
-                    search = imports.create_search(
+                    search = identification.create_search(
                         review=review,
                         actor=actor,
                         file=fh,
@@ -50,7 +50,7 @@ class Command(BaseCommand):
                     raise CommandError(exc.message) from None
             if search.import_deferred:
                 self.stderr.write(
-                    f"{path.name}: saved as search {search.pk}. {imports.IMPORT_DEFERRED}"
+                    f"{path.name}: saved as search {search.pk}. {identification.IMPORT_DEFERRED}"
                 )
             else:
                 self.stdout.write(f"{path.name}: queued as search {search.pk}.")

@@ -89,11 +89,11 @@ class Command(BaseCommand):
             )
             for username, role in USERS[1:]:
                 services.add_member(review=review, actor=owner, user=users[username], role=role)
-        from screening.services import imports
+        from screening.services import identification
 
         for filename, source, when, query in SEARCHES:
             with (DEMO_DIR / filename).open("rb") as fh:
-                search = imports.create_search(
+                search = identification.create_search(
                     review=review,
                     actor=owner,
                     file=fh,
@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 )
             # Import here and now, so the demo is ready before the worker starts; the queued
             # task finds the search finished and does nothing.
-            search = imports.run_import(search_id=search.pk)
+            search = identification.run_import(search_id=search.pk)
             self.stdout.write(
                 f"{filename}: {search.records_imported} records imported "
                 f"({search.records_rejected} rejected)."

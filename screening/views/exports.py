@@ -14,11 +14,10 @@ from django.views.decorators.http import require_safe
 
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import AuditEvent, Role
-from screening.blinding import mask_audit_events
 from screening.exporters import iter_bibtex, iter_csv, iter_ris, iter_rows_csv, write_rows_xlsx
 from screening.models import Outcome, Vote
-from screening.queries import EXPORT_COLUMNS, records_for_export
-from screening.services.screening import votes_visible_to
+from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
+from screening.selectors.screening import mask_audit_events, votes_visible_to
 
 RECORD_STAGES = {
     "all": "All records (duplicates too)",

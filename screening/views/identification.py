@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST, require_safe
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import AuditEvent, Role
-from screening.forms import SOURCES, SearchUploadForm
+from screening.forms.identification import SOURCES, SearchUploadForm
 from screening.models import Record, Search, Stage
-from screening.queries import STATUSES, filter_by_stage_status, filter_records
-from screening.services import imports
+from screening.selectors.identification import STATUSES, filter_by_stage_status, filter_records
+from screening.services import identification
 
 RECORD_LIST_FIELDS = (
     "id",
@@ -48,7 +48,7 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
             data = form.cleaned_data
             upload = data["file"]
             try:
-                search = imports.create_search(
+                search = identification.create_search(
                     review=review,
                     actor=signed_in_user(request),
                     file=upload,
@@ -65,7 +65,9 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 if search.import_deferred:
-                    messages.warning(request, f"{search.filename}: {imports.IMPORT_DEFERRED}")
+                    messages.warning(
+                        request, f"{search.filename}: {identification.IMPORT_DEFERRED}"
+                    )
                 else:
                     messages.success(request, f"{search.filename} is queued for import.")
                 return redirect("search-detail", slug=slug, search_id=search.pk)
@@ -98,7 +100,7 @@ def search_delete(request: HttpRequest, slug: str, search_id: int) -> HttpRespon
     access = get_review_for(request.user, slug, role=Role.OWNER)
     search = get_object_or_404(Search, pk=search_id, review=access.review)
     try:
-        imports.delete_search(search=search, actor=signed_in_user(request))
+        identification.delete_search(search=search, actor=signed_in_user(request))
     except ReviewflowError as exc:
         messages.error(request, exc.message)
         return redirect("search-detail", slug=slug, search_id=search_id)

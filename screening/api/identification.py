@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,14 +14,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.importers import FORMATS
-from screening.models import DuplicatePair, OtherMethod, PairDecision, Record, Search, SourceType
-from screening.prisma import check, prisma_svg
-from screening.queries import filter_records
-from screening.services import dedup, imports, prisma
+from screening.models import OtherMethod, Record, Search, SourceType
+from screening.selectors.identification import filter_records
+from screening.services import identification
 
 
 class SearchSerializer(serializers.ModelSerializer):
@@ -160,7 +157,7 @@ class SearchListView(GenericAPIView):
         data = SearchUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        search = imports.create_search(
+        search = identification.create_search(
             review=access.review,
             actor=signed_in_user(request),
             file=v["file"],
@@ -180,7 +177,7 @@ class SearchListView(GenericAPIView):
                 "status": search.status,
                 "url": url,
                 "task_sent": not search.import_deferred,
-                "message": imports.IMPORT_DEFERRED
+                "message": identification.IMPORT_DEFERRED
                 if search.import_deferred
                 else f"{search.filename} is queued for import.",
             },
@@ -203,7 +200,7 @@ class SearchDetailView(GenericAPIView):
     def delete(self, request: Request, slug: str, search_id: int) -> Response:
         access = get_review_for(request.user, slug, role=Role.OWNER)
         search = get_object_or_404(Search, pk=search_id, review=access.review)
-        imports.delete_search(search=search, actor=signed_in_user(request))
+        identification.delete_search(search=search, actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -246,122 +243,4 @@ class RecordDetailView(RetrieveAPIView):
         return get_object_or_404(
             Record.objects.for_review(access.review).select_related("search"),
             pk=self.kwargs["record_id"],
-        )
-
-
-class PairRecordSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Record
-        fields = [
-            "id",
-            "title",
-            "authors",
-            "year",
-            "journal",
-            "volume",
-            "issue",
-            "pages",
-            "doi",
-            "pmid",
-            "search",
-        ]
-
-
-class DuplicatePairSerializer(serializers.ModelSerializer):
-    record_a = PairRecordSerializer()
-    record_b = PairRecordSerializer()
-
-    class Meta:
-        model = DuplicatePair
-        fields = ["id", "record_a", "record_b", "score", "reasons", "decision", "decided_at"]
-
-
-class ResolvePairSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["duplicate", "not_duplicate"])
-    primary = serializers.IntegerField(required=False, allow_null=True, default=None)
-
-
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "decision", str, description="pending (default), auto, confirmed, separated or all"
-        )
-    ]
-)
-class DuplicateListView(ListAPIView):
-    """Pairs the matching engine found; by default the ones waiting for a person."""
-
-    serializer_class = DuplicatePairSerializer
-
-    def get_queryset(self) -> Any:
-        access = get_review_for(self.request.user, self.kwargs["slug"])
-        decision = self.request.query_params.get("decision", PairDecision.PENDING)
-        qs = DuplicatePair.objects.filter(review=access.review).select_related(
-            "record_a", "record_b"
-        )
-        if decision != "all":
-            if decision not in PairDecision.values:  # and never a NUL byte to PostgreSQL
-                choices = ", ".join([*PairDecision.values, "all"])
-                raise ReviewflowError(f"decision must be one of: {choices}.", field="decision")
-            qs = qs.filter(decision=decision)
-        return qs.order_by("-score", "id")
-
-
-class DuplicateResolveView(GenericAPIView):
-    serializer_class = DuplicatePairSerializer
-
-    @extend_schema(request=ResolvePairSerializer, responses={200: DuplicatePairSerializer})
-    def post(self, request: Request, slug: str, pair_id: int) -> Response:
-        access = get_review_for(request.user, slug, role=Role.OWNER)
-        pair = get_object_or_404(DuplicatePair, pk=pair_id, review=access.review)
-        data = ResolvePairSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = dedup.decide_pair(
-            pair=pair,
-            actor=signed_in_user(request),
-            duplicate=data.validated_data["decision"] == "duplicate",
-            primary_id=data.validated_data["primary"],
-        )
-        pair = DuplicatePair.objects.select_related("record_a", "record_b").get(pk=pair.pk)
-        return Response(DuplicatePairSerializer(pair).data)
-
-
-class RecordUnmergeView(GenericAPIView):
-    serializer_class = RecordSerializer
-
-    @extend_schema(request=None, responses={200: RecordSerializer})
-    def post(self, request: Request, slug: str, record_id: int) -> Response:
-        access = get_review_for(request.user, slug, role=Role.OWNER)
-        record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
-        record = dedup.undo_merge(record=record, actor=signed_in_user(request))
-        return Response(
-            RecordSerializer(Record.objects.select_related("search").get(pk=record.pk)).data
-        )
-
-
-class PrismaView(GenericAPIView):
-    """The PRISMA 2020 counts, keyed by the PRISMA2020 CSV template's field names, and any
-    box whose arithmetic does not add up."""
-
-    serializer_class = None
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request, slug: str) -> Response:
-        access = get_review_for(request.user, slug)
-        counts = prisma.prisma_counts(access.review)
-        body = counts.to_json()
-        body["problems"] = [
-            {"box": p.box, "message": p.message, "difference": p.difference} for p in check(counts)
-        ]
-        return Response(body)
-
-
-class PrismaSvgView(GenericAPIView):
-    serializer_class = None
-
-    @extend_schema(responses={(200, "image/svg+xml"): str})
-    def get(self, request: Request, slug: str) -> HttpResponse:
-        access = get_review_for(request.user, slug)
-        return HttpResponse(
-            prisma_svg(prisma.prisma_counts(access.review)), content_type="image/svg+xml"
         )

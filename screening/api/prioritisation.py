@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Stage, StageOrder
-from screening.services import prioritisation, screening
+from screening.services import prioritisation
+from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
 
 
 def _stage(stage: str) -> str:
@@ -53,7 +54,7 @@ class StopSerializer(serializers.Serializer):
 
 
 def _payload(review: Any, stage: str) -> dict[str, Any]:
-    conf = screening.get_stage_settings(review, stage)
+    conf = get_stage_settings(review, stage)
     report = prioritisation.stopping_report(review, stage)
     run = report.run
     stopped = report.stopped
@@ -122,7 +123,7 @@ class PrioritisationView(GenericAPIView):
         stage = _stage(stage)
         data = PrioritisationSettingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        screening.update_stage_settings(
+        update_stage_settings(
             review=access.review, stage=stage, actor=access.user, **data.validated_data
         )
         prioritisation.request_retrain(review=access.review, stage=stage, force=True)

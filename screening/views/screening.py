@@ -8,19 +8,17 @@ import csv
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.exports import safe_cell
 from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
-from screening.forms_screening import StageSettingsForm
+from screening.forms.screening import StageSettingsForm
 from screening.highlight import compile_terms
 from screening.models import (
     Conflict,
@@ -31,8 +29,13 @@ from screening.models import (
     StageSettings,
     Vote,
 )
-from screening.reports import agreement_report
-from screening.services import pilot, prioritisation, screening
+from screening.selectors.screening import agreement_report, stage_progress
+from screening.services import prioritisation
+from screening.services.screening import pilot
+from screening.services.screening.assignment import next_record
+from screening.services.screening.conflicts import can_adjudicate, resolve_conflict
+from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
+from screening.services.screening.votes import cast_vote, others_votes, undo_last_vote
 
 
 def _stage(stage: str) -> str:
@@ -46,7 +49,7 @@ def _screen_context(
 ) -> dict[str, object]:
     """What the screening panel shows; ``last`` is the reviewer's latest vote when the
     caller has just cast it (else it is looked up)."""
-    conf = screening.get_stage_settings(access.review, stage)
+    conf = get_stage_settings(access.review, stage)
     user = access.user
     highlighter = compile_terms(conf.include_terms.splitlines(), conf.exclude_terms.splitlines())
     report = None
@@ -67,13 +70,13 @@ def _screen_context(
         "conf": conf,
         "record": record,
         "others_votes": (
-            screening.others_votes(review=access.review, stage=stage, record=record, reviewer=user)
+            others_votes(review=access.review, stage=stage, record=record, reviewer=user)
             if record is not None
             else []
         ),
         "title_html": highlighter.highlight(record.title) if record else "",
         "abstract_html": highlighter.highlight(record.abstract) if record else "",
-        "progress": screening.stage_progress(access.review, stage, user),
+        "progress": stage_progress(access.review, stage, user),
         "report": report,
         "last_vote": last,
         "reasons": list(enumerate(conf.exclusion_reasons, start=1)),
@@ -91,7 +94,7 @@ def _next_context(access: ReviewAccess, stage: str, last: Vote | None = None) ->
         context = _screen_context(access, stage, record)
         context["pilot"] = pilot_round
         return context
-    record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+    record = next_record(review=access.review, stage=stage, reviewer=access.user)
     return _screen_context(access, stage, record, last)
 
 
@@ -135,7 +138,7 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
             )
         else:
             # The service finds the record itself (one locking query): no lookup here.
-            cast = screening.cast_vote(
+            cast = cast_vote(
                 review=access.review,
                 record=record_id,
                 reviewer=access.user,
@@ -171,11 +174,11 @@ def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     error = None
     record: Record | None
     try:
-        undone = screening.undo_last_vote(review=access.review, reviewer=access.user, stage=stage)
+        undone = undo_last_vote(review=access.review, reviewer=access.user, stage=stage)
         record = Record.objects.get(pk=undone.record_id)
     except ReviewflowError as exc:
         error = exc.message
-        record = screening.next_record(review=access.review, stage=stage, reviewer=access.user)
+        record = next_record(review=access.review, stage=stage, reviewer=access.user)
     context = _screen_context(access, stage, record)
     context["error"] = error
     info = None
@@ -198,7 +201,7 @@ def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     stage = _stage(stage)
-    conf = screening.get_stage_settings(access.review, stage)
+    conf = get_stage_settings(access.review, stage)
     initial = {
         "reviewers_needed": conf.reviewers_needed,
         "blind": conf.blind,
@@ -214,7 +217,7 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     form = StageSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            screening.update_stage_settings(
+            update_stage_settings(
                 review=access.review,
                 stage=stage,
                 actor=signed_in_user(request),
@@ -261,9 +264,7 @@ def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "conflict": c,
             "votes": votes.get(c.record_id, []),
-            "can_resolve": screening.can_adjudicate(
-                review=access.review, user=access.user, conflict=c
-            ),
+            "can_resolve": can_adjudicate(review=access.review, user=access.user, conflict=c),
         }
         for c in open_conflicts
     ]
@@ -288,7 +289,7 @@ def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpR
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     conflict = get_object_or_404(Conflict, pk=conflict_id, review=access.review)
     try:
-        screening.resolve_conflict(
+        resolve_conflict(
             conflict=conflict,
             actor=access.user,
             decision=request.POST.get("decision", ""),
@@ -299,53 +300,6 @@ def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpR
     else:
         messages.success(request, f"Conflict on record {conflict.record_id} resolved.")
     return redirect(reverse("conflicts", args=[slug]) + f"?stage={conflict.stage}")
-
-
-@login_required
-@require_POST
-def fulltext_attach(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
-    access = get_review_for(request.user, slug, role=Role.REVIEWER)
-    record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
-    upload = request.FILES.get("pdf")
-    try:
-        if request.POST.get("action") == "not_retrieved":
-            screening.mark_not_retrieved(
-                review=access.review,
-                record=record,
-                actor=access.user,
-                note=request.POST.get("note", ""),
-            )
-            messages.success(request, f"Record {record.pk} marked: full text not retrieved.")
-        elif upload is None:
-            raise ReviewflowError("Choose the PDF file to attach.")
-        else:
-            screening.attach_full_text(
-                review=access.review,
-                record=record,
-                actor=access.user,
-                file=upload,
-                filename=upload.name or "fulltext.pdf",
-            )
-            messages.success(request, "Full text attached.")
-    except ReviewflowError as exc:
-        messages.error(request, exc.message)
-    return redirect("screen", slug=slug, stage=Stage.FULL_TEXT)
-
-
-@login_required
-@xframe_options_sameorigin
-@require_safe
-def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileResponse:
-    access = get_review_for(request.user, slug)
-    report = get_object_or_404(FullTextReport, record_id=record_id, review=access.review)
-    if not report.pdf:
-        raise Http404("No PDF attached.")
-    if not access.membership.has_role(Role.VIEWER):
-        raise PermissionDenied
-    response = FileResponse(report.pdf.open("rb"), content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="record-{record_id}.pdf"'
-    response["Content-Security-Policy"] = "sandbox"
-    return response
 
 
 @login_required
@@ -446,32 +400,3 @@ def pilot_page(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
             "pairs": pairs,
         },
     )
-
-
-@login_required
-@require_POST
-def fulltext_study(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
-    access = get_review_for(request.user, slug, role=Role.REVIEWER)
-    record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
-    other_id = request.POST.get("study_of", "").strip().lstrip("#")
-    try:
-        study_of = None
-        if other_id:
-            if not other_id.isdigit():
-                raise ReviewflowError("Give the record number of the other report, e.g. 1234.")
-            study_of = Record.objects.for_review(access.review).filter(pk=int(other_id)).first()
-            if study_of is None:
-                raise ReviewflowError(f"There is no record {other_id} in this review.")
-        screening.link_same_study(
-            review=access.review, record=record, actor=access.user, study_of=study_of
-        )
-    except ReviewflowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            f"Record {record.pk} is another report of the study of record {study_of.pk}."
-            if study_of
-            else f"Record {record.pk} is a study of its own.",
-        )
-    return redirect("screen", slug=slug, stage=Stage.FULL_TEXT)

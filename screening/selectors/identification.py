@@ -87,7 +87,8 @@ def filter_by_stage_status(
     """Records by where they stand at ``stage`` for ``user``; nothing here reveals another
     reviewer's vote (``awaiting_others`` lists records the user voted on)."""
     from screening.models import Conflict, Outcome, Vote
-    from screening.services.screening import eligible_records, get_stage_settings
+    from screening.selectors.screening import eligible_records
+    from screening.services.screening.stage_settings import get_stage_settings
 
     if stage not in Stage.values or status not in STATUSES:
         return qs

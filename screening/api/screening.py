@@ -15,7 +15,9 @@ from rest_framework.response import Response
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Conflict, Decision, Record, Stage, Vote
-from screening.services import screening
+from screening.services.screening.assignment import next_record
+from screening.services.screening.conflicts import resolve_conflict
+from screening.services.screening.votes import cast_vote, others_votes, undo_last_vote
 
 
 def _stage(stage: str) -> str:
@@ -96,12 +98,10 @@ class NextRecordView(GenericAPIView):
     @extend_schema(responses={200: ScreenRecordSerializer, 204: None})
     def get(self, request: Request, slug: str, stage: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.REVIEWER)
-        record = screening.next_record(
-            review=access.review, stage=_stage(stage), reviewer=access.user
-        )
+        record = next_record(review=access.review, stage=_stage(stage), reviewer=access.user)
         if record is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        record.other_votes = screening.others_votes(  # type: ignore[attr-defined]
+        record.other_votes = others_votes(  # type: ignore[attr-defined]
             review=access.review, stage=stage, record=record, reviewer=access.user
         )
         return Response(ScreenRecordSerializer(record).data)
@@ -128,7 +128,7 @@ class VoteListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         # The service finds the record (or says there is none) in its one locking query.
-        vote = screening.cast_vote(
+        vote = cast_vote(
             review=access.review,
             record=v["record"],
             reviewer=access.user,
@@ -146,9 +146,7 @@ class UndoVoteView(GenericAPIView):
     @extend_schema(request=None, responses={200: VoteSerializer})
     def post(self, request: Request, slug: str, stage: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.REVIEWER)
-        vote = screening.undo_last_vote(
-            review=access.review, reviewer=access.user, stage=_stage(stage)
-        )
+        vote = undo_last_vote(review=access.review, reviewer=access.user, stage=_stage(stage))
         return Response(VoteSerializer(vote).data)
 
 
@@ -180,7 +178,7 @@ class ConflictResolveView(GenericAPIView):
         conflict = get_object_or_404(Conflict, pk=conflict_id, review=access.review)
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        screening.resolve_conflict(
+        resolve_conflict(
             conflict=conflict,
             actor=access.user,
             decision=data.validated_data["decision"],

@@ -13,12 +13,9 @@ from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
 from screening.agreement import PairAgreement, pairwise_agreement
 from screening.models import Decision, PilotRound, PilotVote, Record, Stage, Vote
-from screening.services.screening import (
-    check_screener,
-    check_vote_fields,
-    eligible_records,
-    get_stage_settings,
-)
+from screening.selectors.screening import check_screener, eligible_records
+from screening.services.screening.stage_settings import get_stage_settings
+from screening.services.screening.votes import check_vote_fields
 
 
 def open_pilot(review: Review, stage: str) -> PilotRound | None:

@@ -1,0 +1,41 @@
+"""API for the PRISMA 2020 flow diagram: counts as JSON, and the SVG."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reviewflow.reviews.access import get_review_for
+from screening.prisma import check, prisma_svg
+from screening.services import prisma
+
+
+class PrismaView(GenericAPIView):
+    """The PRISMA 2020 counts, keyed by the PRISMA2020 CSV template's field names, and any
+    box whose arithmetic does not add up."""
+
+    serializer_class = None
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug)
+        counts = prisma.prisma_counts(access.review)
+        body = counts.to_json()
+        body["problems"] = [
+            {"box": p.box, "message": p.message, "difference": p.difference} for p in check(counts)
+        ]
+        return Response(body)
+
+
+class PrismaSvgView(GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(responses={(200, "image/svg+xml"): str})
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        access = get_review_for(request.user, slug)
+        return HttpResponse(
+            prisma_svg(prisma.prisma_counts(access.review)), content_type="image/svg+xml"
+        )

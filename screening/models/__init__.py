@@ -1,0 +1,79 @@
+"""The screening app's models, one module per topic; all importable from here."""
+
+from screening.models.dedup import (
+    DuplicatePair,
+    PairDecision,
+)
+from screening.models.fulltext import (
+    FullTextReport,
+    RetrievalStatus,
+)
+from screening.models.identification import (
+    MergeKind,
+    OtherMethod,
+    Record,
+    RecordQuerySet,
+    Search,
+    SearchQuerySet,
+    SearchStatus,
+    SourceType,
+)
+from screening.models.prioritisation import (
+    RankingRun,
+    RankingStatus,
+    RelevanceScore,
+    StoppingDecision,
+)
+from screening.models.prisma import (
+    PrismaSettings,
+)
+from screening.models.screening import (
+    Adjudicators,
+    Claim,
+    Conflict,
+    Decision,
+    Outcome,
+    OutcomeKind,
+    PilotRound,
+    PilotVote,
+    ReservedVote,
+    ScreeningState,
+    Stage,
+    StageOrder,
+    StageSettings,
+    Vote,
+)
+
+__all__ = [
+    "SourceType",
+    "OtherMethod",
+    "SearchStatus",
+    "SearchQuerySet",
+    "Search",
+    "MergeKind",
+    "RecordQuerySet",
+    "Record",
+    "PairDecision",
+    "DuplicatePair",
+    "Stage",
+    "Decision",
+    "Adjudicators",
+    "StageOrder",
+    "StageSettings",
+    "Vote",
+    "OutcomeKind",
+    "Outcome",
+    "Conflict",
+    "Claim",
+    "ReservedVote",
+    "ScreeningState",
+    "PilotRound",
+    "PilotVote",
+    "RetrievalStatus",
+    "FullTextReport",
+    "PrismaSettings",
+    "RankingStatus",
+    "RankingRun",
+    "RelevanceScore",
+    "StoppingDecision",
+]

@@ -1,0 +1,291 @@
+"""Reads of screening that several callers share: eligibility, standing, progress, blinding."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Mod
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import ROLE_RANK, AuditEvent, Membership, Review, Role
+from screening.agreement import PairAgreement, fleiss_kappa, pairwise_agreement
+from screening.models import (
+    Claim,
+    Conflict,
+    Decision,
+    Outcome,
+    OutcomeKind,
+    Record,
+    RecordQuerySet,
+    ReservedVote,
+    RetrievalStatus,
+    ScreeningState,
+    Search,
+    SearchStatus,
+    SourceType,
+    Stage,
+    StageSettings,
+    Vote,
+)
+
+
+def eligible_records(review: Review, stage: str) -> RecordQuerySet:
+    """Records that are screened at ``stage``: unique records at title/abstract; at full
+    text, those that passed title/abstract and whose report was not marked not retrieved."""
+    qs = Record.objects.for_review(review).unique()
+    if stage == Stage.TITLE_ABSTRACT:
+        # Records found by other methods (websites, citation searching…) go straight to
+        # full text: PRISMA's "other methods" column has no "records screened" box.
+        # Records excluded by an automation tool (the team stopped early) are not screened.
+        automated = Outcome.objects.filter(
+            record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
+        )
+        return qs.exclude(search__source_type=SourceType.OTHER).filter(~Exists(automated))
+    passed = Outcome.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+    ).values("record_id")
+    return qs.filter(Q(pk__in=passed) | Q(search__source_type=SourceType.OTHER)).exclude(
+        report__status=RetrievalStatus.NOT_RETRIEVED
+    )
+
+
+def check_screener(review: Review, reviewer: User) -> None:
+    membership = Membership.objects.filter(review=review, user=reviewer).first()
+    if membership is None or not membership.has_role(Role.REVIEWER):
+        raise ReviewflowError("Only reviewers and owners screen records.", code="forbidden")
+
+
+SHUFFLE = Mod(F("id") * 7919, 10007)
+
+
+# The order records are offered in among those with as many votes: a fixed shuffle (so
+# nobody screens in the order a database exported), walked on the index
+# ``record_screening_order`` rather than sorted. "Most relevant first" walks the relevance
+# scores before it (``next_record``).
+OFFER_ORDER = (SHUFFLE, "id")
+
+
+def count_of(qs: QuerySet[Any]) -> Subquery:
+    """``count(*)`` of ``qs`` as a scalar subquery, to read several counts in one query."""
+    return Subquery(qs.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"))
+
+
+def kept_slot(stage: str) -> QuerySet[ReservedVote]:
+    """The outer record's kept vote slot (``ReservedVote``), while its reviewer still
+    screens in the review: a reviewer removed, or made a viewer, keeps nothing."""
+    screens = Membership.objects.filter(
+        review=OuterRef("review"), user=OuterRef("reviewer"), role__in=SCREENER_ROLES
+    )
+    return ReservedVote.objects.filter(record=OuterRef("pk"), stage=stage).filter(Exists(screens))
+
+
+def held_by_others(stage: str, reviewer: User, now: datetime) -> Any:
+    """How many of the outer record's open votes others hold: live claims of reviewers who
+    have not voted on it (a claim stays after its vote until that reviewer's next ``next``
+    moves it), and a vote slot kept for another reviewer (``ReservedVote``)."""
+    voted = Vote.objects.filter(
+        record=OuterRef("record"), stage=stage, reviewer=OuterRef("reviewer")
+    )
+    claims = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).filter(
+        ~Q(reviewer=reviewer), ~Exists(voted)
+    )
+    kept = Case(
+        When(Exists(kept_slot(stage).filter(~Q(reviewer=reviewer))), then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return count_of(claims) + kept
+
+
+def with_standing(
+    qs: QuerySet[Any], *, stage: str, reviewer: User, now: datetime | None = None
+) -> Any:
+    """Each record with its votes and whether it is closed (from its screening state),
+    whether ``reviewer`` voted on it and, given ``now``, other reviewers' claims on it."""
+    state = ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)
+    qs = qs.annotate(
+        n_votes=Coalesce(Subquery(state.values("votes")[:1]), 0),
+        is_closed=Coalesce(Subquery(state.values("closed")[:1]), False),
+        mine=Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer)),
+    )
+    return qs if now is None else qs.annotate(held=held_by_others(stage, reviewer, now))
+
+
+SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]
+
+
+def _eligible_counts(review: Review, stage: str) -> list[tuple[int, QuerySet[Any]]]:
+    """(sign, queryset) pairs whose signed counts add up to
+    ``eligible_records(review, stage).count()``, each counted from an index rather than by
+    reading every record of the review."""
+    if stage == Stage.TITLE_ABSTRACT:
+        # Unique records, less those of searches not screened here (still importing, or
+        # other methods): few, found by their search.
+        skipped = Search.objects.filter(review=review).exclude(
+            Q(status=SearchStatus.DONE) & ~Q(source_type=SourceType.OTHER)
+        )
+        unique = Record.objects.filter(review=review, duplicate_of__isnull=True)
+        return [(1, unique), (-1, unique.filter(search__in=skipped))]
+    # Full text: records that passed title/abstract, and those found by other methods.
+    retrieved = ~Q(record__report__status=RetrievalStatus.NOT_RETRIEVED)
+    passed = Outcome.objects.filter(
+        review=review,
+        stage=Stage.TITLE_ABSTRACT,
+        decision=Decision.INCLUDE,
+        record__duplicate_of__isnull=True,
+        record__search__status=SearchStatus.DONE,
+    ).filter(retrieved, ~Q(record__search__source_type=SourceType.OTHER))
+    other = Record.objects.filter(
+        review=review,
+        duplicate_of__isnull=True,
+        search__in=Search.objects.filter(
+            review=review, status=SearchStatus.DONE, source_type=SourceType.OTHER
+        ),
+    ).exclude(report__status=RetrievalStatus.NOT_RETRIEVED)
+    return [(1, passed), (1, other)]
+
+
+def stage_progress(review: Review, stage: str, reviewer: User) -> dict[str, int]:
+    """Counts for the screening page, in one query."""
+    outcomes = Outcome.objects.filter(review=review, stage=stage)
+    parts = _eligible_counts(review, stage)
+    counts = {
+        **{f"part{n}": qs for n, (_, qs) in enumerate(parts)},
+        "mine": Vote.objects.filter(review=review, stage=stage, reviewer=reviewer),
+        "included": outcomes.filter(decision=Decision.INCLUDE),
+        "excluded": outcomes.filter(decision=Decision.EXCLUDE),
+        "conflicts": Conflict.objects.filter(review=review, stage=stage, resolved_at__isnull=True),
+    }
+    row = (
+        Review.objects.filter(pk=review.pk)
+        .annotate(**{f"n_{name}": count_of(qs) for name, qs in counts.items()})
+        .values(*(f"n_{name}" for name in counts))
+        .get()
+    )
+    progress = {name: row[f"n_{name}"] for name in counts}
+    progress["total"] = sum(sign * progress.pop(f"part{n}") for n, (sign, _) in enumerate(parts))
+    # An outcome is include or exclude (a constraint says so): settled is their sum.
+    progress["settled"] = progress["included"] + progress["excluded"]
+    return progress
+
+
+def votes_visible_to(user: User, qs: QuerySet[Vote]) -> QuerySet[Vote]:
+    """Blinding: the votes ``user`` may see — their own, and others' only on records that
+    are settled or in conflict (where everyone has voted), or at a stage an owner set to
+    "not blind"."""
+    done = Outcome.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
+    conflict = Conflict.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
+    open_stage = StageSettings.objects.filter(
+        review=OuterRef("review"), stage=OuterRef("stage"), blind=False
+    )
+    return qs.filter(Q(reviewer=user) | Exists(done) | Exists(conflict) | Exists(open_stage))
+
+
+HIDDEN = {"hidden": "blind screening: shown once the record is settled"}
+
+
+def mask_audit_events(events: Sequence[AuditEvent], user: User) -> None:
+    """Hide the content of other people's votes on records ``user`` has not finished with.
+
+    Owners read the audit trail, and owners often screen too: a vote event shows its
+    decision, reason and note only when the viewer cast it, or the record is settled or in
+    conflict (every vote is in), at that stage, or the stage is not blind.
+    """
+    votes = [e for e in events if e.action.startswith("vote.") and e.object_type == "record"]
+    if not votes:
+        return
+    ids = {e.object_id for e in votes}
+    mine = set(
+        Vote.objects.filter(record_id__in=ids, reviewer=user).values_list("record_id", "stage")
+    )
+    done = set(Outcome.objects.filter(record_id__in=ids).values_list("record_id", "stage"))
+    done |= set(Conflict.objects.filter(record_id__in=ids).values_list("record_id", "stage"))
+    # Stages an owner set to "not blind" show every vote to the team.
+    open_stages = set(
+        StageSettings.objects.filter(
+            review_id__in={e.review_id for e in votes}, blind=False
+        ).values_list("review_id", "stage")
+    )
+    for event in votes:
+        if event.actor_id == user.pk:
+            continue
+        data = event.after or event.before or {}
+        key = (event.object_id, data.get("stage"))
+        if (event.review_id, data.get("stage")) in open_stages:
+            continue
+        if key not in mine and key not in done:
+            event.before = HIDDEN if event.before else None
+            event.after = HIDDEN if event.after else None
+
+
+@dataclass
+class StageAgreement:
+    stage: str
+    label: str
+    records: int = 0
+    pairs: list[tuple[str, str, PairAgreement]] = field(default_factory=list)
+    fleiss: float | None = None
+
+
+def agreement_report(review: Review) -> list[StageAgreement]:
+    """Percentage agreement and Cohen's kappa per reviewer pair, and Fleiss' kappa for
+    stages screened by three, on the decisions that settle records (at title/abstract
+    "maybe" counts as "include")."""
+    users = dict(
+        get_user_model()
+        .objects.filter(votes__review=review)
+        .values_list("pk", "username")
+        .distinct()
+    )
+    needed = dict(
+        StageSettings.objects.filter(review=review).values_list("stage", "reviewers_needed")
+    )
+    report = []
+    for stage, label in Stage.choices:
+        triples = []
+        by_record: dict[int, list[str]] = defaultdict(list)
+        # Only records with all their votes: the votes on a record still open would tell
+        # an owner who screens it how colleagues voted on it (with three reviewers, two
+        # votes agree or not before the third is cast).
+        settled = Vote.objects.filter(
+            review=review,
+            stage=stage,
+            record__screening_states__stage=stage,
+            record__screening_states__closed=True,
+        )
+        for record_id, reviewer_id, decision in settled.values_list(
+            "record_id", "reviewer_id", "decision"
+        ):
+            if stage == Stage.TITLE_ABSTRACT and decision == Decision.MAYBE:
+                decision = Decision.INCLUDE
+            triples.append((record_id, reviewer_id, decision))
+            by_record[record_id].append(decision)
+        result = StageAgreement(stage=stage, label=label, records=len(by_record))
+        result.pairs = [
+            (users.get(p.rater_a, "?"), users.get(p.rater_b, "?"), p)
+            for p in pairwise_agreement(triples)
+        ]
+        if needed.get(stage, 2) == 3:
+            complete = [labels for labels in by_record.values() if len(labels) == 3]
+            result.fleiss = fleiss_kappa(complete) if complete else None
+        report.append(result)
+    return report

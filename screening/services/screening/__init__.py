@@ -1,0 +1,2 @@
+"""Screening services, by concern: stage settings, assignment (next), votes, conflicts,
+pilot rounds."""
