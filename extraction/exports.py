@@ -31,7 +31,7 @@ from extraction.models import (
     Form,
     FormStatus,
 )
-from extraction.services import (
+from extraction.selectors import (
     annotate_visibility,
     consensus_visible_to,
     form_spec,

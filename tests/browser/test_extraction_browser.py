@@ -157,7 +157,7 @@ def test_owner_builds_two_extractors_fill_adjudicator_settles_and_export_agrees(
 def test_rob2_proposal_follows_the_answers_and_an_override_needs_a_reason(
     live_server, new_page, owner, reviewer, reviewer2
 ):
-    from extraction import services
+    from extraction.services.forms import create_form_from_template, publish_form
 
     review = create_review(title="MSC knee OA", slug=SLUG, owner=owner)
     add_member(review=review, actor=owner, user=reviewer, role=Role.REVIEWER)
@@ -166,8 +166,8 @@ def test_rob2_proposal_follows_the_answers_and_an_override_needs_a_reason(
     for stage in ("title-abstract", "full-text"):
         for user in (reviewer, reviewer2):
             vote(review, record, user, "include", stage=stage)
-    draft = services.create_form_from_template(review=review, actor=owner, template="rob2")
-    form = services.publish_form(form=draft, actor=owner)
+    draft = create_form_from_template(review=review, actor=owner, template="rob2")
+    form = publish_form(form=draft, actor=owner)
     base = live_server.url
 
     page = new_page()

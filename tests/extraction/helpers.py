@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from extraction import services
 from extraction.models import Form
+from extraction.services.forms import create_form, publish_form
 from extraction.spec import ColumnSpec, FieldSpec, FormSpec, SectionSpec
 from screening.models import Record
 from tests.screening.screening_fixtures import import_records, vote
@@ -72,8 +72,8 @@ def included_records(
 
 
 def published_form(review: Any, owner: Any, **kwargs: Any) -> Form:
-    draft = services.create_form(review=review, actor=owner, spec=spec(**kwargs))
-    return services.publish_form(form=draft, actor=owner)
+    draft = create_form(review=review, actor=owner, spec=spec(**kwargs))
+    return publish_form(form=draft, actor=owner)
 
 
 GOOD = {

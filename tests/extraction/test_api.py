@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from extraction import services
 from extraction.models import Consensus, Extraction, Form
+from extraction.services.extractions import start_extraction, submit_extraction
+from extraction.services.forms import create_form, new_form_version, publish_form
 from tests.extraction.helpers import GOOD, included_records, published_form, spec
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def test_anonymous_is_refused_and_an_outsider_gets_404(form, records, outsider, 
 
 
 def test_outsider_gets_404_on_an_extraction(form, records, reviewer, outsider):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
     for method, suffix in [("get", ""), ("patch", ""), ("post", "submit/"), ("post", "reopen/")]:
         url = f"{BASE}/extractions/{extraction.pk}/{suffix}"
         assert getattr(api(outsider), method)(url, {}, format="json").status_code == 404
@@ -78,7 +79,7 @@ def test_viewer_reads_forms_and_consensus_but_writes_nothing(form, records, view
 
 
 def test_drafts_are_listed_to_owners_only(review, owner, reviewer, form):
-    services.create_form(review=review, actor=owner, spec=spec(title="Unfinished"))
+    create_form(review=review, actor=owner, spec=spec(title="Unfinished"))
     owner_titles = [f["title"] for f in api(owner).get(f"{BASE}/forms/").json()["results"]]
     reviewer_titles = [f["title"] for f in api(reviewer).get(f"{BASE}/forms/").json()["results"]]
     assert sorted(owner_titles) == ["Trial data", "Unfinished"]
@@ -185,7 +186,7 @@ def test_reviewer_cannot_assign_others_and_records_must_be_included(form, record
 
 def test_a_third_extractor_is_refused(form, records, owner, reviewer, reviewer2):
     for user in (reviewer, reviewer2):
-        services.start_extraction(form=form, record=records[0], extractor=user)
+        start_extraction(form=form, record=records[0], extractor=user)
     response = api(owner).post(
         f"{BASE}/extractions/", {"form": form.pk, "record": records[0].pk}, format="json"
     )
@@ -194,9 +195,9 @@ def test_a_third_extractor_is_refused(form, records, owner, reviewer, reviewer2)
 
 
 def test_carry_to_a_new_version_through_the_api(form, records, owner, reviewer):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
-    v2 = services.publish_form(form=services.new_form_version(form=form, actor=owner), actor=owner)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
+    v2 = publish_form(form=new_form_version(form=form, actor=owner), actor=owner)
     response = api(reviewer).post(
         f"{BASE}/extractions/{extraction.pk}/carry/", {"form": v2.pk}, format="json"
     )
@@ -208,13 +209,13 @@ def test_carry_to_a_new_version_through_the_api(form, records, owner, reviewer):
 
 
 def test_consensus_comparison_edit_and_finalise(form, records, owner, reviewer, reviewer2, viewer):
-    ea = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    eb = services.start_extraction(form=form, record=records[0], extractor=reviewer2)
+    ea = start_extraction(form=form, record=records[0], extractor=reviewer)
+    eb = start_extraction(form=form, record=records[0], extractor=reviewer2)
     url = f"{BASE}/consensus/{form.pk}/{records[0].pk}/"
     assert api(owner).get(url).status_code == 409  # nobody has submitted
     assert api(viewer).get(url).status_code == 404
-    services.submit_extraction(extraction=ea, actor=reviewer, values=GOOD)
-    services.submit_extraction(extraction=eb, actor=reviewer2, values={**GOOD, "country": "Peru"})
+    submit_extraction(extraction=ea, actor=reviewer, values=GOOD)
+    submit_extraction(extraction=eb, actor=reviewer2, values={**GOOD, "country": "Peru"})
     body = api(owner).get(url).json()
     assert body["status"] == "draft"
     country = next(c for c in body["comparison"] if c["field"] == "country")
@@ -278,13 +279,13 @@ def _queries(client, url):
 def test_list_query_counts_do_not_grow_with_the_review(form, records, owner, reviewer, reviewer2):
     def extract(record):
         for user in (reviewer, reviewer2):
-            extraction = services.start_extraction(form=form, record=record, extractor=user)
-            services.submit_extraction(extraction=extraction, actor=user, values=GOOD)
+            extraction = start_extraction(form=form, record=record, extractor=user)
+            submit_extraction(extraction=extraction, actor=user, values=GOOD)
 
     extract(records[0])
     client = api(owner)
     urls = [f"{BASE}/extractions/", f"{BASE}/consensus/", f"{BASE}/forms/"]
     one = [_queries(client, url) for url in urls]
     extract(records[1])
-    services.new_form_version(form=form, actor=owner)
+    new_form_version(form=form, actor=owner)
     assert [_queries(client, url) for url in urls] == one

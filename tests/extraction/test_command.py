@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
-from extraction import services
+from extraction.services.extractions import start_extraction, submit_extraction
 from tests.extraction.helpers import GOOD, included_records, published_form
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +23,8 @@ def form(review, owner, reviewer, reviewer2):
     """One study settled with one extractor per study (the submission is the consensus)."""
     records = included_records(review, owner, (reviewer, reviewer2), n=1)
     form = published_form(review, owner, extractors=1)
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.submit_extraction(
-        extraction=extraction, actor=reviewer, values={**GOOD, "country": "+SUM(A1)"}
-    )
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    submit_extraction(extraction=extraction, actor=reviewer, values={**GOOD, "country": "+SUM(A1)"})
     return form
 
 

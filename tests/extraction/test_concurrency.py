@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from extraction import services
 from extraction.models import Consensus, Extraction
+from extraction.services.extractions import start_extraction, submit_extraction
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Role
 from reviewflow.reviews.services import add_member, create_review
@@ -65,7 +65,7 @@ def test_parallel_starts_fill_two_slots_and_refuse_the_rest(setup):
 
     def start(user: Any) -> None:
         try:
-            services.start_extraction(form=form, record=records[0], extractor=user)
+            start_extraction(form=form, record=records[0], extractor=user)
         except ReviewflowError as exc:
             refused.append(exc.message)
 
@@ -79,12 +79,11 @@ def test_two_submissions_at_once_open_the_consensus_once(setup):
     review, owner, users, records = setup
     form = published_form(review, owner)
     extractions = {
-        u.pk: services.start_extraction(form=form, record=records[1], extractor=u)
-        for u in users[:2]
+        u.pk: start_extraction(form=form, record=records[1], extractor=u) for u in users[:2]
     }
 
     def submit(user: Any) -> None:
-        services.submit_extraction(extraction=extractions[user.pk], actor=user, values=GOOD)
+        submit_extraction(extraction=extractions[user.pk], actor=user, values=GOOD)
 
     assert in_parallel(users[:2], submit) == []
     assert Consensus.objects.filter(form=form, record=records[1]).count() == 1

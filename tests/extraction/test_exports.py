@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from extraction import services
 from extraction.exports import (
     build_export,
     csv_files,
@@ -22,6 +21,9 @@ from extraction.exports import (
     write_studies_csv,
     write_xlsx,
 )
+from extraction.services.consensus import consensus_for, save_consensus
+from extraction.services.extractions import start_extraction, submit_extraction
+from extraction.services.forms import new_form_version, publish_form
 from reviewflow.errors import ReviewflowError
 from tests.extraction.helpers import GOOD, included_records, published_form, spec
 
@@ -42,12 +44,12 @@ def settled(review, owner, reviewer, reviewer2, records):
     form = published_form(review, owner)
     for record, country in ((records[0], "Spain"), (records[1], "Chile")):
         for user in (reviewer, reviewer2):
-            extraction = services.start_extraction(form=form, record=record, extractor=user)
-            services.submit_extraction(
+            extraction = start_extraction(form=form, record=record, extractor=user)
+            submit_extraction(
                 extraction=extraction, actor=user, values={**GOOD, "country": country}
             )
-    consensus = services.consensus_for(form=form, record=records[0])
-    services.save_consensus(
+    consensus = consensus_for(form=form, record=records[0])
+    save_consensus(
         form=form,
         record=records[0],
         actor=owner,
@@ -183,9 +185,7 @@ def test_select_forms_by_title_id_and_version(review, owner, settled):
     assert select_forms(review, "trial DATA") == [settled]
     assert select_forms(review, str(settled.pk)) == [settled]
     assert select_forms(review, str(settled.family)) == [settled]
-    v2 = services.publish_form(
-        form=services.new_form_version(form=settled, actor=owner), actor=owner
-    )
+    v2 = publish_form(form=new_form_version(form=settled, actor=owner), actor=owner)
     assert select_forms(review, "Trial data") == [v2]
     settled.refresh_from_db()
     assert select_forms(review, "Trial data@1") == [settled]

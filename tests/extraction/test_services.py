@@ -6,9 +6,28 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from extraction import services
+from extraction.errors import ExtractionInvalid
 from extraction.models import Consensus, Extraction, Form
-from extraction.services import ExtractionInvalid
+from extraction.selectors import comparison_for, form_spec, included_studies, study_statuses
+from extraction.services.consensus import consensus_for, save_consensus
+from extraction.services.extractions import (
+    assign_extractor,
+    carry_extraction,
+    carry_preview,
+    reopen_extraction,
+    save_draft,
+    start_extraction,
+    submit_extraction,
+    unassign_extractor,
+)
+from extraction.services.forms import (
+    create_form,
+    create_form_from_template,
+    delete_draft_form,
+    new_form_version,
+    publish_form,
+    update_form,
+)
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
 from screening.services.fulltext import link_same_study
@@ -35,10 +54,10 @@ def form(review, owner, records):
 
 
 def both_submit(form, record, reviewer, reviewer2, a, b):
-    ea = services.start_extraction(form=form, record=record, extractor=reviewer)
-    eb = services.start_extraction(form=form, record=record, extractor=reviewer2)
-    services.submit_extraction(extraction=ea, actor=reviewer, values=a)
-    services.submit_extraction(extraction=eb, actor=reviewer2, values=b)
+    ea = start_extraction(form=form, record=record, extractor=reviewer)
+    eb = start_extraction(form=form, record=record, extractor=reviewer2)
+    submit_extraction(extraction=ea, actor=reviewer, values=a)
+    submit_extraction(extraction=eb, actor=reviewer2, values=b)
     return ea, eb
 
 
@@ -46,26 +65,26 @@ def both_submit(form, record, reviewer, reviewer2, a, b):
 
 
 def test_owner_creates_a_draft_form_from_a_spec(review, owner):
-    form = services.create_form(review=review, actor=owner, spec=spec())
+    form = create_form(review=review, actor=owner, spec=spec())
     assert (form.status, form.version, form.title, form.extractors_needed) == (
         "draft",
         1,
         "Trial data",
         2,
     )
-    assert services.form_spec(form) == spec()
+    assert form_spec(form) == spec()
     event = AuditEvent.objects.get(action="form.created")
     assert (event.object_type, event.object_id) == ("extraction_form", form.pk)
 
 
 def test_a_form_can_be_posted_as_json_data(review, owner):
-    form = services.create_form(review=review, actor=owner, spec=spec().to_dict())
-    assert services.form_spec(form).fields()[-1] == ARMS
+    form = create_form(review=review, actor=owner, spec=spec().to_dict())
+    assert form_spec(form).fields()[-1] == ARMS
 
 
 def test_reviewer_cannot_create_forms(review, reviewer):
     with pytest.raises(ReviewflowError, match="Only owners of this review can build"):
-        services.create_form(review=review, actor=reviewer, spec=spec())
+        create_form(review=review, actor=reviewer, spec=spec())
     assert not Form.objects.exists()
 
 
@@ -73,26 +92,26 @@ def test_an_invalid_form_names_the_place_and_saves_nothing(review, owner):
     data = spec().to_dict()
     data["sections"][0]["fields"][2]["key"] = "sample_size"
     with pytest.raises(ReviewflowError) as info:
-        services.create_form(review=review, actor=owner, spec=data)
+        create_form(review=review, actor=owner, spec=data)
     assert str(info.value) == ('Section 1, field 3 ("Country"): key "sample_size" is used twice')
     assert not Form.objects.exists()
 
 
 def test_form_from_template_and_unknown_template(review, owner):
-    form = services.create_form_from_template(review=review, actor=owner, template="rob2")
-    assert any(f.kind == "judgement" for f in services.form_spec(form).fields())
-    assert form.title == services.form_spec(form).title != ""
-    named = services.create_form_from_template(
+    form = create_form_from_template(review=review, actor=owner, template="rob2")
+    assert any(f.kind == "judgement" for f in form_spec(form).fields())
+    assert form.title == form_spec(form).title != ""
+    named = create_form_from_template(
         review=review, actor=owner, template="rob2", title="  RoB 2: pain at 12 months "
     )
-    assert named.title == services.form_spec(named).title == "RoB 2: pain at 12 months"
+    assert named.title == form_spec(named).title == "RoB 2: pain at 12 months"
     with pytest.raises(ReviewflowError, match='There is no template "nope"'):
-        services.create_form_from_template(review=review, actor=owner, template="nope")
+        create_form_from_template(review=review, actor=owner, template="nope")
 
 
 def test_update_changes_a_draft_and_audits_before_and_after(review, owner):
-    form = services.create_form(review=review, actor=owner, spec=spec())
-    services.update_form(form=form, actor=owner, spec=spec(title="Renamed", extractors=1))
+    form = create_form(review=review, actor=owner, spec=spec())
+    update_form(form=form, actor=owner, spec=spec(title="Renamed", extractors=1))
     form.refresh_from_db()
     assert (form.title, form.extractors_needed) == ("Renamed", 1)
     event = AuditEvent.objects.get(action="form.updated")
@@ -103,7 +122,7 @@ def test_update_changes_a_draft_and_audits_before_and_after(review, owner):
 def test_a_published_form_is_frozen(review, owner):
     form = published_form(review, owner)
     with pytest.raises(ReviewflowError) as info:
-        services.update_form(form=form, actor=owner, spec=spec(title="Changed"))
+        update_form(form=form, actor=owner, spec=spec(title="Changed"))
     assert str(info.value) == (
         "Version 1 of this form is published and cannot change: make a new version to edit it."
     )
@@ -114,41 +133,41 @@ def test_a_published_form_is_frozen(review, owner):
 
 def test_new_version_is_a_draft_and_publishing_it_supersedes_the_old(review, owner):
     v1 = published_form(review, owner)
-    v2 = services.new_form_version(form=v1, actor=owner)
+    v2 = new_form_version(form=v1, actor=owner)
     assert (v2.family, v2.version, v2.status, v2.spec) == (v1.family, 2, "draft", v1.spec)
     with pytest.raises(ReviewflowError, match="Version 2 of this form is already a draft"):
-        services.new_form_version(form=v1, actor=owner)
-    services.update_form(form=v2, actor=owner, spec=spec(title="Trial data v2"))
-    services.publish_form(form=v2, actor=owner)
+        new_form_version(form=v1, actor=owner)
+    update_form(form=v2, actor=owner, spec=spec(title="Trial data v2"))
+    publish_form(form=v2, actor=owner)
     v1.refresh_from_db()
     v2.refresh_from_db()
     assert (v1.status, v2.status) == ("superseded", "published")
     assert v1.spec["title"] == "Trial data"  # the old definition never changes
-    v3 = services.new_form_version(form=v1, actor=owner)
+    v3 = new_form_version(form=v1, actor=owner)
     assert v3.version == 3
 
 
 def test_the_database_refuses_two_drafts_of_one_family(review, owner):
     v1 = published_form(review, owner)
-    services.new_form_version(form=v1, actor=owner)
+    new_form_version(form=v1, actor=owner)
     with pytest.raises(IntegrityError), transaction.atomic():
         Form.objects.create(review=review, family=v1.family, version=9, title="x")
 
 
 def test_only_drafts_can_be_deleted(review, owner):
-    draft = services.create_form(review=review, actor=owner, spec=spec())
+    draft = create_form(review=review, actor=owner, spec=spec())
     published = published_form(review, owner)
     with pytest.raises(ReviewflowError, match="only drafts can be deleted"):
-        services.delete_draft_form(form=published, actor=owner)
-    services.delete_draft_form(form=draft, actor=owner)
+        delete_draft_form(form=published, actor=owner)
+    delete_draft_form(form=draft, actor=owner)
     assert list(Form.objects.all()) == [published]
     assert AuditEvent.objects.filter(action="form.draft_deleted").count() == 1
 
 
 def test_an_empty_form_cannot_be_published(review, owner):
-    draft = services.create_form(review=review, actor=owner, spec=spec(fields=()))
+    draft = create_form(review=review, actor=owner, spec=spec(fields=()))
     with pytest.raises(ReviewflowError, match="Add at least one field"):
-        services.publish_form(form=draft, actor=owner)
+        publish_form(form=draft, actor=owner)
 
 
 # ------------------------------------------------------------------------------ studies
@@ -157,10 +176,10 @@ def test_an_empty_form_cannot_be_published(review, owner):
 def test_included_studies_are_full_text_includes_one_per_study(
     review, owner, reviewer, reviewer2, records
 ):
-    assert list(services.included_studies(review)) == records[:2]
+    assert list(included_studies(review)) == records[:2]
     # The second report is another report of the first study: one study.
     link_same_study(review=review, record=records[1], actor=owner, study_of=records[0])
-    assert list(services.included_studies(review)) == records[:1]
+    assert list(included_studies(review)) == records[:1]
 
 
 # ------------------------------------------------------------------------------ slots
@@ -169,25 +188,25 @@ def test_included_studies_are_full_text_includes_one_per_study(
 def test_two_extractors_take_the_two_slots_and_a_third_is_refused(
     review, owner, reviewer, reviewer2, form, records
 ):
-    a = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    b = services.start_extraction(form=form, record=records[0], extractor=reviewer2)
+    a = start_extraction(form=form, record=records[0], extractor=reviewer)
+    b = start_extraction(form=form, record=records[0], extractor=reviewer2)
     assert (a.slot, b.slot) == (1, 2)
-    assert services.start_extraction(form=form, record=records[0], extractor=reviewer) == a
+    assert start_extraction(form=form, record=records[0], extractor=reviewer) == a
     with pytest.raises(ReviewflowError) as info:
-        services.start_extraction(form=form, record=records[0], extractor=owner)
+        start_extraction(form=form, record=records[0], extractor=owner)
     assert str(info.value) == "This study already has its 2 extractors."
     assert Extraction.objects.count() == 2
 
 
 def test_one_extractor_form_has_one_slot(review, owner, reviewer, reviewer2, records):
     form = published_form(review, owner, extractors=1)
-    services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    start_extraction(form=form, record=records[0], extractor=reviewer)
     with pytest.raises(ReviewflowError, match="This study already has its 1 extractor."):
-        services.start_extraction(form=form, record=records[0], extractor=reviewer2)
+        start_extraction(form=form, record=records[0], extractor=reviewer2)
 
 
 def test_the_database_refuses_a_taken_slot(review, reviewer, reviewer2, form, records):
-    services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    start_extraction(form=form, record=records[0], extractor=reviewer)
     with pytest.raises(IntegrityError), transaction.atomic():
         Extraction.objects.create(form=form, record=records[0], extractor=reviewer2, slot=1)
 
@@ -196,25 +215,23 @@ def test_extraction_needs_an_included_study_a_published_form_and_an_extractor(
     review, owner, reviewer, viewer, form, records
 ):
     with pytest.raises(ReviewflowError, match="not an included study"):
-        services.start_extraction(form=form, record=records[2], extractor=reviewer)
+        start_extraction(form=form, record=records[2], extractor=reviewer)
     with pytest.raises(ReviewflowError, match="Only reviewers and owners"):
-        services.start_extraction(form=form, record=records[0], extractor=viewer)
-    draft = services.create_form(review=review, actor=owner, spec=spec(title="Draft"))
+        start_extraction(form=form, record=records[0], extractor=viewer)
+    draft = create_form(review=review, actor=owner, spec=spec(title="Draft"))
     with pytest.raises(ReviewflowError, match="This form is not published yet."):
-        services.start_extraction(form=draft, record=records[0], extractor=reviewer)
+        start_extraction(form=draft, record=records[0], extractor=reviewer)
     assert not Extraction.objects.exists()
 
 
 def test_owner_assigns_and_unassigns_extractors(review, owner, reviewer, viewer, form, records):
-    extraction = services.assign_extractor(
-        form=form, record=records[0], extractor=reviewer, actor=owner
-    )
+    extraction = assign_extractor(form=form, record=records[0], extractor=reviewer, actor=owner)
     assert (extraction.extractor, extraction.slot) == (reviewer, 1)
     with pytest.raises(ReviewflowError, match="victor is not a reviewer or owner"):
-        services.assign_extractor(form=form, record=records[0], extractor=viewer, actor=owner)
+        assign_extractor(form=form, record=records[0], extractor=viewer, actor=owner)
     with pytest.raises(ReviewflowError, match="Only owners"):
-        services.assign_extractor(form=form, record=records[1], extractor=reviewer, actor=reviewer)
-    services.unassign_extractor(extraction=extraction, actor=owner)
+        assign_extractor(form=form, record=records[1], extractor=reviewer, actor=reviewer)
+    unassign_extractor(extraction=extraction, actor=owner)
     assert not Extraction.objects.exists()
     actions = set(
         AuditEvent.objects.filter(object_type="extraction").values_list("action", flat=True)
@@ -226,11 +243,11 @@ def test_owner_assigns_and_unassigns_extractors(review, owner, reviewer, viewer,
 
 
 def test_a_draft_keeps_normalised_values(review, reviewer, form, records):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.save_draft(extraction=extraction, actor=reviewer, values={"sample_size": "12"})
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    save_draft(extraction=extraction, actor=reviewer, values={"sample_size": "12"})
     extraction.refresh_from_db()
     assert (extraction.status, extraction.values) == ("draft", {"sample_size": 12})
-    services.save_draft(extraction=extraction, actor=reviewer, values=GOOD)
+    save_draft(extraction=extraction, actor=reviewer, values=GOOD)
     extraction.refresh_from_db()
     assert extraction.values["dose"] == "1.5"
     assert extraction.values["outcomes"] == ["HbA1c", "C-peptide"]
@@ -238,13 +255,13 @@ def test_a_draft_keeps_normalised_values(review, reviewer, form, records):
 
 
 def test_invalid_values_name_the_field_and_cell_and_change_nothing(review, reviewer, form, records):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.save_draft(extraction=extraction, actor=reviewer, values={"country": "Spain"})
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    save_draft(extraction=extraction, actor=reviewer, values={"country": "Spain"})
     before = Extraction.objects.get(pk=extraction.pk)
     events = AuditEvent.objects.count()
     bad = {"sample_size": "many", "arms": [{"arm": "MSC"}, {"arm": "Placebo", "n": -3}]}
     with pytest.raises(ExtractionInvalid) as info:
-        services.save_draft(extraction=extraction, actor=reviewer, values=bad)
+        save_draft(extraction=extraction, actor=reviewer, values=bad)
     assert [str(e) for e in info.value.errors] == [
         "Sample size: must be a whole number",
         "Arms, row 2, Participants: must be at least 0",
@@ -262,10 +279,10 @@ def test_invalid_values_name_the_field_and_cell_and_change_nothing(review, revie
 def test_submitting_with_a_required_field_empty_names_it_and_stays_a_draft(
     review, reviewer, form, records
 ):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
     values = {**GOOD, "sample_size": ""}
     with pytest.raises(ExtractionInvalid) as info:
-        services.submit_extraction(extraction=extraction, actor=reviewer, values=values)
+        submit_extraction(extraction=extraction, actor=reviewer, values=values)
     assert str(info.value) == "Sample size: This field is required."
     extraction.refresh_from_db()
     assert (extraction.status, extraction.values, extraction.submitted_at) == ("draft", {}, None)
@@ -274,21 +291,21 @@ def test_submitting_with_a_required_field_empty_names_it_and_stays_a_draft(
 def test_only_the_extractor_saves_and_a_submitted_extraction_is_locked(
     review, reviewer, reviewer2, form, records
 ):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
     with pytest.raises(ReviewflowError, match="This is not your extraction."):
-        services.save_draft(extraction=extraction, actor=reviewer2, values={})
-    services.submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
+        save_draft(extraction=extraction, actor=reviewer2, values={})
+    submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
     assert extraction.status == "submitted"
     with pytest.raises(ReviewflowError, match="submitted: reopen it to change it"):
-        services.save_draft(extraction=extraction, actor=reviewer, values=GOOD)
-    services.reopen_extraction(extraction=extraction, actor=reviewer)
+        save_draft(extraction=extraction, actor=reviewer, values=GOOD)
+    reopen_extraction(extraction=extraction, actor=reviewer)
     extraction.refresh_from_db()
     assert (extraction.status, extraction.submitted_at) == ("draft", None)
 
 
 def test_audit_of_extractions_names_fields_not_values(review, reviewer, form, records):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.save_draft(extraction=extraction, actor=reviewer, values={"country": "Atlantis"})
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    save_draft(extraction=extraction, actor=reviewer, values={"country": "Atlantis"})
     event = AuditEvent.objects.get(action="extraction.saved")
     assert (event.object_type, event.object_id) == ("extraction", extraction.pk)
     assert event.after == {"fields": ["country"]}
@@ -307,15 +324,15 @@ def test_consensus_opens_when_both_submit_prefilled_with_agreed_values(
         "country": "Portugal",
         "arms": [{"arm": "MSC", "n": 21, "mean": "7.1"}, {"arm": "Placebo", "n": 20, "mean": "8"}],
     }
-    ea = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.submit_extraction(extraction=ea, actor=reviewer, values=a)
+    ea = start_extraction(form=form, record=records[0], extractor=reviewer)
+    submit_extraction(extraction=ea, actor=reviewer, values=a)
     with pytest.raises(ReviewflowError) as info:
-        services.consensus_for(form=form, record=records[0])
+        consensus_for(form=form, record=records[0])
     assert str(info.value) == (
         "The consensus opens when every extractor of this study has submitted (1 of 2 so far)."
     )
-    eb = services.start_extraction(form=form, record=records[0], extractor=reviewer2)
-    services.submit_extraction(extraction=eb, actor=reviewer2, values=b)
+    eb = start_extraction(form=form, record=records[0], extractor=reviewer2)
+    submit_extraction(extraction=eb, actor=reviewer2, values=b)
     consensus = Consensus.objects.get(form=form, record=records[0])
     assert consensus.status == "draft"
     assert "country" not in consensus.values  # they disagree: the adjudicator decides
@@ -325,9 +342,7 @@ def test_consensus_opens_when_both_submit_prefilled_with_agreed_values(
         {"arm": "MSC", "mean": "7.1"},
         {"arm": "Placebo", "n": 20, "mean": "8"},
     ]
-    comparison = {
-        c.field.key: c for c in services.comparison_for(form=form, record=records[0], user=owner)
-    }
+    comparison = {c.field.key: c for c in comparison_for(form=form, record=records[0], user=owner)}
     assert comparison["country"].agree is False
     assert (comparison["country"].a, comparison["country"].b) == ("Spain", "Portugal")
     assert comparison["sample_size"].agree is True
@@ -339,16 +354,14 @@ def test_adjudicator_settles_and_finalises_with_every_change_audited(
     review, owner, reviewer, reviewer2, form, records
 ):
     both_submit(form, records[0], reviewer, reviewer2, GOOD, {**GOOD, "sample_size": "41"})
-    consensus = services.consensus_for(form=form, record=records[0])
+    consensus = consensus_for(form=form, record=records[0])
     with pytest.raises(ExtractionInvalid) as info:
-        services.save_consensus(
+        save_consensus(
             form=form, record=records[0], actor=owner, values=consensus.values, final=True
         )
     assert str(info.value) == "Sample size: This field is required."
-    services.save_consensus(
-        form=form, record=records[0], actor=owner, values=consensus.values, final=False
-    )
-    settled = services.save_consensus(
+    save_consensus(form=form, record=records[0], actor=owner, values=consensus.values, final=False)
+    settled = save_consensus(
         form=form,
         record=records[0],
         actor=owner,
@@ -365,7 +378,7 @@ def test_adjudicator_settles_and_finalises_with_every_change_audited(
     assert "sample_size" not in event.before["values"]
     assert event.after["values"]["sample_size"] == 41
     with pytest.raises(ReviewflowError, match="Only owners of this review can settle"):
-        services.save_consensus(
+        save_consensus(
             form=form, record=records[0], actor=reviewer, values=settled.values, final=True
         )
 
@@ -374,17 +387,13 @@ def test_a_final_consensus_blocks_reopening_until_an_owner_reopens_it(
     review, owner, reviewer, reviewer2, form, records
 ):
     ea, _ = both_submit(form, records[0], reviewer, reviewer2, GOOD, GOOD)
-    consensus = services.consensus_for(form=form, record=records[0])
+    consensus = consensus_for(form=form, record=records[0])
     assert consensus.values == Extraction.objects.get(pk=ea.pk).values  # all agreed
-    services.save_consensus(
-        form=form, record=records[0], actor=owner, values=consensus.values, final=True
-    )
+    save_consensus(form=form, record=records[0], actor=owner, values=consensus.values, final=True)
     with pytest.raises(ReviewflowError, match="The consensus of this study is final"):
-        services.reopen_extraction(extraction=ea, actor=reviewer)
-    services.save_consensus(
-        form=form, record=records[0], actor=owner, values=consensus.values, final=False
-    )
-    services.reopen_extraction(extraction=ea, actor=reviewer)
+        reopen_extraction(extraction=ea, actor=reviewer)
+    save_consensus(form=form, record=records[0], actor=owner, values=consensus.values, final=False)
+    reopen_extraction(extraction=ea, actor=reviewer)
     assert AuditEvent.objects.filter(action="consensus.reopened").count() == 1
 
 
@@ -392,16 +401,16 @@ def test_an_untouched_consensus_follows_a_resubmitted_extraction(
     review, owner, reviewer, reviewer2, form, records
 ):
     ea, _ = both_submit(form, records[0], reviewer, reviewer2, GOOD, GOOD)
-    services.reopen_extraction(extraction=ea, actor=reviewer)
-    services.submit_extraction(extraction=ea, actor=reviewer, values={**GOOD, "country": "Peru"})
+    reopen_extraction(extraction=ea, actor=reviewer)
+    submit_extraction(extraction=ea, actor=reviewer, values={**GOOD, "country": "Peru"})
     consensus = Consensus.objects.get(form=form, record=records[0])
     assert "country" not in consensus.values
 
 
 def test_with_one_extractor_the_submission_is_the_final_consensus(review, owner, reviewer, records):
     form = published_form(review, owner, extractors=1)
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
     consensus = Consensus.objects.get(form=form, record=records[0])
     assert consensus.status == "final"
     assert consensus.values == Extraction.objects.get(pk=extraction.pk).values
@@ -411,34 +420,34 @@ def test_with_one_extractor_the_submission_is_the_final_consensus(review, owner,
 
 
 def test_carrying_keeps_what_the_new_version_accepts(review, owner, reviewer, form, records):
-    extraction = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
-    v2 = services.new_form_version(form=form, actor=owner)
+    extraction = start_extraction(form=form, record=records[0], extractor=reviewer)
+    submit_extraction(extraction=extraction, actor=reviewer, values=GOOD)
+    v2 = new_form_version(form=form, actor=owner)
     # Version 2 drops "country" and allows only cohorts.
     fields = tuple(f for f in FIELDS if f.key != "country")
     fields = tuple(
         f if f.key != "design" else type(f)(**{**f.__dict__, "choices": ("Cohort",)})
         for f in fields
     )
-    services.update_form(form=v2, actor=owner, spec=spec(fields=fields))
+    update_form(form=v2, actor=owner, spec=spec(fields=fields))
     with pytest.raises(ReviewflowError, match="This form is not published yet."):
-        services.carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
-    services.publish_form(form=v2, actor=owner)
-    carried, dropped = services.carry_preview(extraction=extraction, to_form=v2)
+        carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
+    publish_form(form=v2, actor=owner)
+    carried, dropped = carry_preview(extraction=extraction, to_form=v2)
     assert "country" not in carried and "design" not in carried
     assert "Country: the field is no longer in the form" in dropped
-    new = services.carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
+    new = carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
     assert (new.form, new.status, new.carried_from) == (v2, "draft", extraction)
     assert new.values["sample_size"] == 40 and new.values["arms"] == GOOD_ARMS_CLEAN
     assert set(new.values) == set(carried)
     extraction.refresh_from_db()
     assert (extraction.status, extraction.values["country"]) == ("submitted", "Spain")
     with pytest.raises(ReviewflowError, match="replaced by a newer version"):
-        services.reopen_extraction(extraction=extraction, actor=reviewer)
+        reopen_extraction(extraction=extraction, actor=reviewer)
     with pytest.raises(ReviewflowError, match="rachel already has an extraction"):
-        services.carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
+        carry_extraction(extraction=extraction, to_form=v2, actor=reviewer)
     with pytest.raises(ReviewflowError, match="only be carried to a newer version"):
-        services.carry_extraction(extraction=new, to_form=form, actor=reviewer)
+        carry_extraction(extraction=new, to_form=form, actor=reviewer)
 
 
 GOOD_ARMS_CLEAN = [
@@ -448,10 +457,10 @@ GOOD_ARMS_CLEAN = [
 
 
 def test_study_statuses_count_without_naming(review, reviewer, reviewer2, form, records):
-    ea = services.start_extraction(form=form, record=records[0], extractor=reviewer)
-    services.start_extraction(form=form, record=records[0], extractor=reviewer2)
-    services.submit_extraction(extraction=ea, actor=reviewer, values=GOOD)
-    statuses = services.study_statuses(form)
+    ea = start_extraction(form=form, record=records[0], extractor=reviewer)
+    start_extraction(form=form, record=records[0], extractor=reviewer2)
+    submit_extraction(extraction=ea, actor=reviewer, values=GOOD)
+    statuses = study_statuses(form)
     assert statuses[records[0].pk].label == "1 of 2 submitted"
     assert statuses[records[1].pk].label == "0 of 2 submitted"
     assert not statuses[records[0].pk].complete
@@ -469,6 +478,6 @@ def test_deleting_a_review_deletes_its_forms_extractions_and_consensus(
 
 
 def test_a_form_version_with_extractions_cannot_be_deleted_alone(review, reviewer, form, records):
-    services.start_extraction(form=form, record=records[0], extractor=reviewer)
+    start_extraction(form=form, record=records[0], extractor=reviewer)
     with pytest.raises(IntegrityError):
         form.delete()

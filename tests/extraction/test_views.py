@@ -11,8 +11,15 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from extraction import services
 from extraction.models import Consensus, Extraction, Form
+from extraction.selectors import included_studies
+from extraction.services.forms import (
+    create_form,
+    create_form_from_template,
+    new_form_version,
+    publish_form,
+    update_form,
+)
 from extraction.spec import ColumnSpec, FieldSpec, FormSpec, SectionSpec
 from screening.models import Record
 from screening.services.fulltext import attach_full_text
@@ -68,8 +75,8 @@ def studies(review, owner, reviewer, reviewer2):
 
 @pytest.fixture
 def form(review, owner, studies):
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
-    return services.publish_form(form=draft, actor=owner)
+    draft = create_form(review=review, actor=owner, spec=SPEC)
+    return publish_form(form=draft, actor=owner)
 
 
 def page_url(form, record):
@@ -101,7 +108,7 @@ def submit(client, form, record, **extra):
 
 
 def test_anonymous_is_sent_to_sign_in_and_outsiders_get_404(client, client_for, form, outsider):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     slug = form.review.slug
     urls = [
         reverse("extraction-home", args=[slug]),
@@ -118,7 +125,7 @@ def test_anonymous_is_sent_to_sign_in_and_outsiders_get_404(client, client_for, 
 
 
 def test_viewers_see_the_overview_but_cannot_extract_or_build(client_for, form, viewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     client = client_for(viewer)
     assert client.get(reverse("extraction-home", args=[form.review.slug])).status_code == 200
     assert client.get(page_url(form, record)).status_code == 403
@@ -151,7 +158,7 @@ def test_owner_creates_forms_blank_and_from_a_template(client_for, review, owner
 
 
 def test_builder_saves_the_whole_spec_posted_by_the_page(client_for, review, owner):
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
+    draft = create_form(review=review, actor=owner, spec=SPEC)
     spec = SPEC.to_dict()
     spec["sections"][0]["fields"].reverse()
     spec["sections"][0]["fields"][0]["label"] = "Study arms"
@@ -166,7 +173,7 @@ def test_builder_saves_the_whole_spec_posted_by_the_page(client_for, review, own
 
 
 def test_builder_names_the_field_at_fault_and_keeps_what_was_typed(client_for, review, owner):
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
+    draft = create_form(review=review, actor=owner, spec=SPEC)
     spec = SPEC.to_dict()
     spec["sections"][0]["fields"][1]["key"] = "sample_size"
     spec["sections"][0]["fields"][1]["label"] = "Country of <b>study</b>"
@@ -200,7 +207,7 @@ def test_published_form_is_frozen_and_new_version_makes_a_draft(client_for, form
 
 
 def test_preview_shows_the_form_with_disabled_inputs(client_for, review, owner):
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
+    draft = create_form(review=review, actor=owner, spec=SPEC)
     client = client_for(owner)
     url = reverse("extraction-form-preview", args=[review.slug, draft.pk])
     html = client.get(url).content.decode()
@@ -214,7 +221,7 @@ def test_preview_shows_the_form_with_disabled_inputs(client_for, review, owner):
 
 
 def test_extractor_saves_a_draft_then_submits(client_for, form, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     client = client_for(reviewer)
     assert start(client, form, record)["Location"] == page_url(form, record)
     draft = client.post(page_url(form, record), {"f-country": "Norway", "action": "draft"})
@@ -232,7 +239,7 @@ def test_extractor_saves_a_draft_then_submits(client_for, form, reviewer):
 
 
 def test_submit_with_errors_names_fields_and_cells_and_keeps_the_values(client_for, form, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     client = client_for(reviewer)
     start(client, form, record)
     response = submit(client, form, record, **{"f-sample_size": "", "f-arms-1-events": "-3"})
@@ -250,7 +257,7 @@ def test_submit_with_errors_names_fields_and_cells_and_keeps_the_values(client_f
 
 
 def test_extractors_are_blind_to_each_other(client_for, form, reviewer, reviewer2):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     first, second = client_for(reviewer), client_for(reviewer2)
     start(first, form, record)
     submit(first, form, record, **{"f-country": SECRET})
@@ -267,7 +274,7 @@ def test_extractors_are_blind_to_each_other(client_for, form, reviewer, reviewer
 def test_owner_sees_statuses_but_no_values_until_all_have_submitted(
     client_for, form, owner, reviewer
 ):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     first = client_for(reviewer)
     start(first, form, record)
     submit(first, form, record, **{"f-country": SECRET})
@@ -283,7 +290,7 @@ def test_owner_sees_statuses_but_no_values_until_all_have_submitted(
 def test_comparison_highlights_disagreements_and_consensus_is_prefilled_then_final(
     client_for, form, owner, reviewer, reviewer2
 ):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     for user, events in ((reviewer, "9"), (reviewer2, "8")):
         client = client_for(user)
         start(client, form, record)
@@ -309,7 +316,7 @@ def test_comparison_highlights_disagreements_and_consensus_is_prefilled_then_fin
 def test_consensus_finalise_refuses_an_empty_required_field(
     client_for, form, owner, reviewer, reviewer2
 ):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     for user in (reviewer, reviewer2):
         client = client_for(user)
         start(client, form, record)
@@ -323,15 +330,15 @@ def test_consensus_finalise_refuses_an_empty_required_field(
 
 
 def test_extraction_carries_to_a_new_version(client_for, form, owner, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     client = client_for(reviewer)
     start(client, form, record)
     client.post(page_url(form, record), {**filled(), "action": "draft"})
-    draft = services.new_form_version(form=form, actor=owner)
+    draft = new_form_version(form=form, actor=owner)
     spec = SPEC.to_dict()
     del spec["sections"][0]["fields"][1]  # country is dropped in version 2
-    services.update_form(form=draft, actor=owner, spec=spec)
-    v2 = services.publish_form(form=draft, actor=owner)
+    update_form(form=draft, actor=owner, spec=spec)
+    v2 = publish_form(form=draft, actor=owner)
     page = client.get(page_url(v2, record)).content.decode()
     assert "Carry to version 2" in page and "sample_size" in page
     old = Extraction.objects.get(form=form, extractor=reviewer)
@@ -346,7 +353,7 @@ def test_extraction_carries_to_a_new_version(client_for, form, owner, reviewer):
 
 
 def test_imported_text_is_escaped(client_for, form, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     Record.objects.filter(pk=record.pk).update(title="<script>alert(1)</script>")
     client = client_for(reviewer)
     start(client, form, record)
@@ -360,13 +367,13 @@ def test_posts_need_the_csrf_token(form, reviewer):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     assert start(client, form, record).status_code == 403
     assert not Extraction.objects.exists()
 
 
 def test_consensus_downloads_hold_the_agreed_values(client_for, form, owner, reviewer, reviewer2):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     for user in (reviewer, reviewer2):
         client = client_for(user)
         start(client, form, record)
@@ -397,9 +404,9 @@ def test_home_query_count_does_not_grow_with_studies(
 ):
     for record in import_records(review, owner, n):
         include(review, record, reviewer, reviewer2)
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
-    form = services.publish_form(form=draft, actor=owner)
-    for record in services.included_studies(review):
+    draft = create_form(review=review, actor=owner, spec=SPEC)
+    form = publish_form(form=draft, actor=owner)
+    for record in included_studies(review):
         start(client_for(reviewer), form, record)
     client = client_for(owner)
     url = reverse("extraction-home", args=[review.slug])
@@ -413,9 +420,9 @@ def test_extraction_page_query_count_does_not_grow_with_studies(
 ):
     for record in import_records(review, owner, n):
         include(review, record, reviewer, reviewer2)
-    draft = services.create_form(review=review, actor=owner, spec=SPEC)
-    form = services.publish_form(form=draft, actor=owner)
-    record = services.included_studies(review).first()
+    draft = create_form(review=review, actor=owner, spec=SPEC)
+    form = publish_form(form=draft, actor=owner)
+    record = included_studies(review).first()
     client = client_for(reviewer)
     start(client, form, record)
     with django_assert_num_queries(10):
@@ -424,8 +431,8 @@ def test_extraction_page_query_count_does_not_grow_with_studies(
 
 @pytest.fixture
 def rob2_form(review, owner, studies):
-    draft = services.create_form_from_template(review=review, actor=owner, template="rob2")
-    return services.publish_form(form=draft, actor=owner)
+    draft = create_form_from_template(review=review, actor=owner, template="rob2")
+    return publish_form(form=draft, actor=owner)
 
 
 def test_rob2_answers_get_the_algorithms_proposal_live(client_for, rob2_form, reviewer):
@@ -442,7 +449,7 @@ def test_rob2_answers_get_the_algorithms_proposal_live(client_for, rob2_form, re
 def test_a_judgement_left_to_the_proposal_takes_it_and_an_override_needs_a_reason(
     client_for, rob2_form, reviewer
 ):
-    record = services.included_studies(rob2_form.review).first()
+    record = included_studies(rob2_form.review).first()
     client = client_for(reviewer)
     start(client, rob2_form, record)
     answers = {"f-q1_1": "Y", "f-q1_2": "Y", "f-q1_3": "N"}
@@ -467,7 +474,7 @@ def test_a_judgement_left_to_the_proposal_takes_it_and_an_override_needs_a_reaso
 
 
 def test_the_full_text_pdf_is_shown_beside_the_form(client_for, form, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     pdf = io.BytesIO(b"%PDF-1.4\n%%EOF\n")
     pdf.name = "trial.pdf"
     attach_full_text(
@@ -478,16 +485,16 @@ def test_the_full_text_pdf_is_shown_beside_the_form(client_for, form, reviewer):
     html = client.get(page_url(form, record)).content.decode()
     src = reverse("fulltext-pdf", args=[form.review.slug, record.pk])
     assert f'<iframe class="pdf" src="{src}"' in html
-    other = services.included_studies(form.review).last()
+    other = included_studies(form.review).last()
     assert "<iframe" not in client.get(page_url(form, other)).content.decode()
 
 
 def test_an_extraction_on_a_superseded_version_stays_readable(client_for, form, owner, reviewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     client = client_for(reviewer)
     start(client, form, record)
     client.post(page_url(form, record), {**filled(), "action": "draft"})
-    services.publish_form(form=services.new_form_version(form=form, actor=owner), actor=owner)
+    publish_form(form=new_form_version(form=form, actor=owner), actor=owner)
     html = client.get(page_url(form, record)).content.decode()
     assert "has been superseded" in html
     assert 'name="f-country" value="Norway" disabled' in html
@@ -495,7 +502,7 @@ def test_an_extraction_on_a_superseded_version_stays_readable(client_for, form, 
 
 
 def test_owner_assigns_an_extractor_to_a_study(client_for, form, owner, reviewer2, viewer):
-    record = services.included_studies(form.review).first()
+    record = included_studies(form.review).first()
     url = reverse("extraction-action", args=[form.review.slug, form.pk, record.pk])
     client = client_for(owner)
     home = client.get(reverse("extraction-home", args=[form.review.slug])).content.decode()

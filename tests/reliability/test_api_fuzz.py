@@ -35,7 +35,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from extraction import services as extraction_services
+from extraction.services.extractions import start_extraction
+from extraction.services.forms import create_form, publish_form
 from screening.models import Record, Stage, Vote
 from tests.extraction.helpers import spec
 from tests.reliability.test_permission_matrix import _build
@@ -76,14 +77,12 @@ def _more(review: Any, owner: Any, make_user: Callable[..., Any]) -> dict[str, A
     """What the permission matrix's review lacks for the owner's own writes to succeed: a
     draft form, a one-extractor form with the owner's draft extraction, a user to add."""
     key = Record.objects.filter(review=review, search__filename="a.ris").order_by("position")[0]
-    draft = extraction_services.create_form(review=review, actor=owner, spec=spec(title="Draft"))
-    solo = extraction_services.publish_form(
-        form=extraction_services.create_form(
-            review=review, actor=owner, spec=spec(extractors=1, title="Solo")
-        ),
+    draft = create_form(review=review, actor=owner, spec=spec(title="Draft"))
+    solo = publish_form(
+        form=create_form(review=review, actor=owner, spec=spec(extractors=1, title="Solo")),
         actor=owner,
     )
-    own = extraction_services.start_extraction(form=solo, record=key, extractor=owner)
+    own = start_extraction(form=solo, record=key, extractor=owner)
     unvoted = (
         Record.objects.filter(review=review, duplicate_of=None)
         .exclude(pk__in=Vote.objects.values("record"))

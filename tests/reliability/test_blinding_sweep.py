@@ -49,8 +49,16 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.test import APIClient
 
-from extraction import services as extraction_services
 from extraction.models import Extraction, Form
+from extraction.selectors import annotate_visibility, comparison_for, included_studies, is_owner
+from extraction.services.consensus import consensus_for, save_consensus
+from extraction.services.extractions import (
+    reopen_extraction,
+    save_draft,
+    start_extraction,
+    submit_extraction,
+    unassign_extractor,
+)
 from reviewflow.reviews import services as review_services
 from reviewflow.reviews.models import Invitation, Membership, Role
 from screening.models import Conflict, DuplicatePair, Record, Search, Stage, Vote
@@ -157,18 +165,14 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
 
     form = Form.objects.get(review=review, status="published")
     s1, s2 = p[6], p[7]
-    mine = extraction_services.start_extraction(form=form, record=s1, extractor=a)
-    extraction_services.save_draft(
-        extraction=mine, actor=a, values=_values("ZQX-VAL-A-S1", "55", "A arm")
-    )
-    theirs = extraction_services.start_extraction(form=form, record=s1, extractor=b)
-    extraction_services.submit_extraction(
+    mine = start_extraction(form=form, record=s1, extractor=a)
+    save_draft(extraction=mine, actor=a, values=_values("ZQX-VAL-A-S1", "55", "A arm"))
+    theirs = start_extraction(form=form, record=s1, extractor=b)
+    submit_extraction(
         extraction=theirs, actor=b, values=_values("ZQX-VAL-B-S1", "987654", "ZQX-ARM-B-S1")
     )
-    other = extraction_services.start_extraction(form=form, record=s2, extractor=b)
-    extraction_services.submit_extraction(
-        extraction=other, actor=b, values=_values("ZQX-VAL-B-S2", "876543")
-    )
+    other = start_extraction(form=form, record=s2, extractor=b)
+    submit_extraction(extraction=other, actor=b, values=_values("ZQX-VAL-B-S2", "876543"))
 
     # Pilot rounds: at title/abstract B screened it and it closed (its records went back to
     # the main round, where A has not screened them); at full text it is open, A not voted.
@@ -388,15 +392,15 @@ def _visible(review: Any, user: Any) -> dict[str, Any]:
     """What the design lets ``user`` see: vote ids, extraction ids with values, comparable
     studies, and (record, stage) pairs whose vote events show in the audit trail."""
     votes = votes_visible_to(user, Vote.objects.filter(review=review))
-    owner = extraction_services.is_owner(review, user)
-    extractions = extraction_services.annotate_visibility(
+    owner = is_owner(review, user)
+    extractions = annotate_visibility(
         Extraction.objects.filter(form__review=review), user, owner=owner, visible_only=True
     )
     comparable = set()
     for form in Form.objects.filter(review=review, status="published"):
-        for record in extraction_services.included_studies(review):
+        for record in included_studies(review):
             try:
-                extraction_services.comparison_for(form=form, record=record, user=user)
+                comparison_for(form=form, record=record, user=user)
             except Exception:  # noqa: BLE001, S112 - ReviewflowError: not comparable for user
                 continue
             comparable.add((form.pk, record.pk))
@@ -632,19 +636,19 @@ def test_an_extractor_given_a_freed_slot_sees_nothing_of_the_others_values(
     study = Record.objects.get(pk=Extraction.objects.filter(form=form).first().record_id)
     done = {e.extractor_id: e for e in Extraction.objects.filter(form=form, record=study)}
     for user in (a, b):  # both agree on B's values: the consensus holds them
-        extraction_services.reopen_extraction(extraction=done[user.pk], actor=user)
-        extraction_services.submit_extraction(
+        reopen_extraction(extraction=done[user.pk], actor=user)
+        submit_extraction(
             extraction=done[user.pk],
             actor=user,
             values=_values("ZQX-VAL-B-S1", "987654", "ZQX-ARM-B-S1"),
         )
-    extraction_services.reopen_extraction(extraction=done[a.pk], actor=owner)
-    extraction_services.unassign_extractor(extraction=done[a.pk], actor=owner)
-    mine = extraction_services.start_extraction(form=form, record=study, extractor=carla)
+    reopen_extraction(extraction=done[a.pk], actor=owner)
+    unassign_extractor(extraction=done[a.pk], actor=owner)
+    mine = start_extraction(form=form, record=study, extractor=carla)
     assert mine.status == "draft"
-    consensus = extraction_services.consensus_for(form=form, record=study)
+    consensus = consensus_for(form=form, record=study)
     assert consensus.values["country"] == "ZQX-VAL-B-S1"
-    extraction_services.save_consensus(  # final: in the consensus export too
+    save_consensus(  # final: in the consensus export too
         form=form, record=study, actor=owner, values=consensus.values, final=True
     )
     monkeypatch.setattr(PageNumberPagination, "page_size", PAGE_SIZE)
@@ -662,9 +666,7 @@ def test_an_extractor_given_a_freed_slot_sees_nothing_of_the_others_values(
     assert not sweep_c.errors
 
     # Once Carla submits, the study is complete again and its consensus hers to see.
-    extraction_services.submit_extraction(
-        extraction=mine, actor=carla, values=_values("Carla", "41")
-    )
+    submit_extraction(extraction=mine, actor=carla, values=_values("Carla", "41"))
     url = f"/api/v1/reviews/{review.slug}/consensus/{form.pk}/{study.pk}/"
     response = sweep_c.get(url, api=True)
     assert response.status_code == 200 and b"ZQX-VAL-B-S1" in response.content

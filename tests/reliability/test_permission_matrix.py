@@ -25,8 +25,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from extraction import services as extraction_services
 from extraction.models import Consensus, Extraction, Form
+from extraction.services.consensus import consensus_for
+from extraction.services.extractions import start_extraction, submit_extraction
+from extraction.services.forms import create_form, publish_form
 from reviewflow.reviews import services as review_services
 from reviewflow.reviews.models import (
     ROLE_RANK,
@@ -310,14 +312,14 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
     for user in (reviewer, reviewer2):
         vote(key, user, "include", Stage.FULL_TEXT)
 
-    draft = extraction_services.create_form(review=review, actor=owner, spec=spec())
-    form = extraction_services.publish_form(form=draft, actor=owner)
+    draft = create_form(review=review, actor=owner, spec=spec())
+    form = publish_form(form=draft, actor=owner)
     extraction = None
     for user in (reviewer, reviewer2):
-        extraction = extraction_services.start_extraction(form=form, record=key, extractor=user)
-        extraction_services.submit_extraction(extraction=extraction, actor=user, values=GOOD)
+        extraction = start_extraction(form=form, record=key, extractor=user)
+        submit_extraction(extraction=extraction, actor=user, values=GOOD)
     assert extraction is not None
-    extraction_services.consensus_for(form=form, record=key)
+    consensus_for(form=form, record=key)
 
     invitation = review_services.create_invitation(
         review=review, actor=owner, role=Role.REVIEWER, email="nadia@example.org"
