@@ -24,7 +24,7 @@ from django.utils import timezone
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import audit_fields, record_audit
-from screening.dedup.engine import (
+from screening.dedup import (
     Match,
     MatchRecord,
     build_clusters,

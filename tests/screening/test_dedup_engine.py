@@ -15,7 +15,7 @@ from screening.dedup import (
     fill_from_duplicates,
     find_matches,
 )
-from screening.dedup.engine import BLOCK_LIMIT, NEIGHBOURS, _candidate_pairs, _Prepared
+from screening.dedup.blocking import BLOCK_LIMIT, NEIGHBOURS, candidate_pairs
 from screening.dedup.normalise import (
     dois_compatible,
     first_page,
@@ -28,6 +28,7 @@ from screening.dedup.normalise import (
     title_for_matching,
     title_numbers,
 )
+from screening.dedup.records import Prepared
 
 ARTICLE = MatchRecord(
     id=1,
@@ -358,8 +359,8 @@ def test_oversized_blocks_are_compared_with_neighbours_only() -> None:
         MatchRecord(id=i, title="Editorial", authors=(f"Author{i}, A",), year=2000 + i % 20)
         for i in range(1, 401)
     ]
-    prepared = [_Prepared(r, True) for r in editorials]
-    pairs = list(_candidate_pairs(prepared))
+    prepared = [Prepared(r, True) for r in editorials]
+    pairs = list(candidate_pairs(prepared))
     assert len(pairs) <= len(editorials) * (NEIGHBOURS + BLOCK_LIMIT)
     assert len(pairs) < len(editorials) * (len(editorials) - 1) // 2 // 10
 
