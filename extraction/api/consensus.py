@@ -25,6 +25,7 @@ from extraction.selectors import comparison_for, consensus_visible_to
 from extraction.services.consensus import consensus_for, save_consensus
 from extraction.spec import FieldComparison
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Record
@@ -132,7 +133,7 @@ class ConsensusListView(ListAPIView):
                 "form", "record", "updated_by"
             ),
         )
-        form = self.request.query_params.get("form")
+        form = text_param(self.request.query_params, "form")
         if form:
             qs = qs.filter(form=get_form(access, form))
         return qs.order_by("form_id", "record_id")

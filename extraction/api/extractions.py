@@ -33,6 +33,7 @@ from extraction.services.extractions import (
     unassign_extractor,
 )
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 
@@ -149,14 +150,14 @@ class ExtractionListView(ListAPIView):
         qs = _extractions(access)
         params = self.request.query_params
         for name in ("form", "record"):
-            if params.get(name):
+            if text := text_param(params, name):
                 try:
                     # ``form__pk``, not ``form_id``: Django's lookup on the pk answers "no
                     # rows" for an id beyond the column's range; the foreign key's crashes.
-                    qs = qs.filter(**{f"{name}__pk": int(params[name])})
+                    qs = qs.filter(**{f"{name}__pk": int(text)})
                 except ValueError:
                     raise ReviewflowError(f"{name} must be an id.", field=name) from None
-        if params.get("mine") in ("1", "true", "yes"):
+        if text_param(params, "mine") in ("1", "true", "yes"):
             qs = qs.filter(extractor=access.user)
         return qs.order_by("form_id", "record_id", "slot")
 

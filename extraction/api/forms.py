@@ -27,7 +27,7 @@ from extraction.services.forms import (
     publish_form,
     update_form,
 )
-from reviewflow.errors import ReviewflowError
+from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 
@@ -85,12 +85,14 @@ class FormListView(ListAPIView):
         qs = Form.objects.filter(review=access.review).select_related("created_by")
         if not access.is_owner:
             qs = qs.exclude(status=FormStatus.DRAFT)
-        wanted = self.request.query_params.get("status")
+        wanted = choice_param(
+            self.request.query_params,
+            "status",
+            choices=FormStatus.values,
+            default="",
+            strict=True,
+        )
         if wanted:
-            if wanted not in FormStatus.values:  # and never a NUL byte to PostgreSQL
-                raise ReviewflowError(
-                    f"status must be one of: {', '.join(FormStatus.values)}.", field="status"
-                )
             qs = qs.filter(status=wanted)
         return qs.order_by("title", "family", "version")
 

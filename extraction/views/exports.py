@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 from extraction import exports
 from extraction.models import Form, FormStatus
 from extraction.selectors import extractor_candidates
+from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for
 
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -35,7 +36,7 @@ def export(request: HttpRequest, slug: str, form_id: int, which: str, fmt: str) 
     extractor = None
     if which == "extractor":
         extractor = get_object_or_404(
-            extractor_candidates(access.review), username=request.GET.get("user", "")
+            extractor_candidates(access.review), username=text_param(request.GET, "user")
         )
         if extractor != access.user and not access.is_owner:
             raise PermissionDenied("Only owners download other extractors' data.")

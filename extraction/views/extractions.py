@@ -36,6 +36,7 @@ from extraction.spec import FieldError
 from extraction.views.common import get_form, get_study, page_context
 from extraction.views.exports import EXPORT_FORMATS
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import int_param, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import FullTextReport, Record
@@ -158,7 +159,7 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
         if mine is None:
             raise Http404("Start this extraction first.")
         values = accept_proposals(spec, values_from_post(spec, request.POST))
-        submit = request.POST.get("action") == "submit"
+        submit = text_param(request.POST, "action") == "submit"
         try:
             if submit:
                 submit_extraction(extraction=mine, actor=access.user, values=values)
@@ -207,14 +208,14 @@ def extraction_action(
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     form = get_form(access, form_id)
     record = get_study(access, record_id)
-    action = request.POST.get("action", "")
+    action = text_param(request.POST, "action")
     try:
         if action == "start":
             start_extraction(form=form, record=record, extractor=access.user)
         elif action == "assign":
             extractor = get_object_or_404(
                 extractor_candidates(access.review),
-                username=request.POST.get("extractor", ""),
+                username=text_param(request.POST, "extractor"),
             )
             assign_extractor(form=form, record=record, extractor=extractor, actor=access.user)
             messages.success(request, f"Record {record.pk} assigned to {extractor.username}.")
@@ -226,7 +227,7 @@ def extraction_action(
         elif action == "carry":
             older = get_object_or_404(
                 Extraction,
-                pk=request.POST.get("extraction") or 0,
+                pk=int_param(request.POST, "extraction", default=0, min_value=0),
                 form__family=form.family,
                 record=record,
                 extractor=access.user,

@@ -27,6 +27,7 @@ from extraction.services.forms import (
 from extraction.spec import KIND_LABELS, KINDS, FormSpec, SectionSpec
 from extraction.views.common import get_form, page_context
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 
@@ -35,8 +36,8 @@ from reviewflow.reviews.models import Role
 @require_POST
 def form_new(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
-    template = request.POST.get("template", "")
-    title = request.POST.get("title", "").strip()
+    template = text_param(request.POST, "template")
+    title = text_param(request.POST, "title").strip()
     try:
         if template:
             form = create_form_from_template(
@@ -72,7 +73,7 @@ def form_builder(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     if request.method == "POST":
         if form.status != FormStatus.DRAFT:
             raise PermissionDenied("A published form is frozen: make a new version to change it.")
-        raw = request.POST.get("spec", "")
+        raw = text_param(request.POST, "spec")
         try:
             spec_data = json.loads(raw)
             spec = _spec_from(spec_data)
@@ -122,7 +123,7 @@ def form_preview(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     spec = form_spec(form)
     if request.method == "POST":
         try:
-            spec = _spec_from(json.loads(request.POST.get("spec", "")))
+            spec = _spec_from(json.loads(text_param(request.POST, "spec")))
         except ReviewflowError as exc:
             error = exc.message
         except ValueError:
@@ -139,7 +140,7 @@ def form_preview(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
 def form_action(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     form = get_form(access, form_id)
-    action = request.POST.get("action", "")
+    action = text_param(request.POST, "action")
     try:
         if action == "publish":
             publish_form(form=form, actor=access.user)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import int_param
 from reviewflow.reviews import services
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.forms import AddMemberForm, InvitationForm, ReviewForm, RoleForm
@@ -200,7 +201,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 def audit_trail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     events = AuditEvent.objects.filter(review=access.review).select_related("actor")
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = Paginator(events, 50).get_page(int_param(request.GET, "page", default=1, min_value=1))
     from screening.selectors.screening import mask_audit_events
 
     page.object_list = list(page.object_list)

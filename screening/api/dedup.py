@@ -11,7 +11,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.errors import ReviewflowError
+from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.api.identification import RecordSerializer
@@ -65,14 +65,18 @@ class DuplicateListView(ListAPIView):
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])
-        decision = self.request.query_params.get("decision", PairDecision.PENDING)
+        # Anything but a decision or "all" (a NUL byte too, which PostgreSQL refuses) is a 400.
+        decision = choice_param(
+            self.request.query_params,
+            "decision",
+            choices=[*PairDecision.values, "all"],
+            default=PairDecision.PENDING.value,
+            strict=True,
+        )
         qs = DuplicatePair.objects.filter(review=access.review).select_related(
             "record_a", "record_b"
         )
         if decision != "all":
-            if decision not in PairDecision.values:  # and never a NUL byte to PostgreSQL
-                choices = ", ".join([*PairDecision.values, "all"])
-                raise ReviewflowError(f"decision must be one of: {choices}.", field="decision")
             qs = qs.filter(decision=decision)
         return qs.order_by("-score", "id")
 

@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.importers import FORMATS
@@ -225,10 +226,10 @@ class RecordListView(ListAPIView):
         return (
             filter_records(
                 Record.objects.for_review(access.review),
-                q=params.get("q", ""),
-                search=params.get("search", ""),
-                year=params.get("year", ""),
-                duplicates=params.get("duplicates", ""),
+                q=text_param(params, "q"),
+                search=text_param(params, "search"),
+                year=text_param(params, "year"),
+                duplicates=text_param(params, "duplicates"),
             )
             .select_related("search")
             .defer("raw", "abstract")

@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Conflict, Decision, Record, Stage, Vote
@@ -163,9 +164,11 @@ class ConflictListView(ListAPIView):
         qs = Conflict.objects.filter(review=access.review, resolved_at__isnull=True).select_related(
             "record"
         )
-        stage = self.request.query_params.get("stage")
+        stage = choice_param(
+            self.request.query_params, "stage", choices=Stage.values, default="", strict=True
+        )
         if stage:
-            qs = qs.filter(stage=_stage(stage))
+            qs = qs.filter(stage=stage)
         return qs.order_by("created_at", "id")
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import int_param, text_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.models import DuplicatePair, PairDecision, Record
@@ -57,7 +58,8 @@ def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     pending = DuplicatePair.objects.filter(review=access.review, decision=PairDecision.PENDING)
     total = pending.count()
-    index = max(0, min(int(request.GET.get("i", "0") or 0), max(total - 1, 0)))
+    # Past the last pair shows the last; anything but a whole number from 0, the first.
+    index = min(int_param(request.GET, "i", default=0, min_value=0), max(total - 1, 0))
     pair = (
         pending.select_related("record_a__search", "record_b__search")
         .order_by("-score", "id")[index : index + 1]
@@ -95,8 +97,9 @@ def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
 def duplicate_decide(request: HttpRequest, slug: str, pair_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     pair = get_object_or_404(DuplicatePair, pk=pair_id, review=access.review)
-    decision = request.POST.get("decision")
-    primary = request.POST.get("primary")
+    decision = text_param(request.POST, "decision")
+    primary_id = int_param(request.POST, "primary", default=None, min_value=0)
+    index = int_param(request.POST, "i", default=0, min_value=0)
     try:
         if decision not in ("duplicate", "not_duplicate"):
             raise ReviewflowError("Choose “duplicate” or “not a duplicate”.", field="decision")
@@ -104,14 +107,11 @@ def duplicate_decide(request: HttpRequest, slug: str, pair_id: int) -> HttpRespo
             pair=pair,
             actor=signed_in_user(request),
             duplicate=decision == "duplicate",
-            primary_id=int(primary) if primary and primary.isdigit() else None,
+            primary_id=primary_id,
         )
     except ReviewflowError as exc:
         messages.error(request, exc.message)
-    index = request.POST.get("i", "0")
-    return redirect(
-        reverse("review-duplicates", args=[slug]) + f"?i={int(index) if index.isdigit() else 0}"
-    )
+    return redirect(reverse("review-duplicates", args=[slug]) + f"?i={index}")
 
 
 @login_required

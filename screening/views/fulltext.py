@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import parse_int, text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import (
@@ -28,13 +29,14 @@ def fulltext_attach(request: HttpRequest, slug: str, record_id: int) -> HttpResp
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
     upload = request.FILES.get("pdf")
+    action, note = text_param(request.POST, "action"), text_param(request.POST, "note")
     try:
-        if request.POST.get("action") == "not_retrieved":
+        if action == "not_retrieved":
             mark_not_retrieved(
                 review=access.review,
                 record=record,
                 actor=access.user,
-                note=request.POST.get("note", ""),
+                note=note,
             )
             messages.success(request, f"Record {record.pk} marked: full text not retrieved.")
         elif upload is None:
@@ -74,13 +76,14 @@ def fulltext_pdf(request: HttpRequest, slug: str, record_id: int) -> FileRespons
 def fulltext_study(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
-    other_id = request.POST.get("study_of", "").strip().lstrip("#")
+    other_id = text_param(request.POST, "study_of").strip().lstrip("#")
     try:
         study_of = None
         if other_id:
-            if not other_id.isdigit():
+            other_pk = parse_int(other_id, min_value=0)
+            if other_pk is None:
                 raise ReviewflowError("Give the record number of the other report, e.g. 1234.")
-            study_of = Record.objects.for_review(access.review).filter(pk=int(other_id)).first()
+            study_of = Record.objects.for_review(access.review).filter(pk=other_pk).first()
             if study_of is None:
                 raise ReviewflowError(f"There is no record {other_id} in this review.")
         link_same_study(review=access.review, record=record, actor=access.user, study_of=study_of)

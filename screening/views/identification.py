@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import choice_param, int_param, text_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import AuditEvent, Role
 from screening.forms.identification import SOURCES, SearchUploadForm
@@ -113,28 +114,32 @@ def search_delete(request: HttpRequest, slug: str, search_id: int) -> HttpRespon
 def records(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
-    q = request.GET.get("q", "").strip()
-    search_id = request.GET.get("search", "")
-    duplicates = request.GET.get("duplicates", "")
+    params = request.GET
+    q = text_param(params, "q").strip()
+    # The selector reads the search and year as whole numbers (or ignores them).
+    search_id = text_param(params, "search")
+    duplicates = choice_param(params, "duplicates", choices=("exclude", "only"), default="")
     qs = (
         filter_records(
             Record.objects.for_review(review),
             q=q,
             search=search_id,
-            year=request.GET.get("year", ""),
+            year=text_param(params, "year"),
             duplicates=duplicates,
         )
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
-    stage = request.GET.get("stage", "")
-    status = request.GET.get("status", "")
-    reason = request.GET.get("reason", "")
+    stage = choice_param(params, "stage", choices=Stage.values, default="")
+    status = choice_param(params, "status", choices=STATUSES, default="")
+    reason = text_param(params, "reason")
     if stage and status:
         qs = filter_by_stage_status(
             qs, review=review, user=access.user, stage=stage, status=status, reason=reason
         )
-    page = Paginator(qs.order_by("search_id", "position"), 50).get_page(request.GET.get("page"))
+    page = Paginator(qs.order_by("search_id", "position"), 50).get_page(
+        int_param(params, "page", default=1, min_value=1)
+    )
     query = urlencode(
         {
             k: v

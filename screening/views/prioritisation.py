@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Stage, StageOrder
@@ -83,7 +84,8 @@ def prioritisation_retrain(request: HttpRequest, slug: str, stage: str) -> HttpR
 def prioritisation_stop(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     stage = _stage(stage)
-    if request.POST.get("confirm") != "yes":
+    method = text_param(request.POST, "method")
+    if text_param(request.POST, "confirm") != "yes":
         messages.error(request, "Tick the box to confirm: the unscreened records will be excluded.")
         return redirect("prioritisation", slug=slug, stage=stage)
     try:
@@ -91,7 +93,7 @@ def prioritisation_stop(request: HttpRequest, slug: str, stage: str) -> HttpResp
             review=access.review,
             stage=stage,
             actor=access.user,
-            method=request.POST.get("method", ""),
+            method=method,
         )
     except ReviewflowError as exc:
         messages.error(request, exc.message)

@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import PrismaSettings
@@ -50,9 +51,9 @@ def render_prisma(review_slug: str, counts: prisma.PrismaCounts, fmt: str) -> Ht
 def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
-    fmt = request.GET.get("format", "")
+    fmt = choice_param(request.GET, "format", choices=CONTENT_TYPES, default="")
     counts = prisma.prisma_counts(review)
-    if fmt in CONTENT_TYPES:
+    if fmt:
         return render_prisma(slug, counts, fmt)
     form = None
     if access.is_owner:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.exports import safe_cell
+from reviewflow.params import choice_param, int_param, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.forms.screening import StageSettingsForm
@@ -117,24 +118,27 @@ def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = _stage(stage)
-    posted = request.POST.get("record", "")
-    if not posted.isdigit():
+    record_id = int_param(request.POST, "record", default=None, min_value=0)
+    if record_id is None:
         raise Http404("No such record.")
-    record_id = int(posted)
+    decision = text_param(request.POST, "decision")
+    reason = text_param(request.POST, "reason")
+    note = text_param(request.POST, "note")
+    in_pilot = bool(text_param(request.POST, "pilot"))
     error, code = None, ""
     cast: Vote | None = None
-    pilot_round = pilot.open_pilot(access.review, stage) if request.POST.get("pilot") else None
+    pilot_round = pilot.open_pilot(access.review, stage) if in_pilot else None
     try:
-        if request.POST.get("pilot") and pilot_round is None:
+        if in_pilot and pilot_round is None:
             raise ReviewflowError("The pilot round was closed: the main round has started.")
         if pilot_round is not None:
             pilot.cast_pilot_vote(
                 pilot=pilot_round,
                 record=get_object_or_404(Record.objects.for_review(access.review), pk=record_id),
                 reviewer=access.user,
-                decision=request.POST.get("decision", ""),
-                reason=request.POST.get("reason", ""),
-                note=request.POST.get("note", ""),
+                decision=decision,
+                reason=reason,
+                note=note,
             )
         else:
             # The service finds the record itself (one locking query): no lookup here.
@@ -143,9 +147,9 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
                 record=record_id,
                 reviewer=access.user,
                 stage=stage,
-                decision=request.POST.get("decision", ""),
-                reason=request.POST.get("reason", ""),
-                note=request.POST.get("note", ""),
+                decision=decision,
+                reason=reason,
+                note=note,
             )
     except ReviewflowError as exc:
         error, code = exc.message, exc.code
@@ -153,7 +157,7 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         # Show the same record again with the message, keeping what the reviewer typed.
         record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
         context = _screen_context(access, stage, record)
-        context.update(error=error, note=request.POST.get("note", ""), pilot=pilot_round)
+        context.update(error=error, note=note, pilot=pilot_round)
         status = 400
     else:
         context = _next_context(access, stage, cast)
@@ -247,8 +251,9 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 @require_safe
 def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
-    stage = request.GET.get("stage", Stage.TITLE_ABSTRACT)
-    stage = _stage(stage)
+    stage = choice_param(
+        request.GET, "stage", choices=Stage.values, default=Stage.TITLE_ABSTRACT.value
+    )
     conf = StageSettings.objects.filter(review=access.review, stage=stage).first()
     open_conflicts = list(
         Conflict.objects.filter(review=access.review, stage=stage, resolved_at__isnull=True)
@@ -292,8 +297,8 @@ def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpR
         resolve_conflict(
             conflict=conflict,
             actor=access.user,
-            decision=request.POST.get("decision", ""),
-            reason=request.POST.get("reason", ""),
+            decision=text_param(request.POST, "decision"),
+            reason=text_param(request.POST, "reason"),
         )
     except ReviewflowError as exc:
         messages.error(request, exc.message)
@@ -307,7 +312,7 @@ def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpR
 def agreement(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     report = agreement_report(access.review)
-    if request.GET.get("format") == "csv":
+    if text_param(request.GET, "format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{slug}-agreement.csv"'
         writer = csv.writer(response)
@@ -351,16 +356,16 @@ def pilot_page(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     current = pilot.open_pilot(access.review, stage)
     if request.method == "POST":
         try:
-            if request.POST.get("action") == "close" and current is not None:
+            if text_param(request.POST, "action") == "close" and current is not None:
                 pilot.close_pilot(pilot=current, actor=access.user)
                 messages.success(request, "Pilot closed: the main round has started.")
             else:
-                size = request.POST.get("size", "")
                 pilot.start_pilot(
                     review=access.review,
                     stage=stage,
                     actor=access.user,
-                    size=int(size) if size.isdigit() else 0,
+                    # Not a whole number: 0, which the service refuses with its message.
+                    size=int_param(request.POST, "size", default=0, min_value=0),
                 )
                 messages.success(
                     request, "Pilot round started: every reviewer screens its records first."

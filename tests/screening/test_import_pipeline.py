@@ -88,7 +88,15 @@ def _summary(search: Search) -> dict[str, Any]:
     return {name: getattr(search, name) for name in fields}
 
 
+def _truncated_stroke_xml() -> bytes:
+    return gzip.decompress(shared_path("dedup", "stroke", "Stroke.xml.gz").read_bytes())[:300_000]
+
+
 def _cases() -> list[Any]:
+    """Each case's bytes are read when it runs, never at collection: without the shared
+    data folder the module still collects, and the cases that read it skip with a reason
+    (fail with ``CI=true``) through ``shared_path``."""
+
     def real(*parts: str) -> Any:
         return pytest.param(lambda: shared_path(*parts).read_bytes(), parts[-1], id=parts[-1])
 
@@ -107,11 +115,7 @@ def _cases() -> list[Any]:
         made(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "figure.png", "binary"),
         made(b"Just some words.\nNot a citation export.\n", "notes.txt", "prose"),
         made(b"\x1f\x8b\x08\x00" + b"\x00" * 60, "broken.ris.gz", "corrupt-gzip"),
-        made(
-            gzip.decompress(shared_path("dedup", "stroke", "Stroke.xml.gz").read_bytes())[:300_000],
-            "stroke.xml",
-            "truncated-xml",
-        ),
+        pytest.param(_truncated_stroke_xml, "stroke.xml", id="truncated-xml"),
     ]
 
 
@@ -122,6 +126,27 @@ def test_child_and_in_process_imports_store_the_same(owner, settings, monkeypatc
     there = _import(owner, data, name, child=True, settings=settings, monkeypatch=monkeypatch)
     assert _summary(there) == _summary(here)
     assert _stored(there) == _stored(here)
+
+
+def test_every_test_module_collects_without_the_shared_data(tmp_path):
+    """No module reads the shared data folder at import time: without it (even in CI) every
+    test is still collected, and those that need it skip or fail when they run."""
+    env = {
+        **os.environ,
+        "REVIEWFLOW_SHARED_DATA": str(tmp_path / "missing"),
+        "REVIEWFLOW_DATA_DIR": str(tmp_path / "data"),
+        "CI": "true",
+    }
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
+    assert "test_child_and_in_process_imports_store_the_same[truncated-xml]" in collected.stdout
 
 
 def test_gzip_bomb_is_refused_in_the_child_too(owner, settings, monkeypatch):

@@ -1,0 +1,303 @@
+"""Input parsed, not trusted (issue #15): a malformed parameter is a 400 or a clean default,
+never a 500.
+
+The permission matrix's review (a search with records, a duplicate pair, votes, a conflict,
+a full text, a pilot round, an invitation) is built once; then, as its owner, every page of
+the core and of the screening app (every URL name of ``reviewflow/reviews/urls.py`` and
+``screening/urls.py``) is requested with malformed values for each query parameter its view
+reads, one at a time and all at once, and each view that reads form fields outside a Django
+form is posted malformed values for each of them. Pages fall back to a default for every
+query parameter, so a page answers exactly as it does without the query string; a POST
+answers anything but a 5xx. The API's query parameters are swept the same way: a choice
+that is not one is a 400 naming the parameter, free text is read as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, reverse
+from rest_framework.test import APIClient
+
+from reviewflow.reviews import urls as review_urls
+from screening import urls as screening_urls
+from screening.models import DuplicatePair, PairDecision
+from screening.services import dedup
+from tests.reliability.test_permission_matrix import KWARG_OVERRIDES, _build, _import, _ris
+
+pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Values no parameter takes as given: words for numbers, signs, exponents past a float,
+# NaN, a NUL byte (PostgreSQL refuses it), "digits" that isdigit() or int() accept and the
+# other refuses, more digits than int() reads, a number past any id, long text, markup,
+# blanks, and a parameter given twice (the last value counts).
+MALFORMED: list[str | list[str]] = [
+    "abc",
+    "-1",
+    "0",
+    "1.5",
+    "1e309",
+    "NaN",
+    "\x00",
+    "1\x002",
+    "\u00b2",
+    "\u0663",
+    "1_000",
+    "",
+    " ",
+    "9" * 5000,
+    "99999999999999999999999",
+    "x" * 10_000,
+    "<script>alert(1)</script>",
+    ["1", "2"],
+    ["abc", "1"],
+]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a view reads outside a Django form: query parameters, and form fields of its
+    POST. ``base`` holds valid values (formatted with ``_build()``'s map) sent with each
+    malformed one, so that the request gets past the first check to the code that uses the
+    others (a filter that needs a stage and a status, a vote that needs a record)."""
+
+    get: tuple[str, ...] = ()
+    post: tuple[str, ...] = ()
+    base: dict[str, str] = field(default_factory=dict)
+
+
+# Every URL name of the two URL modules: a new page must say what it reads. Form fields
+# read through a Django form (ReviewForm, AddMemberForm, RoleForm, SearchUploadForm,
+# StageSettingsForm, PrismaSettingsForm) are the form's to validate, and are not posted
+# here: a valid guess could change the review under the sweep.
+READS: dict[str, Reads] = {
+    # reviewflow/reviews/urls.py
+    "dashboard": Reads(),
+    "review-create": Reads(),
+    "review-detail": Reads(),
+    "review-settings": Reads(),
+    "review-members": Reads(),
+    "member-role": Reads(),
+    "member-remove": Reads(),
+    "invitation-revoke": Reads(),
+    "review-audit": Reads(get=("page",)),
+    "invitation-accept": Reads(),
+    # screening/urls.py
+    "review-searches": Reads(),
+    "search-detail": Reads(),
+    "search-delete": Reads(),
+    "review-records": Reads(
+        get=("q", "search", "year", "duplicates", "stage", "status", "reason", "page"),
+        base={"stage": "title-abstract", "status": "excluded"},
+    ),
+    "record-detail": Reads(),
+    "review-duplicates": Reads(get=("i",)),
+    "duplicate-decide": Reads(post=("decision", "primary", "i")),
+    "record-unmerge": Reads(),
+    "screen": Reads(),
+    "screen-vote": Reads(
+        post=("record", "decision", "reason", "note", "pilot"),
+        base={"record": "{record_id}", "decision": "exclude"},
+    ),
+    "screen-undo": Reads(),
+    "stage-settings": Reads(),
+    "pilot": Reads(post=("action", "size")),
+    "prioritisation": Reads(),
+    "prioritisation-retrain": Reads(),
+    "prioritisation-stop": Reads(post=("confirm", "method")),
+    "conflicts": Reads(get=("stage",)),
+    "agreement": Reads(get=("format",)),
+    "conflict-resolve": Reads(post=("decision", "reason")),
+    "fulltext-attach": Reads(post=("action", "note"), base={"action": "not_retrieved"}),
+    "fulltext-study": Reads(post=("study_of",)),
+    "fulltext-pdf": Reads(),
+    "prisma": Reads(get=("format",)),
+    "prisma-csv": Reads(),
+    "exports": Reads(),
+    "export-records": Reads(),
+    "export-votes": Reads(),
+    "export-audit": Reads(),
+}
+ALL_GET = sorted({name for reads in READS.values() for name in reads.get})
+
+
+def _pages() -> list[URLPattern]:
+    return [
+        p
+        for p in [*review_urls.urlpatterns, *screening_urls.urlpatterns]
+        if isinstance(p, URLPattern)
+    ]
+
+
+def _url(pattern: URLPattern, kwargs: dict[str, Any]) -> str:
+    name = str(pattern.name)
+    names = pattern.pattern.converters
+    return reverse(name, kwargs={k: KWARG_OVERRIDES.get((name, k), kwargs[k]) for k in names})
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(params: dict[str, str | list[str]]) -> str:
+    return "&".join(f"{k}={_short(repr(v))}" for k, v in params.items())
+
+
+def _failure(where: str, response: Any) -> str:
+    exc = getattr(response, "exc_info", None)
+    return f"{where}: {response.status_code}" + (f" ({_short(repr(exc[1]), 200)})" if exc else "")
+
+
+def test_every_page_answers_malformed_parameters_with_a_default_never_a_500(
+    review, owner, reviewer, reviewer2, viewer
+):
+    kwargs = _build(review, owner, reviewer, reviewer2)
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    failures: list[str] = []
+    pages = _pages()
+    names = {str(p.name) for p in pages}
+    failures += [f"{name}: no row in READS; add one" for name in sorted(names - set(READS))]
+    failures += [f"READS row for no URL: {name}" for name in sorted(set(READS) - names)]
+    sent = 0
+
+    # GET: each parameter alone (with ``base``), then every parameter of every page at once.
+    # Each page falls back to a default, so it answers as it does without a query string (a
+    # POST-only page answers 405 either way).
+    for pattern in pages:
+        name, url = str(pattern.name), _url(pattern, kwargs)
+        baseline = client.get(url).status_code
+        if baseline >= 500:
+            failures.append(f"GET {url} ({name}): {baseline} without a query string")
+            continue
+        reads = READS.get(name, Reads())
+        base = {k: v.format(**kwargs) for k, v in reads.base.items()}
+        queries = [{**base, param: value} for param in reads.get for value in MALFORMED] + [
+            dict.fromkeys(ALL_GET, value) for value in MALFORMED
+        ]
+        for query in queries:
+            response = client.get(url, query)
+            sent += 1
+            if response.status_code != baseline:
+                failures.append(
+                    _failure(
+                        f"GET {url} ({name}) ?{_shown(query)}, not {baseline} as without it",
+                        response,
+                    )
+                )
+
+    # POST: each field read outside a form alone (on top of ``base``), then all at once.
+    for pattern in pages:
+        name, url = str(pattern.name), _url(pattern, kwargs)
+        reads = READS.get(name, Reads())
+        if not reads.post:
+            continue
+        base = {k: v.format(**kwargs) for k, v in reads.base.items()}
+        bodies = [{**base, param: value} for param in reads.post for value in MALFORMED] + [
+            dict.fromkeys(reads.post, value) for value in MALFORMED
+        ]
+        for body in bodies:
+            response = client.post(url, body)
+            sent += 1
+            if response.status_code >= 500:
+                failures.append(_failure(f"POST {url} ({name}) {_shown(body)}", response))
+
+    assert not failures, f"{len(failures)} of {sent} requests:\n" + "\n".join(failures)
+    assert sent > 1000  # the sweep ran
+
+
+@pytest.fixture
+def two_pairs(review, owner) -> list[DuplicatePair]:
+    """Pending duplicate pairs (two at least): the same two trials in two searches, one
+    without DOIs and in other volumes, so a person decides each."""
+    titles = [
+        "Mesenchymal stem cells for knee osteoarthritis: a randomised trial",
+        "Umbilical cord stromal cells in type 2 diabetes: a pilot study",
+    ]
+    first = "".join(_ris(t, f"10.1002/sctm.19-000{n}") for n, t in enumerate(titles))
+    second = "".join(_ris(t, "", volume="9") for t in titles)
+    _import(review, owner, first, "b.ris", "Embase")
+    _import(review, owner, second, "c.ris", "Scopus")
+    dedup.run_dedup(review_id=review.pk)
+    pairs = list(DuplicatePair.objects.filter(review=review, decision=PairDecision.PENDING))
+    assert len(pairs) >= 2, "the fixture needs two pairs for a person to decide"
+    return pairs
+
+
+def test_duplicates_page_with_a_malformed_index_shows_the_first_pair(
+    two_pairs, review, client_for, owner
+):
+    """``?i=abc`` was a 500."""
+    client, n = client_for(owner), len(two_pairs)
+    url = reverse("review-duplicates", args=[review.slug])
+    for query in ("?i=abc", "?i=-1", "?i=1e309", "?i=%00", "?i=%C2%B2", "?i=", "?i=1&i=abc"):
+        response = client.get(url + query)
+        assert response.status_code == 200, query
+        assert f"Pair 1 of {n}" in response.content.decode(), query
+    # Well-formed indexes as before: the second pair, and past the end the last.
+    assert f"Pair 2 of {n}" in client.get(url + "?i=1").content.decode()
+    assert f"Pair 2 of {n}" in client.get(url + "?i=abc&i=1").content.decode()
+    assert f"Pair {n} of {n}" in client.get(url + "?i=99").content.decode()
+
+
+def test_api_query_parameters_answer_a_choice_that_is_not_one_with_a_400(two_pairs, review, owner):
+    client = APIClient()
+    client.force_authenticate(owner)
+    base = f"/api/v1/reviews/{review.slug}"
+    # (path, parameter, choices when the API refuses any other value; None: free text)
+    swept: list[tuple[str, str, str | None]] = [
+        ("duplicates/", "decision", "pending, auto, confirmed, separated, all"),
+        ("conflicts/", "stage", "title-abstract, full-text"),
+        *(("records/", p, None) for p in ("q", "search", "year", "duplicates")),
+    ]
+    failures = []
+    for path, param, choices in swept:
+        for value in MALFORMED:
+            response = client.get(f"{base}/{path}", {param: value})
+            last = value[-1] if isinstance(value, list) else value
+            expected = 400 if choices is not None and last else 200
+            where = f"GET {path}?{_shown({param: value})}"
+            if response.status_code != expected:
+                failures.append(_failure(f"{where}: not {expected}", response))
+            elif expected == 400 and response.json() != {
+                "detail": f"{param} must be one of: {choices}.",
+                "field": param,
+            }:
+                failures.append(f"{where}: {response.json()}")
+    assert not failures, "\n".join(failures)
+    # Well-formed values as before.
+    n = len(two_pairs)
+    assert client.get(f"{base}/duplicates/").json()["count"] == n
+    assert client.get(f"{base}/duplicates/", {"decision": "all"}).json()["count"] == n
+    assert client.get(f"{base}/conflicts/", {"stage": "title-abstract"}).status_code == 200
+
+
+# A read of request input by hand: ``request.GET.get(...)``, ``request.POST["x"]``, ...
+RAW_READ = re.compile(r"request\.(?:GET|POST|query_params|data)\s*(?:\.get\b|\.getlist\b|\[)")
+VIEW_MODULES = [
+    *sorted((REPO / "screening" / "views").glob("*.py")),
+    *sorted((REPO / "screening" / "api").glob("*.py")),
+    *sorted((REPO / "extraction" / "views").glob("*.py")),
+    *sorted((REPO / "extraction" / "api").glob("*.py")),
+    REPO / "reviewflow" / "reviews" / "views.py",
+    REPO / "reviewflow" / "reviews" / "api.py",
+]
+
+
+def test_views_read_request_input_through_forms_serializers_or_reviewflow_params():
+    raw = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in VIEW_MODULES
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if RAW_READ.search(line)
+    ]
+    assert raw == [], "parse these with a form, a serializer or reviewflow.params:\n" + "\n".join(
+        raw
+    )
