@@ -4,11 +4,13 @@ Each writer takes an iterable of mappings (``Record.objects….values(…).itera
 and writes as it reads, so an export of 100,000 records never holds them all in memory.
 The ``iter_*`` twins yield the text record by record for a ``StreamingHttpResponse``.
 
-Record keys read by the citation writers (missing keys are empty): ``id``, ``title``,
-``abstract``, ``authors`` (list of ``"Family, Given"``), ``year``, ``journal``, ``volume``,
-``issue``, ``pages``, ``doi``, ``pmid``, ``pmcid``, ``issn``, ``isbn``, ``keywords``
-(list), ``language``, ``publication_type``, ``url``; RIS and BibTeX also write ``reason``
-as a note (``Excluded: …``) and ignore every other key.
+Record keys read by the citation writers (missing keys are empty): ``id`` and every
+bibliographic field of ``screening.bibliography.FIELDS`` (``authors`` a list of
+``"Family, Given"``, ``keywords`` a list); RIS and BibTeX also write ``reason`` as a note
+(``Excluded: …``) and ignore every other key. Each format names the fields its own way,
+so each writer maps them itself; ``tests/screening/test_field_table.py`` exports a record
+with every field of the table and reads it back through our importers, so a field added
+to the table and left out here fails there.
 
 Every text cell of a CSV or XLSX export goes through ``safe_cell``: a cell a user opens in
 a spreadsheet must never run as a formula (titles such as ``=HYPERLINK(…)`` or ``-2 mg``

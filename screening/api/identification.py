@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
+from screening import bibliography
 from screening.importers import FORMATS
 from screening.models import OtherMethod, Record, Search, SourceType
 from screening.selectors.identification import filter_records
@@ -107,24 +108,10 @@ class RecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Record
+        # The listed bibliographic fields; a record's detail adds the others.
         fields = [
             "id",
-            "title",
-            "authors",
-            "year",
-            "journal",
-            "volume",
-            "issue",
-            "pages",
-            "doi",
-            "pmid",
-            "pmcid",
-            "issn",
-            "isbn",
-            "keywords",
-            "language",
-            "publication_type",
-            "url",
+            *bibliography.LISTED,
             "incomplete",
             "search",
             "source",
@@ -138,7 +125,7 @@ class RecordSerializer(serializers.ModelSerializer):
 
 class RecordDetailSerializer(RecordSerializer):
     class Meta(RecordSerializer.Meta):
-        fields = [*RecordSerializer.Meta.fields, "abstract", "raw"]
+        fields = [*RecordSerializer.Meta.fields, *bibliography.DETAIL_ONLY, "raw"]
 
 
 class SearchListView(GenericAPIView):
@@ -232,7 +219,7 @@ class RecordListView(ListAPIView):
                 duplicates=text_param(params, "duplicates"),
             )
             .select_related("search")
-            .defer("raw", "abstract")
+            .defer("raw", *bibliography.DETAIL_ONLY)
         )
 
 

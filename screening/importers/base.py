@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from screening.bibliography import NAMES
+
 
 class FileFormatError(Exception):
     """The whole file cannot be read (wrong format, binary, truncated, too large, …)."""
@@ -29,6 +31,9 @@ class ParsedRecord:
     begins; ``record_id`` is its identifier in the file (RIS ``ID``/``AN``, PMID, BibTeX key,
     CSV ``id`` column, …) or its 1-based position when the file gives none; ``raw`` keeps
     every original field (tag → list of values) so nothing the source said is lost.
+
+    The other attributes but ``warnings`` are the bibliographic fields of
+    ``screening.bibliography.FIELDS``, spelled out for mypy (a test checks they agree).
     """
 
     line: int
@@ -67,25 +72,8 @@ class Rejection:
 
 ParseResult = ParsedRecord | Rejection
 
-NORMALISED_FIELDS = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "pmcid",
-    "issn",
-    "isbn",
-    "keywords",
-    "language",
-    "publication_type",
-    "url",
-)
+# The bibliographic fields a ``ParsedRecord`` carries, in the table's order.
+NORMALISED_FIELDS = NAMES
 
 
 def finish(record: ParsedRecord) -> ParseResult:

@@ -33,25 +33,38 @@ import threading
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from operator import attrgetter, getitem
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO
 
 import orjson
 
+from screening.bibliography import FIELDS, MAX_LENGTHS, Kind
+
 from . import FileFormatError, ParsedRecord, ParseResult, Rejection, parse_file
-from .base import NORMALISED_FIELDS
 
 FRAME_RECORDS = 500  # records per frame sent by the child
 QUEUE_FRAMES = 16  # frames read ahead of the writer (about 500 records each)
 _LENGTH = 4  # bytes of a frame's length prefix
+
+# The bibliographic fields by how a row carries them: text cut to its column's length,
+# lists as JSON, whole numbers checked; each group in the table's order. (Grouped, a record
+# is read with one attribute fetch and cut in C: this runs for every record of an import.)
+_TEXTS = tuple(f.name for f in FIELDS if f.kind in (Kind.TEXT, Kind.SHORT_TEXT))
+_LISTS = tuple(f.name for f in FIELDS if f.kind is Kind.LIST)
+_NUMBERS = tuple(f.name for f in FIELDS if f.kind is Kind.INTEGER)
+assert len(_TEXTS) + len(_LISTS) + len(_NUMBERS) == len(FIELDS), "a kind rows cannot carry"
+_SMALLINT_MAX = 32767  # the columns' range (PositiveSmallIntegerField)
 
 # The columns ``record_values`` gives, in order. The importer adds the review, the search
 # and the position before them and the creation time after them.
 VALUE_COLUMNS = (
     "line",
     "source_record_id",
-    *NORMALISED_FIELDS,  # in this order in ``record_values``
+    *_TEXTS,
+    *_LISTS,
+    *_NUMBERS,
     "incomplete",
     "raw",
     "merge_kind",
@@ -80,26 +93,21 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-_CUT = (
-    "journal", "volume", "issue", "pages", "doi", "pmid", "pmcid", "issn", "isbn", "language",
-    "publication_type",
-)  # fmt: skip
-
-
 def record_values(
-    parsed: ParsedRecord, position: int, maxlen: Mapping[str, int]
+    parsed: ParsedRecord, position: int, maxlen: Mapping[str, int] = MAX_LENGTHS
 ) -> tuple[Any, ...]:
-    """A record's values for ``VALUE_COLUMNS``: text cut to its column's length, JSON
-    columns encoded. ``position`` is the record's 1-based place among the file's results."""
+    """A record's values for ``VALUE_COLUMNS``: text cut to its column's length (``maxlen``,
+    the table's lengths unless told; a field it leaves out is kept whole), JSON columns
+    encoded. ``position`` is the record's 1-based place among the file's results."""
     return _values_maker(maxlen)(parsed, position)
 
 
 def _values_maker(maxlen: Mapping[str, int]) -> Callable[[ParsedRecord, int], tuple[Any, ...]]:
     """``record_values`` with the column lengths bound once (the import's hot loop)."""
+    fields = attrgetter(*_TEXTS, *_LISTS, *_NUMBERS)  # one tuple of them, in that order
+    lists_at, numbers_at = len(_TEXTS), len(_TEXTS) + len(_LISTS)
     # A slice to None keeps the whole text.
-    journal, volume, issue, pages, doi, pmid, pmcid, issn, isbn, language, kind = (
-        maxlen.get(name) or None for name in _CUT
-    )
+    cuts = tuple(slice(None, maxlen.get(name) or None) for name in _TEXTS)
     dumps, encode_error = orjson.dumps, orjson.JSONEncodeError
 
     def encoded(value: Any) -> str:
@@ -108,28 +116,17 @@ def _values_maker(maxlen: Mapping[str, int]) -> Callable[[ParsedRecord, int], tu
         except encode_error:  # what orjson refuses (a lone surrogate): as json did
             return json.dumps(value, ensure_ascii=False)
 
+    def number(value: int | None) -> int | None:
+        return value if value and 0 < value < _SMALLINT_MAX else None
+
     def values(parsed: ParsedRecord, position: int) -> tuple[Any, ...]:
-        year = parsed.year
+        given = fields(parsed)
         return (
             max(parsed.line, 0),
             (parsed.record_id or str(position))[:255],
-            parsed.title,
-            parsed.abstract,
-            encoded(parsed.authors),
-            year if year and 0 < year < 32767 else None,
-            parsed.journal[:journal],
-            parsed.volume[:volume],
-            parsed.issue[:issue],
-            parsed.pages[:pages],
-            parsed.doi[:doi],
-            parsed.pmid[:pmid],
-            parsed.pmcid[:pmcid],
-            parsed.issn[:issn],
-            parsed.isbn[:isbn],
-            encoded(parsed.keywords),
-            parsed.language[:language],
-            parsed.publication_type[:kind],
-            parsed.url,
+            *map(getitem, given[:lists_at], cuts),
+            *map(encoded, given[lists_at:numbers_at]),
+            *map(number, given[numbers_at:]),
             not (parsed.title and parsed.authors),
             encoded(parsed.raw),
             "",
@@ -139,7 +136,9 @@ def _values_maker(maxlen: Mapping[str, int]) -> Callable[[ParsedRecord, int], tu
     return values
 
 
-def items_of(results: Iterator[ParseResult], maxlen: Mapping[str, int]) -> Iterator[Item]:
+def items_of(
+    results: Iterator[ParseResult], maxlen: Mapping[str, int] = MAX_LENGTHS
+) -> Iterator[Item]:
     """Parse results as items: rejections as they are, records as their values."""
     values = _values_maker(maxlen)
     for position, result in enumerate(results, start=1):
@@ -220,7 +219,7 @@ class InProcess:
         *,
         fmt: str,
         column_map: dict[str, str] | None,
-        maxlen: Mapping[str, int],
+        maxlen: Mapping[str, int] = MAX_LENGTHS,
         gzip_limit: int,
     ):
         self._stream, self._counting = open_stored(stream, gzip_limit)
@@ -312,7 +311,7 @@ class ParserProcess:
         *,
         fmt: str,
         column_map: dict[str, str] | None,
-        maxlen: Mapping[str, int],
+        maxlen: Mapping[str, int] = MAX_LENGTHS,
         gzip_limit: int,
     ):
         config = {

@@ -144,6 +144,8 @@ class Record(models.Model):
     position = models.PositiveIntegerField(help_text="1-based position of the record in its file")
     line = models.PositiveIntegerField(help_text="Line of the file where the record starts")
     source_record_id = models.CharField(max_length=255, blank=True)
+    # The bibliographic fields of ``screening.bibliography.FIELDS``, in its order, spelled
+    # out for mypy and the migrations; tests/screening/test_field_table.py checks they agree.
     title = models.TextField(blank=True)
     abstract = models.TextField(blank=True)
     authors = models.JSONField(default=list, blank=True)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q
 
 from reviewflow.reviews.models import Review
-from screening.importers.base import NORMALISED_FIELDS
+from screening.bibliography import NAMES
 from screening.models import Decision, FullTextReport, Outcome, RecordQuerySet, Stage
 
 
@@ -116,8 +116,8 @@ def filter_by_stage_status(
     return qs.filter(pk__in=outcomes.values("record_id"))
 
 
-# Every normalised field, then where the record came from and what became of it.
-EXPORT_COLUMNS = ("id", *NORMALISED_FIELDS, "source", "record_id", "duplicate_of", "reason")
+# Every bibliographic field, then where the record came from and what became of it.
+EXPORT_COLUMNS = ("id", *NAMES, "source", "record_id", "duplicate_of", "reason")
 
 
 def records_for_export(review: Review, stage: str) -> Iterator[dict[str, object]]:

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from reviewflow import bulk
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import audit_fields, record_audit
+from screening import bibliography
 from screening.dedup import (
     Match,
     MatchRecord,
@@ -44,40 +46,26 @@ from screening.models import (
 
 log = logging.getLogger(__name__)
 
-MATCH_FIELDS = (
-    "id",
-    "title",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-    "isbn",
-    "publication_type",
-    "abstract",
+# The columns of a new pair row, in ``_store_matches``'s order.
+PAIR_COLUMNS = (
+    "review_id",
+    "record_a_id",
+    "record_b_id",
+    "score",
+    "reasons",
+    "decision",
+    "created_at",
 )
-# The engine compares only the opening of abstracts: don't load whole abstracts of
-# 100,000 records.
-MATCH_COLUMNS = (*MATCH_FIELDS[:-1], Substr("abstract", 1, 400))
-FILLABLE_EMPTY: dict[str, Any] = {"year": None, "authors": []}
-UPDATED_FIELDS = (
+
+# What matching reads of a record: its id and the fields the engine compares, of a long
+# text only the opening it compares (don't load whole abstracts of 100,000 records).
+MATCH_FIELDS = ("id", *(f.name for f in bibliography.MATCHED))
+MATCH_COLUMNS = (
     "id",
-    "duplicate_of",
-    "merge_kind",
-    "filled_from",
-    "doi",
-    "pmid",
-    "abstract",
-    "pages",
-    "volume",
-    "issue",
-    "journal",
-    "year",
-    "isbn",
-    "authors",
+    *(
+        Substr(f.name, 1, f.match_opening) if f.match_opening else f.name
+        for f in bibliography.MATCHED
+    ),
 )
 
 
@@ -93,40 +81,19 @@ class DedupResult:
     skipped: bool = False  # ``only_if_pending`` and another run had done it already
 
 
-def _match_records(qs: Iterable[tuple[Any, ...]]) -> list[MatchRecord]:
+def _match_records(rows: Iterable[tuple[Any, ...]]) -> list[MatchRecord]:
+    """Rows of ``MATCH_COLUMNS`` as the engine's records."""
+    names = MATCH_FIELDS[1:]
+    lists = [f.name for f in bibliography.MATCHED if f.kind is bibliography.Kind.LIST]
+    openings = [(f.name, f.match_opening) for f in bibliography.MATCHED if f.match_opening]
     out = []
-    for (
-        rid,
-        title,
-        authors,
-        year,
-        journal,
-        volume,
-        issue,
-        pages,
-        doi,
-        pmid,
-        isbn,
-        ptype,
-        abstract,
-    ) in qs:
-        out.append(
-            MatchRecord(
-                id=rid,
-                title=title,
-                authors=tuple(authors or ()),
-                year=year,
-                journal=journal,
-                volume=volume,
-                issue=issue,
-                pages=pages,
-                doi=doi,
-                pmid=pmid,
-                isbn=isbn,
-                publication_type=ptype,
-                abstract=abstract[:400],
-            )
-        )
+    for rid, *values in rows:
+        fields = dict(zip(names, values, strict=True))
+        for name in lists:
+            fields[name] = tuple(fields[name] or ())
+        for name, length in openings:
+            fields[name] = fields[name][:length]
+        out.append(MatchRecord(id=rid, **fields))
     return out
 
 
@@ -241,20 +208,15 @@ def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
             "pk", "record_a_id", "record_b_id", "decision", "score"
         )
     }
-    to_create, to_update = [], []
+    now = timezone.now()
+    to_create: list[tuple[Any, ...]] = []
+    to_update: list[tuple[Any, ...]] = []
     for m in matches:
         decision = PairDecision.AUTO if m.outcome == "auto" else PairDecision.PENDING
         known = stored.get((m.a, m.b))
         if known is None:
             to_create.append(
-                DuplicatePair(
-                    review=review,
-                    record_a_id=m.a,
-                    record_b_id=m.b,
-                    score=m.score,
-                    reasons=list(m.reasons),
-                    decision=decision,
-                )
+                (review.pk, m.a, m.b, m.score, json.dumps(list(m.reasons)), decision, now)
             )
             if decision == PairDecision.AUTO:
                 result.new_auto += 1
@@ -263,48 +225,16 @@ def _store_matches(review: Review, matches: Sequence[Match]) -> DedupResult:
         elif known[1] in (PairDecision.AUTO, PairDecision.PENDING) and (
             known[2] != m.score or (decision == PairDecision.AUTO and known[1] != decision)
         ):
-            to_update.append(
-                DuplicatePair(
-                    pk=known[0],
-                    score=m.score,
-                    reasons=list(m.reasons),
-                    # An engine verdict may grow from pending to auto, never back.
-                    decision=PairDecision.AUTO
-                    if PairDecision.AUTO in (decision, known[1])
-                    else PairDecision.PENDING,
-                )
+            # An engine verdict may grow from pending to auto, never back.
+            grown = (
+                PairDecision.AUTO
+                if PairDecision.AUTO in (decision, known[1])
+                else PairDecision.PENDING
             )
-    _insert_pairs(to_create)
-    # Few pairs change between runs; small batches keep bulk_update's CASE cheap.
-    DuplicatePair.objects.bulk_update(to_update, ["score", "reasons", "decision"], batch_size=100)
+            to_update.append((known[0], m.score, json.dumps(list(m.reasons)), grown))
+    bulk.insert_rows(DuplicatePair, PAIR_COLUMNS, to_create)
+    bulk.update_rows(DuplicatePair, ["score", "reasons", "decision"], to_update)
     return result
-
-
-def _insert_pairs(pairs: list[DuplicatePair]) -> None:
-    """Insert new pairs with one prepared statement (``bulk_create`` spends most of its
-    time preparing each object's fields: seconds for tens of thousands of pairs)."""
-    if not pairs:
-        return
-    table = connection.ops.quote_name(DuplicatePair._meta.db_table)
-    reasons = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    sql = (
-        f"INSERT INTO {table} (review_id, record_a_id, record_b_id, score, reasons, decision, "  # noqa: S608 - table name is ours
-        f"created_at) VALUES (%s, %s, %s, %s, {reasons}, %s, %s)"
-    )
-    now = timezone.now()
-    rows = [
-        (p.review_id, p.record_a_id, p.record_b_id, p.score, json.dumps(p.reasons), p.decision, now)
-        for p in pairs
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns = "review_id, record_a_id, record_b_id, score, reasons, decision, created_at"
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[start : start + 5000])
 
 
 def _apply_clusters(
@@ -442,8 +372,9 @@ def _write_merges(
                 )
             )
         )
-    _bulk_set(
-        [("duplicate_of_id", "integer"), ("merge_kind", "text")],
+    bulk.update_rows(
+        Record,
+        ["duplicate_of_id", "merge_kind"],
         [(rid, p, k) for rid, (p, k) in changed.items()],
     )
     # A primary takes only what it lacks: read its current values of the fields on offer.
@@ -471,78 +402,21 @@ def _write_merges(
             if not row[name]:
                 if name == "abstract":
                     value = full_abstracts.get(source, value)
-                per_field.setdefault(name, []).append(
-                    (primary, list(value) if isinstance(value, tuple) else value)
-                )
+                per_field.setdefault(name, []).append((primary, _column_value(name, value)))
                 taken[name] = source
         if taken != (row["filled_from"] or {}):
-            provenance.append((primary, taken))
+            provenance.append((primary, json.dumps(taken)))
     for name, rows in per_field.items():
-        kind = "json" if name == "authors" else "integer" if name == "year" else "text"
-        _bulk_set([(name, kind)], rows)
-    _bulk_set([("filled_from", "json")], provenance)
+        bulk.update_rows(Record, [name], rows)
+    bulk.update_rows(Record, ["filled_from"], provenance)
     AuditEvent.objects.bulk_create(events, batch_size=2000)
 
 
-def _bulk_set(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
-    """``UPDATE screening_record SET col = value, …`` for many ``(id, value, …)`` rows, a
-    thousand per statement. ``columns`` are (name, kind) with kind ``text``, ``integer`` or
-    ``json``. (Django's ``bulk_update`` builds CASE expressions whose cost grows with the
-    square of the batch: minutes for a review of 100,000 records.)"""
-    if not rows:
-        return
-    table = Record._meta.db_table
-    quote = connection.ops.quote_name
-    names = [f"c{i}" for i in range(len(columns))]
-    sets = []
-    for (column, kind), name in zip(columns, names):
-        if kind == "json":
-            expr = f"CAST(v.{name} AS jsonb)" if connection.vendor == "postgresql" else f"v.{name}"
-        elif kind == "integer":
-            expr = f"CAST(v.{name} AS BIGINT)"
-        else:
-            expr = f"CAST(v.{name} AS TEXT)"
-        sets.append(f"{quote(column)} = {expr}")
-    kinds = [kind for _, kind in columns]
-    if connection.vendor == "postgresql":
-        # COPY the values into a temporary table and update from it: binding thousands of
-        # parameters costs the driver more than the update itself.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMPORARY TABLE rf_bulk_set (id bigint, "
-                + ", ".join(f"{name} text" for name in names)
-                + ") ON COMMIT DROP"
-            )
-            with cursor.cursor.copy("COPY rf_bulk_set FROM STDIN") as copy:
-                for rid, *values in rows:
-                    copy.write_row(
-                        [rid]
-                        + [
-                            json.dumps(v) if k == "json" else None if v is None else str(v)
-                            for k, v in zip(kinds, values)
-                        ]
-                    )
-            cursor.execute(
-                f"UPDATE {quote(table)} SET {', '.join(sets)} FROM rf_bulk_set v "  # noqa: S608 - names are ours
-                f"WHERE {quote(table)}.{quote('id')} = v.id"
-            )
-            cursor.execute("DROP TABLE rf_bulk_set")
-        return
-    placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
-    for start in range(0, len(rows), 1000):
-        chunk = rows[start : start + 1000]
-        params: list[Any] = []
-        for rid, *values in chunk:
-            params.append(rid)
-            for kind, value in zip(kinds, values):
-                params.append(json.dumps(value) if kind == "json" else value)
-        sql = (
-            f"WITH v(id, {', '.join(names)}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - names are ours, values are parameters
-            f"UPDATE {quote(table)} SET {', '.join(sets)} FROM v "
-            f"WHERE {quote(table)}.{quote('id')} = v.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+def _column_value(name: str, value: Any) -> Any:
+    """A bibliographic field's value as ``bulk`` writes it: a list as JSON text."""
+    if bibliography.BY_NAME[name].kind is bibliography.Kind.LIST:
+        return json.dumps(list(value))
+    return value
 
 
 def _voted(review: Review) -> set[int]:
@@ -655,7 +529,7 @@ def undo_merge(*, record: Record, actor: User) -> Record:
     primary = Record.objects.get(pk=primary_id)
     returned = [name for name, source in primary.filled_from.items() if source == record.pk]
     for name in returned:
-        setattr(primary, name, FILLABLE_EMPTY.get(name, ""))
+        setattr(primary, name, bibliography.BY_NAME[name].empty)
         del primary.filled_from[name]
     primary.save()
     record_audit(

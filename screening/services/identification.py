@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import IO, Any
@@ -27,10 +27,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
+from reviewflow import bulk
 from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
+from screening import bibliography
 from screening.importers import FORMATS, FileFormatError, Rejection
 from screening.importers.pipeline import (
     READ_ERRORS,
@@ -49,11 +51,6 @@ BATCH_SIZE = 5000  # records per transaction: progress moves every few thousand 
 MAX_STORED_ERRORS = 1000
 IMPORT_DEFERRED = "Search saved; the import will start when the task queue is back."
 COLUMN_MAP_FIELDS = FIELD_NAMES
-_MAXLEN: dict[str, int] = {
-    f.name: f.max_length
-    for f in Record._meta.concrete_fields
-    if f.max_length and f.get_internal_type() == "CharField"
-}
 
 
 _Source = InProcess | ParserProcess
@@ -186,47 +183,39 @@ def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] |
         return search, search.attempt
 
 
-# The columns of a record row: ``_read_batch`` puts the review, the search and the
+# The columns of a record row: ``_Batch`` puts the review, the search and the
 # position before the values of ``pipeline.record_values``, and the creation time after.
 RECORD_COLUMNS = ("review_id", "search_id", "position", *VALUE_COLUMNS, "created_at")
 
 
-def _read_batch(
-    items: Iterator[Item], search: Search, add: Callable[[tuple[Any, ...]], object]
-) -> tuple[int, bool]:
-    """Read items until ``BATCH_SIZE`` records were given to ``add``, counting rejections.
+class _Batch:
+    """The next ``BATCH_SIZE`` records of a file as rows, read while they are written.
 
-    Returns ``(records added, whether the file has ended)``. A record's position is its
-    1-based place among the file's results, so it equals ``search.records_read``.
+    Rejections are counted on the search as they pass. A record's position is its 1-based
+    place among the file's results, so it equals ``search.records_read``. ``ended``: the
+    file had no more records.
     """
-    added = 0
-    review_id, search_id = search.review_id, search.pk
-    created_at = search.started_at or timezone.now()
-    for item in items:
-        search.records_read += 1
-        if isinstance(item, Rejection):
-            search.records_rejected += 1
-            if len(search.errors) < MAX_STORED_ERRORS:
-                search.errors.append({"line": item.line, "message": item.message})
-            continue
-        add((review_id, search_id, search.records_read, *item, created_at))
-        added += 1
-        if added >= BATCH_SIZE:
-            return added, False
-    return added, True
 
+    def __init__(self, items: Iterator[Item], search: Search):
+        self.items, self.search, self.ended = items, search, False
 
-def _insert_records(rows: list[tuple[Any, ...]]) -> None:
-    """Write a batch of records with one prepared ``INSERT`` run for every row.
-    (``bulk_create`` spends most of an import preparing each model field of each row:
-    several times longer than parsing the file.)"""
-    if not rows:
-        return
-    table = connection.ops.quote_name(Record._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in RECORD_COLUMNS)
-    marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names are ours
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        search = self.search
+        review_id, search_id = search.review_id, search.pk
+        created_at = search.started_at or timezone.now()
+        added = 0
+        for item in self.items:
+            search.records_read += 1
+            if isinstance(item, Rejection):
+                search.records_rejected += 1
+                if len(search.errors) < MAX_STORED_ERRORS:
+                    search.errors.append({"line": item.line, "message": item.message})
+                continue
+            yield (review_id, search_id, search.records_read, *item, created_at)
+            added += 1
+            if added >= BATCH_SIZE:
+                return
+        self.ended = True
 
 
 def _import_batch(source: _Source, search: Search, attempt: int) -> bool:
@@ -237,27 +226,15 @@ def _import_batch(source: _Source, search: Search, attempt: int) -> bool:
     process, the batch is read first and written after, so the write lock is held only
     while writing.
     """
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Record._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(c) for c in RECORD_COLUMNS)
-        with transaction.atomic():
-            _check_owner(search, attempt)
-            with (
-                connection.cursor() as cursor,
-                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-            ):
-                added, ended = _read_batch(source.items, search, copy.write_row)
-            _record_progress(search, added, source.bytes_read)
-    else:
-        rows: list[tuple[Any, ...]] = []
-        added, ended = _read_batch(source.items, search, rows.append)
-        with transaction.atomic():
-            _check_owner(search, attempt)
-            _insert_records(rows)
-            _record_progress(search, added, source.bytes_read)
+    batch = _Batch(source.items, search)
+    rows: Iterable[tuple[Any, ...]] = batch if connection.vendor == "postgresql" else list(batch)
+    with transaction.atomic():
+        _check_owner(search, attempt)
+        added = bulk.insert_rows(Record, RECORD_COLUMNS, rows)
+        _record_progress(search, added, source.bytes_read)
     # A worker run with DEBUG on would otherwise keep every query's text in memory.
     reset_queries()
-    return ended
+    return batch.ended
 
 
 def _cpus() -> int:
@@ -293,7 +270,6 @@ def _open_source(search: Search) -> Iterator[_Source]:
                 search.file.path,
                 fmt=fmt,
                 column_map=column_map,
-                maxlen=_MAXLEN,
                 gzip_limit=gzip_limit,
             )
         except ParserCrashed as exc:
@@ -306,9 +282,7 @@ def _open_source(search: Search) -> Iterator[_Source]:
                 yield child
             return
     with search.file.open("rb") as stored:
-        source = InProcess(
-            stored, fmt=fmt, column_map=column_map, maxlen=_MAXLEN, gzip_limit=gzip_limit
-        )
+        source = InProcess(stored, fmt=fmt, column_map=column_map, gzip_limit=gzip_limit)
         try:
             yield source
         finally:
@@ -503,7 +477,7 @@ def delete_search(*, search: Search, actor: User) -> None:
         returned = [name for name, source in primary.filled_from.items() if source in gone]
         if returned:
             for name in returned:
-                setattr(primary, name, None if name == "year" else [] if name == "authors" else "")
+                setattr(primary, name, bibliography.BY_NAME[name].empty)
                 del primary.filled_from[name]
             primary.save()
     search.file.delete(save=False)

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from scipy import sparse
 
+from reviewflow import bulk
 from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
@@ -207,7 +208,7 @@ def retrain_ranking(*, review_id: int, stage: str) -> RankingRun:
     rows_out = [(review.pk, pk, stage, float(ranking.scores[row_of[pk]])) for pk in open_ids]
     with transaction.atomic():
         RelevanceScore.objects.filter(review=review, stage=stage).delete()
-        _insert_scores(rows_out)
+        bulk.insert_rows(RelevanceScore, ("review_id", "record_id", "stage", "score"), rows_out)
         RankingRun.objects.filter(pk=run.pk).update(
             status=RankingStatus.DONE,
             message="",
@@ -222,17 +223,6 @@ def retrain_ranking(*, review_id: int, stage: str) -> RankingRun:
     run.refresh_from_db()
     _requeue_if_behind(review, stage, run)
     return run
-
-
-def _insert_scores(rows: list[tuple[int, int, str, float]]) -> None:
-    """One multi-row INSERT per batch, without building a model instance per score: the ORM's
-    bulk_create spends seconds on 20,000 instances, this a few hundredths."""
-    table = connection.ops.quote_name(RelevanceScore._meta.db_table)
-    # The table name comes from the model, never from input.
-    sql = f"INSERT INTO {table} (review_id, record_id, stage, score) VALUES (%s, %s, %s, %s)"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[start : start + 5000])
 
 
 def _requeue_if_behind(review: Review, stage: str, run: RankingRun) -> None:
