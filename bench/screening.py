@@ -29,7 +29,7 @@ For each size, from nothing:
    work included) and the SQL statements it ran (BEGIN/COMMIT not counted). The server time
    of a pair is its ``next``'s plus its vote's, read from these headers.
 3. **Warm-up**: ``--warm-up`` seconds (default 5) of untimed load without pauses on each
-   fresh server, so that every process has compiled its queries and every database
+   fresh server, so that every process has imported and warmed up and every database
    connection has prepared its statements, as on a server that has been running; its votes
    count in the checks.
 4. **Load**, two models one after the other on the same server and database, one thread
@@ -836,7 +836,7 @@ def run_size(
             f"before); server on port {port}",
             flush=True,
         )
-        # A live server is warm: each process has compiled its queries and each database
+        # A live server is warm: each process has loaded everything it uses and each database
         # connection has prepared its statements. The first requests of a fresh one pay
         # for that; untimed load first, so the timed runs measure the server as it runs.
         print(f"  warm-up: {len(setup['tokens'])} reviewers for {warm_up:g} s …", flush=True)

@@ -61,7 +61,19 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
         path = unquote(parts.netloc + parts.path)
         return _sqlite(Path(path[1:] if path.startswith("/") else path))
     if scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        given: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        # Values bound on the server, and a statement run a few times on a connection
+        # prepared there: PostgreSQL plans screening's hot statements once per connection
+        # instead of at each request (psycopg's own settings; override them in the URL,
+        # e.g. ?prepare_threshold= for a pooler that cannot keep prepared statements).
+        options: dict[str, Any] = {"server_side_binding": True, "prepare_threshold": 2}
+        for key, value in given.items():
+            if key == "server_side_binding":
+                options[key] = value.lower() in ("1", "true", "yes", "on")
+            elif key == "prepare_threshold":
+                options[key] = int(value) if value.strip() else None
+            else:
+                options[key] = value
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "reviewflow",

@@ -11,10 +11,9 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.http import Http404, HttpRequest
 
-from reviewflow import compiled
 from reviewflow.reviews.models import Membership, Review, Role
 
 
@@ -66,20 +65,16 @@ def get_review_for(
     return ReviewAccess(review=membership.review, membership=membership)
 
 
-def _membership_query() -> QuerySet[Review]:
-    return Review.objects.filter(slug=compiled.SLUG, memberships__user_id=compiled.USER).annotate(
-        membership_id=F("memberships__id"), membership_role=F("memberships__role")
-    )
-
-
 _MEMBERSHIP_FIELDS = ["id", "review_id", "user_id", "role"]
 
 
 def _membership(user: User, slug: str) -> Membership | None:
-    """``user``'s membership of the review ``slug``, with the review, in one query compiled
-    once per process (every page and API call asks it first)."""
-    found = compiled.instances(
-        ("access.membership",), _membership_query, model=Review, slug=slug, user=user.pk
+    """``user``'s membership of the review ``slug``, with the review, in one query (every
+    page and API call asks it first)."""
+    found: list[Any] = list(
+        Review.objects.filter(slug=slug, memberships__user_id=user.pk).annotate(
+            membership_id=F("memberships__id"), membership_role=F("memberships__role")
+        )
     )
     if not found:
         return None

@@ -9,7 +9,16 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from reviewflow.reviews.models import Review
 from screening.bibliography import NAMES
-from screening.models import Decision, FullTextReport, Outcome, RecordQuerySet, Stage
+from screening.models import (
+    Conflict,
+    Decision,
+    FullTextReport,
+    Outcome,
+    RecordQuerySet,
+    Stage,
+    Vote,
+)
+from screening.selectors.screening import eligible_records, stage_settings_of
 
 
 def included_at_full_text(review: Review) -> tuple[list[int], set[int]]:
@@ -86,10 +95,6 @@ def filter_by_stage_status(
 ) -> RecordQuerySet:
     """Records by where they stand at ``stage`` for ``user``; nothing here reveals another
     reviewer's vote (``awaiting_others`` lists records the user voted on)."""
-    from screening.models import Conflict, Outcome, Vote
-    from screening.selectors.screening import eligible_records
-    from screening.services.screening.stage_settings import get_stage_settings
-
     if stage not in Stage.values or status not in STATUSES:
         return qs
     settled = Outcome.objects.filter(record=OuterRef("pk"), stage=stage)
@@ -98,7 +103,7 @@ def filter_by_stage_status(
     )
     mine = Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=user)
     if status == "awaiting_me":
-        needed = get_stage_settings(review, stage).reviewers_needed
+        needed = stage_settings_of(review, stage).reviewers_needed
         return (
             qs.filter(pk__in=eligible_records(review, stage).values("pk"))
             .filter(~Exists(mine), ~Exists(settled), ~Exists(conflicted))

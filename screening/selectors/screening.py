@@ -5,40 +5,33 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db.models import (
-    Case,
     Exists,
     F,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
-    When,
 )
-from django.db.models.functions import Coalesce, Mod
+from django.db.models.functions import Mod
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import ROLE_RANK, AuditEvent, Membership, Review, Role
 from screening.agreement import PairAgreement, fleiss_kappa, pairwise_agreement
 from screening.models import (
-    Claim,
     Conflict,
     Decision,
     Outcome,
     OutcomeKind,
     Record,
     RecordQuerySet,
-    ReservedVote,
     RetrievalStatus,
-    ScreeningState,
     Search,
     SearchStatus,
     SourceType,
@@ -46,6 +39,37 @@ from screening.models import (
     StageSettings,
     Vote,
 )
+
+DEFAULT_FULL_TEXT_REASONS = [
+    "Wrong population",
+    "Wrong intervention",
+    "Wrong comparator",
+    "Wrong outcome",
+    "Wrong study design",
+    "Duplicate report",
+    "Full text not in an eligible language",
+]
+
+
+def stage_settings_of(review: Review, stage: str) -> StageSettings:
+    """The stage's settings as stored, or (unsaved) its defaults when nobody set them.
+
+    Kept on the ``review`` instance once read: a request reads them once however many
+    callers ask (views get a fresh ``Review`` per request).
+    """
+    if stage not in Stage.values:
+        raise ReviewflowError(f"Unknown stage “{stage}”: use title-abstract or full-text.")
+    memo: dict[str, StageSettings] = review.__dict__.setdefault("_stage_settings", {})
+    if stage in memo:
+        return memo[stage]
+    found = StageSettings.objects.filter(review_id=review.pk, stage=stage).first()
+    if found is None:
+        found = StageSettings(review=review, stage=stage)
+        if stage == Stage.FULL_TEXT:
+            found.reasons_required = True
+            found.exclusion_reasons = list(DEFAULT_FULL_TEXT_REASONS)
+    memo[stage] = found
+    return found
 
 
 def eligible_records(review: Review, stage: str) -> RecordQuerySet:
@@ -74,60 +98,15 @@ def check_screener(review: Review, reviewer: User) -> None:
         raise ReviewflowError("Only reviewers and owners screen records.", code="forbidden")
 
 
+# The fixed shuffle ``next`` offers untouched records in (so nobody screens in the order a
+# database exported), walked on the index ``record_screening_order``; the named SQL of
+# ``screening_sql`` writes it as ``MOD(r.id * 7919, 10007)``.
 SHUFFLE = Mod(F("id") * 7919, 10007)
-
-
-# The order records are offered in among those with as many votes: a fixed shuffle (so
-# nobody screens in the order a database exported), walked on the index
-# ``record_screening_order`` rather than sorted. "Most relevant first" walks the relevance
-# scores before it (``next_record``).
-OFFER_ORDER = (SHUFFLE, "id")
 
 
 def count_of(qs: QuerySet[Any]) -> Subquery:
     """``count(*)`` of ``qs`` as a scalar subquery, to read several counts in one query."""
     return Subquery(qs.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"))
-
-
-def kept_slot(stage: str) -> QuerySet[ReservedVote]:
-    """The outer record's kept vote slot (``ReservedVote``), while its reviewer still
-    screens in the review: a reviewer removed, or made a viewer, keeps nothing."""
-    screens = Membership.objects.filter(
-        review=OuterRef("review"), user=OuterRef("reviewer"), role__in=SCREENER_ROLES
-    )
-    return ReservedVote.objects.filter(record=OuterRef("pk"), stage=stage).filter(Exists(screens))
-
-
-def held_by_others(stage: str, reviewer: User, now: datetime) -> Any:
-    """How many of the outer record's open votes others hold: live claims of reviewers who
-    have not voted on it (a claim stays after its vote until that reviewer's next ``next``
-    moves it), and a vote slot kept for another reviewer (``ReservedVote``)."""
-    voted = Vote.objects.filter(
-        record=OuterRef("record"), stage=stage, reviewer=OuterRef("reviewer")
-    )
-    claims = Claim.objects.filter(record=OuterRef("pk"), stage=stage, expires_at__gt=now).filter(
-        ~Q(reviewer=reviewer), ~Exists(voted)
-    )
-    kept = Case(
-        When(Exists(kept_slot(stage).filter(~Q(reviewer=reviewer))), then=Value(1)),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    return count_of(claims) + kept
-
-
-def with_standing(
-    qs: QuerySet[Any], *, stage: str, reviewer: User, now: datetime | None = None
-) -> Any:
-    """Each record with its votes and whether it is closed (from its screening state),
-    whether ``reviewer`` voted on it and, given ``now``, other reviewers' claims on it."""
-    state = ScreeningState.objects.filter(record=OuterRef("pk"), stage=stage)
-    qs = qs.annotate(
-        n_votes=Coalesce(Subquery(state.values("votes")[:1]), 0),
-        is_closed=Coalesce(Subquery(state.values("closed")[:1]), False),
-        mine=Exists(Vote.objects.filter(record=OuterRef("pk"), stage=stage, reviewer=reviewer)),
-    )
-    return qs if now is None else qs.annotate(held=held_by_others(stage, reviewer, now))
 
 
 SCREENER_ROLES = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.REVIEWER]]

@@ -28,7 +28,7 @@ from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from reviewflow import bulk
-from reviewflow.broker import send_task
+from reviewflow.broker import send_task, task_named
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 5000  # records per transaction: progress moves every few thousand records
 MAX_STORED_ERRORS = 1000
 IMPORT_DEFERRED = "Search saved; the import will start when the task queue is back."
+# The tasks sit above this module and call it, so it queues them by name.
+IMPORT_TASK = "screening.tasks.import_search"
+DEDUP_TASK = "screening.tasks.dedup_search"
 COLUMN_MAP_FIELDS = FIELD_NAMES
 
 
@@ -139,14 +142,12 @@ def create_search(
         target=f"{source}: {filename}",
         after={"source_type": source_type, "format": fmt, "size": size},
     )
-    from screening.tasks import import_search
-
     search_id = search.pk
 
     def send() -> None:
         # When the broker is down the search stays queued and the worker sends its import
         # when it connects; the caller tells the user (``IMPORT_DEFERRED``).
-        if not send_task(import_search, search_id):
+        if not send_task(IMPORT_TASK, search_id):
             search.import_deferred = True
 
     transaction.on_commit(send)
@@ -356,13 +357,11 @@ def run_import(
                 "format": search.format,
             },
         )
-        from screening.tasks import dedup_search
-
         review_id, search_id = search.review_id, search.pk
         # Lost or unsendable, the deduplication stays pending (``dedup_requested_at``) and
         # the worker sends it again when it connects (``requeue_pending_dedups``).
         transaction.on_commit(
-            lambda: send_task(dedup_search, review_id, search_id, only_if_pending=True)
+            lambda: send_task(DEDUP_TASK, review_id, search_id, only_if_pending=True)
         )
     return search
 
@@ -378,14 +377,12 @@ def requeue_queued_searches(older_than: timedelta | None = None) -> list[int]:
     that long (the worker's periodic pass, for a task the web process could not send while
     the worker stayed connected).
     """
-    from screening.tasks import import_search
-
     queued = Search.objects.filter(status=SearchStatus.QUEUED).order_by("pk")
     if older_than is not None:
         queued = queued.filter(created_at__lte=timezone.now() - older_than)
     ids = list(queued.values_list("pk", flat=True))
     for search_id in ids:
-        import_search.delay(search_id, only_if_queued=True)
+        task_named(IMPORT_TASK).delay(search_id, only_if_queued=True)
     return ids
 
 
@@ -393,8 +390,6 @@ def requeue_pending_dedups(older_than: timedelta | None = None) -> list[int]:
     """Send the deduplication again for every imported search still waiting for one;
     return their ids. Like ``requeue_queued_searches``: a re-sent task runs only while the
     search's deduplication is still pending, so one that was not lost runs once."""
-    from screening.tasks import dedup_search
-
     pending = Search.objects.filter(
         status=SearchStatus.DONE, dedup_requested_at__isnull=False
     ).order_by("pk")
@@ -402,7 +397,7 @@ def requeue_pending_dedups(older_than: timedelta | None = None) -> list[int]:
         pending = pending.filter(dedup_requested_at__lte=timezone.now() - older_than)
     rows = list(pending.values_list("pk", "review_id"))
     for search_id, review_id in rows:
-        dedup_search.delay(review_id, search_id, only_if_pending=True)
+        task_named(DEDUP_TASK).delay(review_id, search_id, only_if_pending=True)
     return [search_id for search_id, _ in rows]
 
 

@@ -44,13 +44,13 @@ from screening.models import (
     Vote,
 )
 from screening.prioritisation import curve, features, model, stopping
-from screening.selectors.screening import eligible_records
-from screening.services.screening.stage_settings import get_stage_settings
+from screening.selectors.screening import eligible_records, stage_settings_of
 
 log = logging.getLogger(__name__)
 
 RETRAIN_EVERY = 5  # new votes at a stage before the model is retrained
 STALE_AFTER = timedelta(minutes=10)  # a queued/running retrain older than this is lost
+RETRAIN_TASK = "screening.tasks.retrain_ranking"  # queued by name: the tasks call this module
 RECALL_TARGET = 0.95
 CONFIDENCE = 0.95
 
@@ -238,9 +238,7 @@ def request_retrain(*, review: Review, stage: str, force: bool = False) -> bool:
     relevance and enough new votes arrived (every ``RETRAIN_EVERY``; every vote until the
     model can start). Coalesced: nothing is queued while a retrain is queued or running.
     Returns whether one was queued."""
-    from screening import tasks
-
-    conf = get_stage_settings(review, stage)
+    conf = stage_settings_of(review, stage)
     if conf.order != StageOrder.RELEVANCE:
         return False
     run, _ = RankingRun.objects.get_or_create(review=review, stage=stage)
@@ -262,7 +260,7 @@ def request_retrain(*, review: Review, stage: str, force: bool = False) -> bool:
     review_id = review.pk
     # The broker down must not fail the vote that asked: the run stays queued, and a vote
     # after STALE_AFTER queues it again.
-    transaction.on_commit(lambda: send_task(tasks.retrain_ranking, review_id, stage))
+    transaction.on_commit(lambda: send_task(RETRAIN_TASK, review_id, stage))
     return True
 
 
@@ -300,7 +298,7 @@ class StoppingReport:
 def stopping_report(review: Review, stage: str) -> StoppingReport:
     """What the owners' dashboard shows: recall curve, records since the last include, the
     statistical estimate and the heuristics, each labelled guarantee or heuristic."""
-    conf = get_stage_settings(review, stage)
+    conf = stage_settings_of(review, stage)
     seq = screening_sequence(review, stage)
     automated = Outcome.objects.filter(
         record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION

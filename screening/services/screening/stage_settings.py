@@ -1,4 +1,4 @@
-"""How a stage is screened: its settings, created with defaults when first asked for."""
+"""How a stage is screened: its settings, stored with their defaults when first asked for."""
 
 from __future__ import annotations
 
@@ -7,59 +7,25 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from reviewflow import compiled
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
-from screening.models import (
-    Stage,
-    StageSettings,
-    Vote,
-)
-
-DEFAULT_FULL_TEXT_REASONS = [
-    "Wrong population",
-    "Wrong intervention",
-    "Wrong comparator",
-    "Wrong outcome",
-    "Wrong study design",
-    "Duplicate report",
-    "Full text not in an eligible language",
-]
+from screening.models import StageSettings, Vote
+from screening.selectors.screening import stage_settings_of
 
 
 def get_stage_settings(review: Review, stage: str) -> StageSettings:
     """The stage's settings, created with defaults the first time they are asked for.
 
-    Kept on the ``review`` instance once read: a request reads them once however many
-    services ask (views get a fresh ``Review`` per request; ``update_stage_settings``
-    changes the kept object itself).
+    Kept on the ``review`` instance once read (``stage_settings_of``): a request reads them
+    once however many services ask; ``update_stage_settings`` changes the kept object.
     """
-    if stage not in Stage.values:
-        raise ReviewflowError(f"Unknown stage “{stage}”: use title-abstract or full-text.")
-    memo: dict[str, StageSettings] = review.__dict__.setdefault("_stage_settings", {})
-    if stage in memo:
-        return memo[stage]
-    found = next(
-        iter(
-            compiled.instances(
-                ("stage.settings", stage),
-                lambda: StageSettings.objects.filter(review_id=compiled.REVIEW, stage=stage),
-                model=StageSettings,
-                review=review.pk,
-            )
-        ),
-        None,
-    )
-    if found is None:
-        defaults: dict[str, Any] = {}
-        if stage == Stage.FULL_TEXT:
-            defaults = {"reasons_required": True, "exclusion_reasons": DEFAULT_FULL_TEXT_REASONS}
-        found, _ = StageSettings.objects.get_or_create(
-            review=review, stage=stage, defaults=defaults
-        )
-    memo[stage] = found
-    return found
+    conf = stage_settings_of(review, stage)
+    if conf._state.adding:  # nobody set this stage: store its defaults
+        defaults = {name: getattr(conf, name) for name in SETTINGS_FIELDS}
+        conf, _ = StageSettings.objects.get_or_create(review=review, stage=stage, defaults=defaults)
+        review.__dict__["_stage_settings"][stage] = conf
+    return conf
 
 
 SETTINGS_FIELDS = (

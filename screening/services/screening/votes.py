@@ -13,22 +13,12 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import (
-    Case,
-    Exists,
     F,
-    Func,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from reviewflow import compiled
 from reviewflow.errors import ReviewflowError, not_saved_on_database_failure
-from reviewflow.reviews.models import AuditEvent, Membership, Review
+from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import audit_fields, record_audit_for_record
 from screening.models import (
     Conflict,
@@ -43,13 +33,11 @@ from screening.models import (
     StageSettings,
     Vote,
 )
+from screening.selectors import screening_sql
 from screening.selectors.screening import (
-    SCREENER_ROLES,
     check_screener,
-    eligible_records,
-    kept_slot,
-    with_standing,
 )
+from screening.selectors.screening_sql import LOCK_RECORD, STATEMENTS, VOTE_FACTS
 from screening.services.screening.assignment import claim_record
 from screening.services.screening.stage_settings import get_stage_settings
 
@@ -87,63 +75,6 @@ def check_vote_fields(*, conf: StageSettings, stage: str, decision: str, reason:
     return reason
 
 
-def _slots_taken(stage: str) -> Coalesce:
-    """The outer record's vote slots that votes hold, as bits (slot n is bit n - 1)."""
-    bit = Case(When(slot=1, then=Value(1)), When(slot=2, then=Value(2)), default=Value(4))
-    taken = Vote.objects.filter(record=OuterRef("pk"), stage=stage).order_by()
-    return Coalesce(Subquery(taken.annotate(bits=Func(bit, function="SUM")).values("bits")), 0)
-
-
-_FACTS = ("eligible", "screener", "n_votes", "is_closed", "mine", "slots", "kept_for", "kept_row")
-
-
-# The columns a vote writes (``reviewflow.compiled.insert``).
-_VOTE_FIELDS = (
-    "review", "record", "stage", "reviewer", "slot", "decision", "reason", "note", "created_at"
-)  # fmt: skip
-
-
-_STATE_FIELDS = ("review", "record", "stage", "votes", "closed")
-
-
-_AUDIT_FIELDS = (
-    "review", "actor", "action", "target", "before", "after", "object_type", "object_id",
-    "created_at",
-)  # fmt: skip
-
-
-def _lock_record() -> QuerySet[Any]:
-    return (
-        Record.objects.select_for_update(of=("self",)).filter(pk=compiled.RECORD).values_list("pk")
-    )
-
-
-def _vote_facts(stage: str) -> QuerySet[Any]:
-    """Everything a vote's checks need about one record, in one locking query (built with
-    ``screening.compiled``'s sentinels)."""
-    review, reviewer = Review(pk=compiled.REVIEW), User(pk=compiled.REVIEWER)
-    return (
-        with_standing(
-            Record.objects.select_for_update(of=("self",)).filter(
-                pk=compiled.RECORD, review=review
-            ),
-            stage=stage,
-            reviewer=reviewer,
-        )
-        .annotate(
-            eligible=Exists(eligible_records(review, stage).filter(pk=OuterRef("pk"))),
-            screener=Exists(
-                Membership.objects.filter(review=review, user=reviewer, role__in=SCREENER_ROLES)
-            ),
-            slots=_slots_taken(stage),
-            kept_for=Subquery(kept_slot(stage).values("reviewer_id")[:1]),
-            kept_row=Exists(ReservedVote.objects.filter(record=OuterRef("pk"), stage=stage)),
-        )
-        .order_by()
-        .values_list(*_FACTS)[:1]
-    )
-
-
 def cast_vote(
     *,
     review: Review,
@@ -168,16 +99,15 @@ def cast_vote(
         # Lock the record in a statement of its own, then read: on PostgreSQL a statement
         # that waited for the lock still reads votes and state as they were when it began,
         # so a vote queued behind another saw a stale free slot and was refused.
-        compiled.rows(("vote.lock",), _lock_record, model=Record, record=record_id)
-        found = compiled.rows(
-            ("vote.facts", stage),
-            lambda: _vote_facts(stage),
-            model=Record,
+        screening_sql.rows(LOCK_RECORD, record=record_id)
+        found = screening_sql.rows(
+            STATEMENTS[stage]["vote_facts"],
             record=record_id,
             review=review.pk,
             reviewer=reviewer.pk,
+            stage=stage,
         )
-        facts = dict(zip(_FACTS, found[0], strict=True)) if found else None
+        facts = dict(zip(VOTE_FACTS, found[0], strict=True)) if found else None
         if facts is None or not facts["screener"]:
             check_screener(review, reviewer)  # says why, for a record of another review too
         reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)
@@ -220,7 +150,7 @@ def cast_vote(
             note=note,
         )
         try:
-            compiled.insert(vote, _VOTE_FIELDS)
+            Vote.objects.bulk_create([vote])
         except IntegrityError:
             # The record's lock makes this unreachable for votes cast here; the
             # constraints still refuse any other writer. The transaction rolls back.
@@ -238,7 +168,7 @@ def cast_vote(
             state = ScreeningState(
                 review=review, record_id=record_id, stage=stage, votes=1, closed=complete
             )
-            compiled.insert(state, _STATE_FIELDS)
+            ScreeningState.objects.bulk_create([state])
         events = [
             audit_fields(
                 review=review,
@@ -252,7 +182,7 @@ def cast_vote(
         ]
         if complete:
             events.append(_settle(review, record_id, stage))
-        compiled.insert([AuditEvent(**fields) for fields in events], _AUDIT_FIELDS)
+        AuditEvent.objects.bulk_create([AuditEvent(**fields) for fields in events])
     if conf.order == StageOrder.RELEVANCE:  # no query at all in random order
         from screening.services.prioritisation import after_vote
 
