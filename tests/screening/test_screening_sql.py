@@ -104,10 +104,12 @@ def world(review: Any, owner: Any, reviewer: Any, reviewer2: Any, viewer: Any) -
     ReservedVote.objects.create(review=review, record=r[10], stage=TA, reviewer=reviewer)
     state(r[11], TA, [(reviewer, Decision.INCLUDE)], closed=False)
     ReservedVote.objects.create(review=review, record=r[11], stage=TA, reviewer=demoted)
+    # Two positions of the shuffle's walk, from untouched records in shuffle order.
+    by_key = sorted(r[24:40], key=lambda record: (record.pk * 7919) % 10007)
     # Untouched records with claims: live by another reviewer, expired, the caller's own.
     Claim.objects.create(record=r[12], stage=TA, reviewer=owner, expires_at=live)
     Claim.objects.create(
-        record=r[13], stage=TA, reviewer=viewer, expires_at=live, walked_to=r[13].pk
+        record=r[13], stage=TA, reviewer=viewer, expires_at=live, walked_to=by_key[3].pk
     )
     # Full text: passed records (and those found by other methods); one not retrieved; one
     # with a vote; one included that is a report retrieved.
@@ -131,7 +133,7 @@ def world(review: Any, owner: Any, reviewer: Any, reviewer2: Any, viewer: Any) -
         [(reviewer, Decision.INCLUDE), (reviewer2, Decision.INCLUDE), (owner, Decision.MAYBE)],
         closed=True,
     )
-    far = sorted(r[24:40], key=lambda record: (record.pk * 7919) % 10007)[8]  # a middle one
+    far = by_key[8]  # the walk resumes after the furthest position: records remain after it
     Claim.objects.create(record=far, stage=TA, reviewer=reviewer, expires_at=gone, walked_to=far.pk)
     # Relevance scores for a few untouched records (and one already started).
     for n, record in enumerate([r[20], r[21], r[22], r[3]]):
