@@ -39,6 +39,7 @@ __all__ = [
     "repair_mojibake",
     "title_for_matching",
     "notice_kind",
+    "generic_title",
     "is_meeting_abstract",
     "title_numbers",
     "Pages",
@@ -504,3 +505,35 @@ def dois_compatible(a: str, b: str) -> bool:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     return long_.startswith(short) and long_[len(short)] in "./-_;"
+
+
+# Words of titles that name a kind of item rather than what it is about: every issue of a
+# journal has its "Editor's Comments", "Introduction", "Letter to the editor" or "Erratum",
+# so two such records are one publication only if their volume, issue and pages agree.
+_GENERIC_WORDS = frozenset(
+    """
+    a an and by for from in of on our the this to s
+    editor editors editorial editorials guest comment comments commentary note notes
+    introduction preface foreword prologue epilogue letter letters reply replies response
+    responses rejoinder erratum errata corrigendum corrigenda correction corrections
+    addendum issue information contents content table index front back matter cover
+    masthead announcement announcements news reviewers referees acknowledgement
+    acknowledgements acknowledgment acknowledgments thanks obituary memoriam book books
+    review reviews abstracts proceedings conference program programme call papers special
+    section president presidential message address welcome readers reader year volume
+    """.split()  # noqa: SIM905 - a list of words reads best as text
+)
+
+
+def generic_title(title: str) -> bool:
+    """Whether a (folded) title carries no information of its own: every word of it names
+    a kind of item ("editor s comments", "letter to the editor", "introduction to this
+    issue", "erratum"), numbers aside."""
+    found = False
+    for word in title.split():
+        if word.isdigit():
+            continue
+        if word not in _GENERIC_WORDS:
+            return False
+        found = True
+    return found

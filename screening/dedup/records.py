@@ -14,6 +14,7 @@ from screening.dedup.normalise import (
     author_parts,
     first_number,
     fold,
+    generic_title,
     is_meeting_abstract,
     is_supplement,
     journal_tokens,
@@ -93,6 +94,7 @@ class Prepared:
         "journal",
         "volume",
         "issue",
+        "generic",
         "page",
         "pages",
         "doi",
@@ -133,6 +135,7 @@ class Prepared:
         self.journal = journal_tokens(record.journal)
         self.volume = first_number(record.volume)
         self.issue = first_number(record.issue)
+        self.generic = generic_title(self.title)
         self.pages = parse_pages(record.pages)
         self.page = str(self.pages.first) if self.pages else ""
         self.doi = match_doi(record.doi)

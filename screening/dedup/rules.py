@@ -36,7 +36,10 @@ such as "p6INK4a" for "p16INK4a"):
 - the titles are alike but their numbers differ ("Part I" / "Part II", "type 1" /
   "type 2 diabetes", "10 000" = "10000" is no difference);
 - volumes and first pages both differ;
-- journals and volumes both differ.
+- journals and volumes both differ;
+- a title that only names a kind of item ("Editorial", "Editor's Comments", "Letter to the
+  editor", "Erratum": every issue of a journal has one, often by the same editor), and the
+  volumes, issues or pages differ.
 
 *Conflicts* — stop an automatic merge: volumes differ; page ranges that cannot belong to
 one article (they don't overlap; an article number such as ``e0123`` and printed pages are
@@ -437,6 +440,18 @@ def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
         reasons.append("same first page")
     elif page is False:
         conflicts.append("pages conflict")
+    if a.generic or b.generic:
+        differ = [
+            name
+            for name, differs in (
+                ("volumes", volume is False),
+                ("issues", bool(a.issue and b.issue and a.issue != b.issue)),
+                ("pages", page is False),
+            )
+            if differs
+        ]
+        if differ:
+            soft.append(f"generic title: {', '.join(differ)} differ (veto)")
     if volume is False and page is False:
         soft.append("volume and pages conflict (veto)")
     elif volume is False and other_journal:
