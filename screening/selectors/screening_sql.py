@@ -23,6 +23,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -144,10 +145,18 @@ class Statement:
     skip_locked: bool = False
 
     def sql(self, vendor: str, *, skipping: bool = False) -> str:
-        text = self.text.replace("{skip}", _SKIP.get(vendor, _SKIP["sqlite"]) if skipping else "")
-        if self.lock and vendor == "postgresql":
-            text += f"\nFOR UPDATE OF {self.lock}" + (" SKIP LOCKED" if self.skip_locked else "")
-        return text
+        """The text for ``vendor``, composed once per process (it runs on every request)."""
+        return _composed(self, vendor, skipping)
+
+
+@cache
+def _composed(statement: Statement, vendor: str, skipping: bool) -> str:
+    skip = _SKIP.get(vendor, _SKIP["sqlite"]) if skipping else ""
+    text = statement.text.replace("{skip}", skip)
+    if statement.lock and vendor == "postgresql":
+        text += f"\nFOR UPDATE OF {statement.lock}"
+        text += " SKIP LOCKED" if statement.skip_locked else ""
+    return text
 
 
 def _walk(name: str, stage: str, body: str) -> Statement:

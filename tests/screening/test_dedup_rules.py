@@ -34,19 +34,12 @@ from screening.dedup.rules import (
     lowest_title,
     screen,
 )
+from tests.screening import test_dedup_engine as engine_tests
 from tests.shared_data import shared_path
 
-ARTICLE = MatchRecord(
-    id=1,
-    title="Intestinal lipoprotein overproduction in insulin-resistant states",
-    authors=("Adeli, Khosrow", "Lewis, Gary F."),
-    year=2008,
-    journal="Current Opinion in Lipidology",
-    volume="19",
-    issue="3",
-    pages="221-228",
-    doi="10.1097/MOL.0b013e3282ffaf82",
-    pmid="18460911",
+# The engine tests' article, with an abstract (the rules compare its opening).
+ARTICLE = replace(
+    engine_tests.ARTICLE,
     abstract="Background: Excessive postprandial lipemia is highly prevalent in obese and "
     + "insulin-resistant individuals and increases the risk of atherosclerosis. " * 3,
 )

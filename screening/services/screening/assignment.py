@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -16,7 +17,7 @@ from screening.models import (
     StageOrder,
 )
 from screening.selectors import screening_sql
-from screening.selectors.screening_sql import STATEMENTS
+from screening.selectors.screening_sql import STATEMENTS, Statement
 from screening.services.screening.stage_settings import get_stage_settings
 
 CLAIM_MINUTES = 15
@@ -54,14 +55,7 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     skip: list[int] = []  # records taken under us
     with transaction.atomic():
         while True:  # ends: each pass skips one more record, or finds none
-            picked = next(
-                (
-                    (found[0][0], walk)
-                    for walk in walks
-                    if (found := screening_sql.rows(sql[walk], skip=skip, needed=needed, **values))
-                ),
-                None,
-            )
+            picked = _first_of_walks(walks, sql, skip=skip, needed=needed, values=values)
             if picked is None:
                 return None
             pk, walk = picked
@@ -73,6 +67,23 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
         walked = walk in ("resumed", "untouched")  # the shuffle's walk resumes after it
         claim_record(reviewer=reviewer, stage=stage, record_id=pk, now=now, walked=walked)
     return _with_search(record)
+
+
+def _first_of_walks(
+    walks: list[str],
+    sql: dict[str, Statement],
+    *,
+    skip: list[int],
+    needed: int,
+    values: dict[str, Any],
+) -> tuple[int, str] | None:
+    """The record the first walk that finds one locks (each walk runs only when the ones
+    before it found nothing), and that walk's name."""
+    for walk in walks:
+        found = screening_sql.rows(sql[walk], skip=skip, needed=needed, **values)
+        if found:
+            return int(found[0][0]), walk
+    return None
 
 
 _SEARCH_FIELDS = ["id", "review_id", "source", "source_type"]
