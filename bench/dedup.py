@@ -5,6 +5,7 @@ Run by hand (not in tests)::
     .venv/bin/python bench/dedup.py            # labelled sets + synthetic 100k and 500k
     .venv/bin/python bench/dedup.py --quick    # labelled sets + synthetic 100k only
     .venv/bin/python bench/dedup.py --no-bibdedupe
+    .venv/bin/python bench/dedup.py --folds-only  # leave one set out, nothing else
 
 1. **Labelled sets** (``../shared/data/dedup``): our engine and BibDedupe on the same CSV
    files, scored the same way (``bench/dedup_data.py``: record-level sensitivity and
@@ -13,7 +14,9 @@ Run by hand (not in tests)::
    with ``pip install bib-dedupe``; never a dependency of reviewflow) through a small script
    in a subprocess. Both times cover reading the CSV to the clusters, inside the process
    (interpreter start-up and imports excluded); BibDedupe uses all CPUs, ours one.
-2. **Synthetic scale**: 100k and 500k records made from the labelled sets (see
+2. **Leave one set out** (``bench/dedup_folds.py``): the title levels chosen on four sets,
+   measured on the fifth, for each of the five, with the worst case.
+3. **Synthetic scale**: 100k and 500k records made from the labelled sets (see
    :func:`dedup_data.synthesise`), each size in a fresh process so its peak memory
    (``ru_maxrss``) is its own. The engine's time covers ``find_matches`` + ``build_clusters``.
 """
@@ -47,6 +50,7 @@ from bench.dedup_data import (  # noqa: E402  (needs the repository on sys.path)
     score,
     synthesise,
 )
+from bench.dedup_folds import fold_table  # noqa: E402
 from screening.dedup import build_clusters, find_matches  # noqa: E402
 
 DATA = Path(os.environ.get("REVIEWFLOW_SHARED_DATA", REPO.parent / "shared" / "data")) / "dedup"
@@ -244,6 +248,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 500k synthetic run")
     parser.add_argument("--no-bibdedupe", action="store_true", help="run our engine only")
+    parser.add_argument(
+        "--folds-only", action="store_true", help="only the leave-one-set-out table"
+    )
     parser.add_argument("--synthetic-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.synthetic_worker:
@@ -251,9 +258,12 @@ def main() -> None:
         return
     if not DATA.exists():
         sys.exit(f"labelled sets not found in {DATA} (set REVIEWFLOW_SHARED_DATA)")
-    bibdedupe = None if args.no_bibdedupe else ensure_bibdedupe()
-    labelled_table(bibdedupe)
-    synthetic_table([100_000] if args.quick else [100_000, 500_000])
+    bibdedupe = None if args.no_bibdedupe or args.folds_only else ensure_bibdedupe()
+    if not args.folds_only:
+        labelled_table(bibdedupe)
+    fold_table(DATA)
+    if not args.folds_only:
+        synthetic_table([100_000] if args.quick else [100_000, 500_000])
 
 
 if __name__ == "__main__":

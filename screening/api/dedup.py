@@ -40,10 +40,22 @@ class PairRecordSerializer(serializers.ModelSerializer):
 class DuplicatePairSerializer(serializers.ModelSerializer):
     record_a = PairRecordSerializer()
     record_b = PairRecordSerializer()
+    explanation = serializers.CharField(
+        read_only=True, help_text="Why the pair waits for a person, in one sentence."
+    )
 
     class Meta:
         model = DuplicatePair
-        fields = ["id", "record_a", "record_b", "score", "reasons", "decision", "decided_at"]
+        fields = [
+            "id",
+            "record_a",
+            "record_b",
+            "score",
+            "explanation",
+            "reasons",
+            "decision",
+            "decided_at",
+        ]
 
 
 class ResolvePairSerializer(serializers.Serializer):

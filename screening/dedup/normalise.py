@@ -31,6 +31,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz.distance import Indel
+
 from screening.importers.base import normalise_doi
 
 __all__ = [
@@ -414,25 +416,36 @@ _JOURNAL_DROP = frozenset({"the", "of", "and", "in", "for", "on", "de", "la", "y
 
 
 _JOURNAL_SUBTITLE_RE = re.compile(r"\s[=:]\s|\.\s*[=:]")
+#: A qualifier in brackets: "Nutr Metab (Lond)", "J Med (Online)", "Stroke [Electronic]".
+_JOURNAL_QUALIFIER_RE = re.compile(r"\s*[(\[][^)\]]*[)\]]")
+#: A possessive's apostrophe: "Alzheimer's" and "Alzheimers" are one word.
+_APOSTROPHE_RE = re.compile(r"(?<=\w)['\u2019\u02bc`](?=s\b)")
 
 
 @lru_cache(maxsize=65536)
 def journal_tokens(journal: str) -> tuple[str, ...]:
-    """Folded journal words without connectives, cut at a ``=`` or ``:`` subtitle."""
+    """Folded journal words without connectives, cut at a ``=`` or ``:`` subtitle, without a
+    qualifier in brackets."""
     if not journal:
         return ()
     head = _JOURNAL_SUBTITLE_RE.split(journal, maxsplit=1)[0]
-    return tuple(t for t in fold(head).split() if t not in _JOURNAL_DROP)
+    words: list[str] = []
+    head = _JOURNAL_QUALIFIER_RE.sub(" ", _APOSTROPHE_RE.sub("", head))
+    for t in fold(head).split():
+        if t not in _JOURNAL_DROP and (not words or words[-1] != t):
+            words.append(t)  # a word written twice ("Transl Psychiatry Psychiatry") once
+    return tuple(words)
 
 
 def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Same journal, allowing one name to be an abbreviation of the other.
 
-    Each word of the shorter form must start the matching word of the longer one, in order
-    (``curr opin lipidol`` ~ ``current opinion lipidology``), or the shorter is the acronym
-    of the longer (``bmj`` ~ ``british medical journal``); words of the longer form may be
-    skipped (``j neurosci`` ~ ``journal of the neurological sciences`` is *not* accepted
-    because ``neurosci`` doesn't start ``neurological``).
+    Each word of one form must start the matching word of the other, in order
+    (``curr opin lipidol`` ~ ``current opinion lipidology``; words of the fuller form may be
+    skipped), or one is the acronym of the other (``bmj`` ~ ``british medical journal``).
+    Spelling variants of a long word count as the same word (``logopaedica`` /
+    ``logopedica``). ``j neurosci`` ~ ``journal of the neurological sciences`` is *not*
+    accepted: ``neurosci`` doesn't start ``neurological``.
     """
     if not a or not b:
         return False
@@ -441,14 +454,26 @@ def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     short, long_ = (a, b) if len("".join(a)) <= len("".join(b)) else (b, a)
     if len(short) == 1 and len(short[0]) >= 3 and short[0] == "".join(w[0] for w in long_):
         return True  # an acronym: BMJ, JAMA, JPEN
+    return _abbreviates(short, long_) or _abbreviates(long_, short)
+
+
+def _abbreviates(short: tuple[str, ...], long_: tuple[str, ...]) -> bool:
+    """Whether each word of ``short`` starts (or is a variant of) a word of ``long_``, in
+    order."""
     i = 0
     for word in short:
-        while i < len(long_) and not long_[i].startswith(word):
+        while i < len(long_) and not _word_abbreviates(word, long_[i]):
             i += 1
         if i == len(long_):
             return False
         i += 1
     return True
+
+
+def _word_abbreviates(word: str, full: str) -> bool:
+    if full.startswith(word):
+        return True
+    return min(len(word), len(full)) >= 7 and Indel.normalized_similarity(word, full) >= 0.9
 
 
 # -------------------------------------------------------------------------------- authors

@@ -26,8 +26,14 @@ first author, journal and the opening of the abstract agree as well, nothing but
 differs and the pair is **auto**, with the reason "everything but the DOI is identical".
 
 *Shared identifier* — the same DOI or PMID with titles at least 95 % alike (or one record
-without a title) is **auto**, whatever volumes, pages or author spellings say: those fields
-are noisier than identifiers.
+without a title) is **auto**, whatever author spellings say, unless journal, volume or
+pages disagree. A shared identifier is strong evidence, not proof: a conference abstract
+may carry its article's DOI, and databases attach a DOI to the wrong record. So when the
+journals, volumes or pages differ the pair goes to a person, explained as "same DOI but
+different journal and pages: possibly a conference abstract of the article" — except
+where the disagreement is only spelling: the journal's or the volume's, with the same
+first page and year; or a page misprinted in one journal and year, with abstracts alike.
+Pages alone differing inside one issue of one journal are left to the other rules.
 
 *Softer vetoes* — distinct unless the same DOI/PMID and titles 80 % alike, which go to a
 person (so do titles differing only in a number when everything else agrees: often a typo
@@ -57,7 +63,15 @@ only.
   different, and most co-authors shared (the first author spelt differently);
 - titles at least 98 % alike, the same first author, journal, year, volume and issue, the
   pages alone conflicting (two articles of one issue don't share a title; databases do
-  disagree on pages).
+  disagree on pages);
+- the same citation — first author and most co-authors, journal, year, volume and a range
+  of several pages — whatever the titles say (a title translated or abridged by one
+  database; a single page is not enough: one page of a supplement holds several abstracts
+  by one group);
+- everything both records give agrees (the same first author and most co-authors, the
+  same year, no conflict, journals not different: one record may lack venue and pages)
+  and the titles, at least 98 % alike after folding case and punctuation, are *specific*:
+  not a generic title, and at least six words of four letters or more.
 
 *A person decides* (**pending**) — not automatic, and one of:
 
@@ -87,7 +101,6 @@ never reject a pair the full comparison would merge or queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
@@ -95,7 +108,20 @@ from rapidfuzz.distance import Indel
 from screening.dedup.normalise import compare_pages, dois_compatible, fold, journals_compatible
 from screening.dedup.records import Match, MatchRecord, Outcome, Prepared
 
-__all__ = ["RULES", "Rule", "Verdict", "compare", "decide", "explain", "lowest_title", "screen"]
+__all__ = [
+    "RULES",
+    "TABLE",
+    "Levels",
+    "Rule",
+    "RuleTable",
+    "Verdict",
+    "compare",
+    "decide",
+    "explain",
+    "lowest_title",
+    "rules_for",
+    "screen",
+]
 
 #: A pair's outcome, its 0-1 score and its reasons.
 Verdict = tuple[Outcome, float, tuple[str, ...]]
@@ -131,6 +157,29 @@ def _may_contain(a: Prepared, b: Prepared) -> bool:
     short, long_ = (a.title, b.title) if a.title_len <= b.title_len else (b.title, a.title)
     return MIN_CONTAINED <= len(short) < 0.9 * len(long_) and (
         short[:12] in long_ or short[-12:] in long_
+    )
+
+
+#: Words of four letters or more a title needs to be specific (see ``SPECIFIC_TITLE``).
+SPECIFIC_WORDS = 6
+
+
+def _specific(record: Prepared) -> bool:
+    """Whether a title is specific enough to name one publication (``SPECIFIC_TITLE``)."""
+    if record.generic:
+        return False
+    return sum(len(word) >= 4 for word in record.title.split()) >= SPECIFIC_WORDS
+
+
+def _same_range(a: Prepared, b: Prepared) -> bool:
+    """The same printed range of several pages (``SAME_PAGE_RANGE``)."""
+    pa, pb = a.pages, b.pages
+    return bool(
+        pa
+        and pb
+        and not pa.article
+        and pa.last > pa.first
+        and (pa.first, pa.last) == (pb.first, pb.last)
     )
 
 
@@ -207,6 +256,23 @@ COAUTHORS = 1 << 21  #: most co-authors shared
 #: The same journal, volume, first page or abstract opening (journals named differently
 #: need volume and first page).
 CORROBORATED = 1 << 22
+#: The same DOI or PMID, and nothing says it names another publication: journals,
+#: volumes and pages don't disagree (or only the journal's or volume's spelling does, the
+#: first page and year being the same; or only the pages do, in one journal and year, the
+#: abstracts alike). Pages alone differing inside one issue of one journal are neither.
+ID_AGREES = 1 << 23
+#: Titles specific enough to name one publication: not a generic title, and at least
+#: ``SPECIFIC_WORDS`` words of four letters or more.
+SPECIFIC_TITLE = 1 << 25
+#: The authors both records give agree: the first, and most of the others.
+AUTHORS_AGREE = 1 << 26
+#: The same printed page range, first and last page (not a single page).
+SAME_PAGE_RANGE = 1 << 27
+#: The only conflict is the volume or the pages (one field misprinted by a database).
+ONLY_LOCATOR_CONFLICT = 1 << 28
+#: The same DOI or PMID on records whose journal, volume or pages disagree: a conference
+#: abstract carrying the article's DOI, or a DOI attached to the wrong record.
+ID_DISAGREES = 1 << 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,102 +286,151 @@ class Rule:
     reason: str = ""
 
 
-#: The rules of the module docstring, in order: the first line that fits decides.
-RULES: tuple[Rule, ...] = (
-    # Vetoes: distinct, unless the same DOI or PMID with titles 90 % alike …
-    Rule("pending", 90, VETO | SAME_ID),
-    # … or DOIs that differ while everything else agrees: one of them is probably wrong (a
-    # database attached another article's DOI). Identical abstracts settle it.
-    Rule(
-        "auto",
-        95,
-        ONLY_DOI_VETO
-        | NO_SOFT_VETO
-        | SAME_YEAR
-        | FIRST_AUTHOR
-        | SAME_JOURNAL
-        | SAME_PAGE
-        | NO_CONFLICT
-        | ABSTRACTS_ALIKE,
-        "everything but the DOI is identical",
-    ),
-    Rule(
-        "pending",
-        95,
-        ONLY_DOI_VETO | NO_SOFT_VETO | SAME_YEAR | FIRST_AUTHOR | SAME_PAGE | VOLUMES_AGREE,
-    ),
-    Rule(
-        "pending",
-        95,
-        ONLY_DOI_VETO
-        | NO_SOFT_VETO
-        | SAME_YEAR
-        | NO_AUTHORS
-        | SAME_JOURNAL
-        | SAME_PAGE
-        | VOLUMES_AGREE,
-    ),
-    Rule("distinct", 0, VETO),
-    # A shared DOI/PMID with the same title outweighs noisy volumes, pages or names.
-    Rule("auto", 95, SAME_ID),
-    Rule("auto", 0, SAME_ID | UNTITLED),
-    # Softer vetoes: distinct unless the same DOI/PMID, or everything agrees but a number
-    # (often a typo: "p6INK4a" / "p16INK4a").
-    Rule("pending", 80, SOFT_VETO | SAME_ID),
-    Rule(
-        "pending",
-        95,
-        ONLY_NUMBERS_VETO | NO_CONFLICT | FIRST_AUTHOR | CLOSE_YEARS | SAME_JOURNAL,
-    ),
-    Rule("distinct", 0, SOFT_VETO),
-    # Automatic merges. One title, one first author, one issue of one journal: a single
-    # article whose pages the databases disagree on (abstract vs supplement page, say).
-    Rule(
-        "auto",
-        98,
-        ONLY_PAGES_CONFLICT | FIRST_AUTHOR | SAME_JOURNAL | SAME_ISSUE | SAME_YEAR,
-    ),
-    Rule("auto", 85, NO_CONFLICT | SAME_ID),
-    Rule("auto", 95, NO_CONFLICT | CLOSE_YEARS | FIRST_AUTHOR | CORROBORATED),
-    Rule("auto", 95, NO_CONFLICT | CLOSE_YEARS | NO_AUTHORS | ABSTRACTS_ALIKE | CORROBORATED),
-    Rule("auto", 90, NO_CONFLICT | FIRST_AUTHOR | SAME_VOLUME | SAME_PAGE),
-    Rule(
-        "auto",
-        95,
-        NO_CONFLICT | SAME_YEAR | SAME_VOLUME | SAME_PAGE | COAUTHORS | JOURNALS_AGREE,
-    ),
-    # A person decides.
-    Rule("pending", 70, SAME_ID),
-    Rule("pending", 95, ONE_CONFLICT_AT_MOST),
-    Rule("pending", 80, NO_CONFLICT | FIRST_AUTHOR),
-    # … a title translated differently:
-    Rule("pending", 0, NO_CONFLICT | FIRST_AUTHOR | CLOSE_YEARS | SAME_VOLUME | SAME_PAGE),
-    Rule("pending", 80, NO_CONFLICT | SAME_JOURNAL),
-    Rule("pending", 80, NO_CONFLICT | SAME_VOLUME | SAME_PAGE),
-    # Everything else.
-    Rule("distinct", 0, 0),
-)
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """How alike titles must be (%) for the rules that read a level rather than a fixed
+    figure: the only figures of the rules that a benchmark could tune. ``bench/dedup.py``
+    chooses them leave one set out, to show that the shipped ones are not fitted to a set.
+    """
+
+    identical: float = 98  #: the same title but for case, punctuation, a typo
+    same: float = 95  #: the same title, a few characters aside
+    close: float = 90  #: with the same first author, volume and first page
+    shared_id: float = 85  #: with the same DOI or PMID and nothing conflicting
+    similar: float = 80  #: alike enough for a person to look
 
 
-def decide(facts: int, title: float) -> Rule:
-    """The first line of :data:`RULES` that a pair with ``facts`` and ``title`` % fits."""
-    for rule in RULES:
-        if facts & rule.needs == rule.needs and title >= rule.title:
-            return rule
-    raise AssertionError("the last rule fits every pair")
+def rules_for(levels: Levels) -> tuple[Rule, ...]:
+    """The rules of the module docstring, in order (the first line that fits decides),
+    with the title levels ``levels``."""
+    return (
+        # Vetoes: distinct, unless the same DOI or PMID with titles 90 % alike …
+        Rule("pending", 90, VETO | SAME_ID),
+        # … or DOIs that differ while everything else agrees: one of them is probably wrong (a
+        # database attached another article's DOI). Identical abstracts settle it.
+        Rule(
+            "auto",
+            levels.same,
+            ONLY_DOI_VETO
+            | NO_SOFT_VETO
+            | SAME_YEAR
+            | FIRST_AUTHOR
+            | SAME_JOURNAL
+            | SAME_PAGE
+            | NO_CONFLICT
+            | ABSTRACTS_ALIKE,
+            "everything but the DOI is identical",
+        ),
+        Rule(
+            "pending",
+            levels.same,
+            ONLY_DOI_VETO | NO_SOFT_VETO | SAME_YEAR | FIRST_AUTHOR | SAME_PAGE | VOLUMES_AGREE,
+        ),
+        Rule(
+            "pending",
+            levels.same,
+            ONLY_DOI_VETO
+            | NO_SOFT_VETO
+            | SAME_YEAR
+            | NO_AUTHORS
+            | SAME_JOURNAL
+            | SAME_PAGE
+            | VOLUMES_AGREE,
+        ),
+        Rule("distinct", 0, VETO),
+        # A shared DOI/PMID with the same title outweighs noisy author spellings, and the
+        # spelling of a journal or volume when the first page and year agree …
+        Rule("auto", levels.same, SAME_ID | ID_AGREES),
+        Rule("auto", 0, SAME_ID | UNTITLED | ID_AGREES),
+        # Softer vetoes: distinct unless the same DOI/PMID, or everything agrees but a number
+        # (often a typo: "p6INK4a" / "p16INK4a").
+        Rule("pending", levels.similar, SOFT_VETO | SAME_ID),
+        Rule(
+            "pending",
+            levels.same,
+            ONLY_NUMBERS_VETO | NO_CONFLICT | FIRST_AUTHOR | CLOSE_YEARS | SAME_JOURNAL,
+        ),
+        Rule("distinct", 0, SOFT_VETO),
+        # Automatic merges. One title, one first author, one issue of one journal: a single
+        # article whose pages the databases disagree on (abstract vs supplement page, say).
+        Rule(
+            "auto",
+            levels.identical,
+            ONLY_PAGES_CONFLICT | FIRST_AUTHOR | SAME_JOURNAL | SAME_ISSUE | SAME_YEAR,
+        ),
+        # One title, one first author, one journal and year, one abstract: the same
+        # publication, whose volume or pages one database misprinted.
+        Rule(
+            "auto",
+            levels.identical,
+            ONLY_LOCATOR_CONFLICT | FIRST_AUTHOR | SAME_JOURNAL | SAME_YEAR | ABSTRACTS_ALIKE,
+            "title, authors, journal, year and abstract agree: a misprinted volume or page",
+        ),
+        # … but a shared DOI/PMID is evidence, not proof: when journal, volume or pages
+        # disagree, a person decides.
+        Rule("pending", 70, SAME_ID | ID_DISAGREES),
+        Rule("pending", 0, SAME_ID | UNTITLED | ID_DISAGREES),
+        Rule("auto", levels.shared_id, NO_CONFLICT | SAME_ID),
+        Rule("auto", levels.same, NO_CONFLICT | CLOSE_YEARS | FIRST_AUTHOR | CORROBORATED),
+        Rule(
+            "auto",
+            levels.same,
+            NO_CONFLICT | CLOSE_YEARS | NO_AUTHORS | ABSTRACTS_ALIKE | CORROBORATED,
+        ),
+        Rule("auto", levels.close, NO_CONFLICT | FIRST_AUTHOR | SAME_VOLUME | SAME_PAGE),
+        # The same citation — first author, journal, year, volume and page range — with
+        # titles that differ: a title translated (or abridged) by one database. A single page
+        # is not enough: a page of abstracts holds several by one group.
+        Rule(
+            "auto",
+            0,
+            NO_CONFLICT
+            | FIRST_AUTHOR
+            | AUTHORS_AGREE
+            | SAME_YEAR
+            | SAME_JOURNAL
+            | SAME_VOLUME
+            | SAME_PAGE_RANGE,
+            "the same citation: first author, journal, year, volume and pages",
+        ),
+        # Everything present agrees (one record without venue or pages, say) and the title,
+        # the same but for case and punctuation, is specific.
+        Rule(
+            "auto",
+            levels.identical,
+            NO_CONFLICT
+            | SAME_YEAR
+            | FIRST_AUTHOR
+            | AUTHORS_AGREE
+            | JOURNALS_AGREE
+            | SPECIFIC_TITLE,
+            "everything both records give agrees",
+        ),
+        Rule(
+            "auto",
+            levels.same,
+            NO_CONFLICT | SAME_YEAR | SAME_VOLUME | SAME_PAGE | COAUTHORS | JOURNALS_AGREE,
+        ),
+        # A person decides.
+        Rule("pending", 70, SAME_ID),
+        Rule("pending", levels.same, ONE_CONFLICT_AT_MOST),
+        Rule("pending", levels.similar, NO_CONFLICT | FIRST_AUTHOR),
+        # … a title translated differently:
+        Rule("pending", 0, NO_CONFLICT | FIRST_AUTHOR | CLOSE_YEARS | SAME_VOLUME | SAME_PAGE),
+        Rule("pending", levels.similar, NO_CONFLICT | SAME_JOURNAL),
+        Rule("pending", levels.similar, NO_CONFLICT | SAME_VOLUME | SAME_PAGE),
+        # Everything else.
+        Rule("distinct", 0, 0),
+    )
 
 
-@cache
-def lowest_title(early: int) -> float | None:
-    """How alike the titles must at least be for a pair whose ``EARLY`` facts are
-    ``early`` to be anything but distinct; ``None`` when nothing but distinct can follow.
-
-    Read from :data:`RULES`: a line that needs an early fact the pair lacks can't fit;
-    a ``distinct`` line that needs only early facts the pair has (and no title) ends the
-    reading, since it settles every pair that gets that far.
+def _lowest_title(early: int, rules: tuple[Rule, ...]) -> float | None:
+    """:func:`lowest_title`, read from ``rules``: a line that needs an early fact the pair
+    lacks can't fit; a ``distinct`` line that needs only early facts the pair has (and no
+    title) ends the reading, since it settles every pair that gets that far.
     """
     lowest: float | None = None
-    for rule in RULES:
+    for rule in rules:
         if rule.needs & EARLY & ~early:
             continue
         if rule.verdict != "distinct":
@@ -325,23 +440,58 @@ def lowest_title(early: int) -> float | None:
     return lowest
 
 
+class RuleTable:
+    """A table of rules, with what :func:`screen` reads from it worked out once: for each
+    combination of ``EARLY`` facts, how alike titles must at least be (see
+    :func:`lowest_title`)."""
+
+    __slots__ = ("lowest", "rules")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.lowest = [_lowest_title(early, rules) for early in range(EARLY + 1)]
+
+    def decide(self, facts: int, title: float) -> Rule:
+        """The first line that a pair with ``facts`` and ``title`` % fits."""
+        for rule in self.rules:
+            if facts & rule.needs == rule.needs and title >= rule.title:
+                return rule
+        raise AssertionError("the last rule fits every pair")
+
+
+#: The rules the engine applies, with the shipped levels.
+RULES: tuple[Rule, ...] = rules_for(Levels())
+TABLE = RuleTable(RULES)
+
+
+def decide(facts: int, title: float) -> Rule:
+    """The first line of :data:`RULES` that a pair with ``facts`` and ``title`` % fits."""
+    return TABLE.decide(facts, title)
+
+
+def lowest_title(early: int) -> float | None:
+    """How alike the titles must at least be for a pair whose ``EARLY`` facts are
+    ``early`` to be anything but distinct; ``None`` when nothing but distinct can follow."""
+    return TABLE.lowest[early]
+
+
 # ------------------------------------------------------------------------------ comparing
 
 
-def compare(a: Prepared, b: Prepared) -> Verdict:
+def compare(a: Prepared, b: Prepared, table: RuleTable = TABLE) -> Verdict:
     """Apply the rules to one pair: outcome, score and every reason, whatever the outcome."""
-    verdict = _compare(a, b, stop_early=False)
+    verdict = _compare(a, b, table, stop_early=False)
     assert verdict is not None  # only a screen stops early
     return verdict
 
 
-def screen(a: Prepared, b: Prepared) -> Verdict | None:
+def screen(a: Prepared, b: Prepared, table: RuleTable = TABLE) -> Verdict | None:
     """:func:`compare` for a candidate pair, or ``None`` as soon as the rules can only say
     distinct (most pairs, settled without comparing more than identifiers and titles)."""
-    return _compare(a, b, stop_early=True)
+    return _compare(a, b, table, stop_early=True)
 
 
-def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
+def _compare(a: Prepared, b: Prepared, table: RuleTable, *, stop_early: bool) -> Verdict | None:
     reasons: list[str] = []
     hard: list[str] = []  # vetoes that even a shared identifier cannot override
     soft: list[str] = []  # vetoes that a shared DOI/PMID with the same title overrides
@@ -391,7 +541,7 @@ def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
     )
 
     if stop_early:
-        lowest = lowest_title(facts)
+        lowest = table.lowest[facts]
         if lowest is None:
             return None
         title = _title_similarity(a, b, floor=lowest)
@@ -467,6 +617,36 @@ def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
         if abstract:
             reasons.append(f"abstracts {abstract_sim:.0f} % alike")
 
+    id_agrees = id_disagrees = False
+    if same_id:
+        differ = [
+            name
+            for name, differs in (
+                ("journal", other_journal),
+                ("volume", volume is False),
+                ("pages", page is False),
+            )
+            if differs
+        ]
+        id_agrees = (
+            not differ
+            # the spelling of a journal or volume, or a misprinted page in one journal:
+            or (page and year_gap == 0 and "pages" not in differ)
+            or (differ == ["pages"] and journal and year_gap == 0 and abstract)
+        )
+        # Pages alone differing inside one issue of one journal: the rules for any pair
+        # decide (databases disagree on pages; two articles of one issue don't share a title).
+        in_one_issue = differ == ["pages"] and journal and same_issue and year_gap == 0
+        if not id_agrees and not in_one_issue:
+            id_disagrees = True
+            which = (
+                " and ".join((", ".join(differ[:-1]), differ[-1])) if len(differ) > 1 else differ[0]
+            )
+            identifier = "DOI" if "same DOI" in reasons else "PMID"
+            conflicts.append(
+                f"same {identifier} but different {which}: possibly a conference abstract "
+                f"of the article, or a {identifier} on the wrong record"
+            )
     facts |= (
         (SOFT_VETO if soft else NO_SOFT_VETO)
         | (ONLY_NUMBERS_VETO if numbers_differ and len(soft) == 1 else 0)
@@ -480,6 +660,16 @@ def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
         | (SAME_ISSUE if same_issue else 0)
         | (ABSTRACTS_ALIKE if abstract else 0)
         | (COAUTHORS if coauthors else 0)
+        | (SPECIFIC_TITLE if _specific(a) and _specific(b) else 0)
+        | (AUTHORS_AGREE if first_author and overlap >= 0.5 else 0)
+        | (SAME_PAGE_RANGE if page and _same_range(a, b) else 0)
+        | (
+            ONLY_LOCATOR_CONFLICT
+            if len(conflicts) == 1 and (volume is False or page is False)
+            else 0
+        )
+        | (ID_AGREES if id_agrees else 0)
+        | (ID_DISAGREES if id_disagrees else 0)
         | (
             CORROBORATED
             if (journal or volume or page or abstract)
@@ -488,7 +678,7 @@ def _compare(a: Prepared, b: Prepared, *, stop_early: bool) -> Verdict | None:
         )
     )
     explained = (*reasons, *hard, *soft, *conflicts)
-    rule = decide(facts, title_sim)
+    rule = table.decide(facts, title_sim)
     if rule.verdict == "distinct":
         return "distinct", 0.0, explained
     score = round(

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reviewflow.reviews.models import Review
+from screening.dedup.wording import explanation
 from screening.models.identification import Record
 
 
@@ -58,3 +59,8 @@ class DuplicatePair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_a_id} ~ {self.record_b_id} ({self.decision})"
+
+    @property
+    def explanation(self) -> str:
+        """Why the pair waits for a person (or what a merge rested on), in one sentence."""
+        return explanation(self.reasons)

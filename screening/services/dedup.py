@@ -31,9 +31,11 @@ from screening.dedup import (
     MatchRecord,
     build_clusters,
     choose_primary,
+    explain,
     fill_from_duplicates,
     find_matches,
 )
+from screening.dedup.wording import explanation
 from screening.models import (
     DuplicatePair,
     MergeKind,
@@ -587,3 +589,165 @@ def cluster_rows(review: Review) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# ------------------------------------------------------------- merges the rules no longer make
+
+
+@dataclass(frozen=True)
+class StaleMerge:
+    """A merge the engine made under earlier rules that the current rules would leave to a
+    person (``pending``) or not make at all (``distinct``)."""
+
+    pair: DuplicatePair
+    outcome: str
+    reasons: tuple[str, ...]
+
+    @property
+    def explanation(self) -> str:
+        return explanation(self.reasons)
+
+
+def stale_merges(review: Review) -> list[StaleMerge]:
+    """Automatic merges of ``review`` that the current rules would not make: each stored
+    ``auto`` pair compared again, kept when its records would no longer end up in one
+    cluster (a pair whose records other sure links still join changes nothing).
+
+    Reads only. Nothing the engine or a person decided changes until an owner applies the
+    rules (:func:`apply_current_rules`, ``manage.py dedupe SLUG --apply-new-rules``).
+    """
+    pairs = list(
+        DuplicatePair.objects.filter(review=review, decision=PairDecision.AUTO).select_related(
+            "record_a", "record_b"
+        )
+    )
+    ids = sorted({rid for p in pairs for rid in (p.record_a_id, p.record_b_id)})
+    records: dict[int, MatchRecord] = {}
+    for chunk in _chunks(ids):
+        records.update(
+            (r.id, r)
+            for r in _match_records(Record.objects.filter(pk__in=chunk).values_list(*MATCH_COLUMNS))
+        )
+    stale: list[StaleMerge] = []
+    kept: list[Match] = []
+    for pair in pairs:
+        now = explain(records[pair.record_a_id], records[pair.record_b_id])
+        if now.outcome == "auto":
+            kept.append(now)
+        else:
+            stale.append(StaleMerge(pair, now.outcome, now.reasons))
+    if not stale:
+        return []
+    people = DuplicatePair.objects.filter(
+        review=review, decision__in=[PairDecision.CONFIRMED, PairDecision.SEPARATED]
+    ).values_list("record_a_id", "record_b_id", "decision")
+    confirmed = [frozenset((a, b)) for a, b, d in people if d == PairDecision.CONFIRMED]
+    separated = [frozenset((a, b)) for a, b, d in people if d == PairDecision.SEPARATED]
+    # Merges a person made stay whatever the rules say.
+    confirmed += [
+        frozenset((rid, primary))
+        for rid, primary in Record.objects.filter(
+            review=review, merge_kind=MergeKind.CONFIRMED, duplicate_of__isnull=False
+        ).values_list("id", "duplicate_of_id")
+    ]
+    cluster_of = {
+        rid: n
+        for n, cluster in enumerate(build_clusters(kept, separated=separated, confirmed=confirmed))
+        for rid in cluster
+    }
+    return [
+        s
+        for s in stale
+        if cluster_of.get(s.pair.record_a_id, -1) != cluster_of.get(s.pair.record_b_id, -2)
+    ]
+
+
+@dataclass
+class ApplyResult:
+    requeued: int = 0  # automatic pairs sent back to the queue
+    unmerged: int = 0  # records that are records of their own again
+    pending_total: int = 0
+
+
+@transaction.atomic
+def apply_current_rules(
+    review: Review, *, actor: User | None = None, force: bool = False
+) -> ApplyResult:
+    """Undo the automatic merges the current rules would not make and put each of their
+    pairs in the queue, explained, for a person to decide.
+
+    Decisions people made are kept (their merges and separations are never touched). When
+    records these merges join carry screening votes, nothing changes unless ``force``: on a
+    review in progress an owner should look first (``stale_merges`` lists them).
+    """
+    _lock(review.pk)
+    stale = stale_merges(review)
+    result = ApplyResult()
+    if not stale:
+        result.pending_total = DuplicatePair.objects.filter(
+            review=review, decision=PairDecision.PENDING
+        ).count()
+        return result
+    touched = {rid for s in stale for rid in (s.pair.record_a_id, s.pair.record_b_id)}
+    primaries = set(
+        Record.objects.filter(pk__in=touched, duplicate_of__isnull=False).values_list(
+            "duplicate_of_id", flat=True
+        )
+    )
+    clusters = touched | primaries
+    members = set(Record.objects.filter(duplicate_of_id__in=clusters).values_list("pk", flat=True))
+    clusters |= members
+    voted = sorted(_voted(review) & clusters)
+    if voted and not force:
+        raise ReviewflowError(
+            f"{len(voted)} of the records these merges join carry screening votes "
+            f"(records {', '.join(map(str, voted[:10]))}{'…' if len(voted) > 10 else ''}). "
+            "Look at the merges first; apply with --force to requeue them anyway."
+        )
+    for s in stale:
+        DuplicatePair.objects.filter(pk=s.pair.pk).update(
+            decision=PairDecision.PENDING,
+            reasons=list(s.reasons),
+            decided_by=None,
+            decided_at=None,
+        )
+    result.requeued = len(stale)
+    # The engine's merges in these clusters are made again from the pairs that still hold;
+    # a person's merges stay.
+    undone = list(
+        Record.objects.filter(pk__in=clusters, merge_kind=MergeKind.AUTO).exclude(
+            duplicate_of__isnull=True
+        )
+    )
+    by_primary: dict[int, list[int]] = defaultdict(list)
+    for record in undone:
+        assert record.duplicate_of_id is not None
+        by_primary[record.duplicate_of_id].append(record.pk)
+    Record.objects.filter(pk__in=[r.pk for r in undone]).update(duplicate_of=None, merge_kind="")
+    for primary in Record.objects.filter(pk__in=list(by_primary)):
+        gone = set(by_primary[primary.pk])
+        returned = [name for name, source in primary.filled_from.items() if source in gone]
+        for name in returned:
+            setattr(primary, name, bibliography.BY_NAME[name].empty)
+            del primary.filled_from[name]
+        if returned:
+            primary.save()
+    _apply_clusters(review, actor=actor)
+    still = set(
+        Record.objects.filter(
+            pk__in=[r.pk for r in undone], duplicate_of__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    result.unmerged = len(undone) - len(still)
+    result.pending_total = DuplicatePair.objects.filter(
+        review=review, decision=PairDecision.PENDING
+    ).count()
+    record_audit(
+        review=review,
+        actor=actor,
+        action="dedup.rules_applied",
+        target="automatic merges the current rules would not make",
+        before={"pairs": [[s.pair.record_a_id, s.pair.record_b_id] for s in stale]},
+        after={"requeued": result.requeued, "unmerged": result.unmerged},
+    )
+    return result
