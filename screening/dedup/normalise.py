@@ -483,13 +483,17 @@ _ANONYMOUS = frozenset({"anonymous", "anon", "unknown", "noauthorshipindicated",
 
 def author_parts(author: str) -> tuple[str, str]:
     """``("family", "initial")`` of one ``Family, Given`` author, folded; ``("", "")`` if none.
+    A name without a comma is read as MEDLINE writes it (``Zheng AZ``) or given names first
+    (``A.Z. Zheng``, ``Alvin Zuyin Zheng``).
 
     The family name keeps its letters only (``van den Bent`` → ``vandenbent``) so particles
     and hyphens don't matter; the initial is the first letter of the given names.
     """
     if not author:
         return ("", "")
-    family, _, given = author.partition(",")
+    family, comma, given = author.partition(",")
+    if not comma:
+        family, given = _split_uncommaed(author)
     if family.isascii() and family.isalpha():  # the common case, without regular expressions
         family_folded = family.lower()
     else:
@@ -501,6 +505,27 @@ def author_parts(author: str) -> tuple[str, str]:
     if initial and not (initial.isascii() and initial.isalpha()):
         initial = fold(given)[:1]
     return (family_folded, initial)
+
+
+_ORGANISATION_RE = re.compile(
+    r"\b(?:group|consortium|collaborat\w*|committee|society|investigators|association|network"
+    r"|team|trial|study|council|institute|organi[sz]ation|anonymous)\b",
+    re.IGNORECASE,
+)
+
+
+def _split_uncommaed(author: str) -> tuple[str, str]:
+    """``(family, given)`` of a name written without a comma: ``Zheng AZ`` (MEDLINE's
+    family name and initials), ``A.Z. Zheng`` or ``Alvin Zuyin Zheng`` (given names first).
+    An organisation ("FUTURE II Study Group") or a single word stays whole."""
+    tokens = [t for t in (t.strip(".") for t in author.replace(".", ". ").split()) if t]
+    if len(tokens) < 2 or len(tokens) > 4 or _ORGANISATION_RE.search(author):
+        return author, ""
+    last = tokens[-1]
+    initials = last.isalpha() and last.isupper() and len(last) <= 3
+    if initials and (not tokens[0].isupper() or len(tokens[0]) > 3):
+        return " ".join(tokens[:-1]), last  # "Zheng AZ", "Ghelardi A.", "ZHENG AZ"
+    return last, " ".join(tokens[:-1])
 
 
 # ----------------------------------------------------------------------------------- DOIs

@@ -247,3 +247,26 @@ def test_the_queue_says_what_makes_each_hard_case_hard() -> None:
     )
     first = replace(numbered, id=4, title="Antibiotic prophylaxis in thoracic surgery, part 1")
     assert "a typo, or parts of a series" in explanation(explain(first, numbered).reasons)
+
+
+def test_a_name_written_without_a_comma_is_read_either_way_round() -> None:
+    from screening.dedup.normalise import author_parts
+
+    same = [
+        "Zheng, Alvin Zuyin",
+        "Zheng, A.Z.",
+        "A.Z. Zheng",
+        "Alvin Zuyin Zheng",
+        "Zheng AZ",
+        "ZHENG AZ",
+        "Zheng A.",
+    ]
+    assert {author_parts(name) for name in same} == {("zheng", "a")}
+    assert author_parts("van den Bent MJ") == ("vandenbent", "m")
+    # An organisation stays whole: two study groups are not one "Group".
+    assert author_parts("FUTURE II Study Group") == ("futureiistudygroup", "")
+    in_medline = replace(SUN_2017, id=9005, authors=("Sun L", "Chen K", "Li X", "Xiao S"))
+    in_given_order = replace(
+        SUN_2017, id=9006, authors=("Lin Sun", "Keliang Chen", "Xia Li", "Shifu Xiao")
+    )
+    assert "first author matches" in explain(in_medline, in_given_order).reasons
