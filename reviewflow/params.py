@@ -10,9 +10,10 @@ person who edited the address bar expects; the API asks for ``strict`` choices a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.http import QueryDict
 
@@ -26,6 +27,8 @@ MAX_ID = 2**63 - 1
 # ASCII digits only: int() also takes "٣" and "1_000", and refuses "²" that isdigit() lets
 # through; past 19 digits a number is beyond MAX_ID (and int() refuses 4,300).
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
+# The JSON escape of a NUL byte: a backslash not itself escaped, then u0000.
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def text_param(params: QueryDict, name: str, *, default: str = "") -> str:
@@ -35,6 +38,28 @@ def text_param(params: QueryDict, name: str, *, default: str = "") -> str:
     if value is None:
         return default
     return value.replace("\x00", " ")
+
+
+def without_nul(params: QueryDict) -> QueryDict:
+    """A copy of ``params`` with each NUL byte of its values as a space (as ``text_param``
+    does), for code that reads fields by names it builds (an extraction form's values):
+    PostgreSQL refuses a NUL byte in text and in ``jsonb``."""
+    copy = params.copy()
+    for name, values in params.lists():
+        copy.setlist(name, [value.replace("\x00", " ") for value in values])
+    return copy
+
+
+def json_param(params: QueryDict, name: str) -> Any:
+    """``name`` decoded as JSON, each NUL byte in its strings (raw or the escape ``\\u0000``)
+    as a space. Raises ``ValueError`` for anything that is not JSON: nesting too deep to
+    decode (which ``json.loads`` answers with ``RecursionError``) and a number of more
+    than 4,300 digits included."""
+    text = _NUL_ESCAPE.sub(r"\1\\u0020", text_param(params, name))
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{name} is nested too deeply") from None
 
 
 def parse_int(text: str, *, min_value: int | None = None, max_value: int = MAX_ID) -> int | None:

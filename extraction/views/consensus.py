@@ -23,7 +23,7 @@ from extraction.services.consensus import consensus_for, save_consensus
 from extraction.spec import FieldError
 from extraction.views.common import get_form, get_study, page_context
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import text_param
+from reviewflow.params import text_param, without_nul
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 
@@ -46,7 +46,7 @@ def compare(request: HttpRequest, slug: str, form_id: int, record_id: int) -> Ht
     errors: list[FieldError] = []
     status = 200
     if request.method == "POST":
-        values = accept_proposals(spec, values_from_post(spec, request.POST))
+        values = accept_proposals(spec, values_from_post(spec, without_nul(request.POST)))
         final = text_param(request.POST, "action") == "finalise"
         try:
             save_consensus(form=form, record=record, actor=access.user, values=values, final=final)

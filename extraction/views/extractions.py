@@ -36,7 +36,7 @@ from extraction.spec import FieldError
 from extraction.views.common import get_form, get_study, page_context
 from extraction.views.exports import EXPORT_FORMATS
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import int_param, text_param
+from reviewflow.params import int_param, text_param, without_nul
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import FullTextReport, Record
@@ -158,7 +158,7 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
     if request.method == "POST":
         if mine is None:
             raise Http404("Start this extraction first.")
-        values = accept_proposals(spec, values_from_post(spec, request.POST))
+        values = accept_proposals(spec, values_from_post(spec, without_nul(request.POST)))
         submit = text_param(request.POST, "action") == "submit"
         try:
             if submit:

@@ -3,7 +3,6 @@ publishing, new versions and deleting drafts."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -27,7 +26,7 @@ from extraction.services.forms import (
 from extraction.spec import KIND_LABELS, KINDS, FormSpec, SectionSpec
 from extraction.views.common import get_form, page_context
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import text_param
+from reviewflow.params import json_param, text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 
@@ -73,9 +72,8 @@ def form_builder(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     if request.method == "POST":
         if form.status != FormStatus.DRAFT:
             raise PermissionDenied("A published form is frozen: make a new version to change it.")
-        raw = text_param(request.POST, "spec")
         try:
-            spec_data = json.loads(raw)
+            spec_data = json_param(request.POST, "spec")
             spec = _spec_from(spec_data)
             update_form(form=form, actor=access.user, spec=spec)
         except ReviewflowError as exc:
@@ -123,7 +121,7 @@ def form_preview(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     spec = form_spec(form)
     if request.method == "POST":
         try:
-            spec = _spec_from(json.loads(text_param(request.POST, "spec")))
+            spec = _spec_from(json_param(request.POST, "spec"))
         except ReviewflowError as exc:
             error = exc.message
         except ValueError:

@@ -11,7 +11,14 @@ The archive (format ``reviewflow-review-backup``, version 1) is a zip of
 ``manifest.json``, ``data/<app>.<model>.jsonl`` (one row a line, foreign keys as the old
 ids, users by username) and ``files/…`` (the stored files). Restoring inserts every row
 anew in one transaction, so the new rows get new ids and every reference is renumbered;
-any failure leaves the database (and the media folder) as it was.
+any failure leaves the database (and the media folder) as it was. Other values that must be
+unique across the installation get new ones too (a form family's UUID: the same new UUID for
+every version of one family), so a review restores as a copy beside its original.
+
+An archive is read as a stream and bounded before anything is written: an entry compressed
+other than stored or deflated, one that unpacks to more than ``MAX_RATIO`` times its
+compressed size, a stored file or manifest over ``MAX_UPLOAD_MB``, or a row line over
+``MAX_UPLOAD_MB`` is refused with a message naming the entry (a zip bomb allocates nothing).
 """
 
 from __future__ import annotations
@@ -20,15 +27,19 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
-from zipfile import ZIP_DEFLATED, BadZipFile, ZipFile
+from zipfile import ZIP_DEFLATED, ZIP_STORED, BadZipFile, ZipFile, ZipInfo
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import Q
@@ -41,6 +52,11 @@ from reviewflow.reviews.models import Membership, Review, Role
 FORMAT = "reviewflow-review-backup"
 VERSION = 1
 BATCH = 1000
+# An entry may unpack to at most this many times its compressed size. Rows of JSON deflate
+# about 5-20:1 and stored exports and PDFs less; zeros deflate about 1000:1. Entries up to
+# RATIO_FREE_BYTES are exempt: a small, very regular file is no threat.
+MAX_RATIO = 100
+RATIO_FREE_BYTES = 1 << 20
 
 # Models that point at a review but are deliberately not carried over, and why.
 SKIPPED: dict[str, str] = {
@@ -53,6 +69,9 @@ AUDIT_OBJECT_TYPES = {
     "record": "screening.record",
     "pair": "screening.duplicatepair",
     "pilot": "screening.pilotround",
+    "extraction_form": "extraction.form",
+    "extraction": "extraction.extraction",
+    "consensus": "extraction.consensus",
 }
 
 IdMaps = dict[str, dict[int, int]]
@@ -95,6 +114,7 @@ class ModelPlan:
     fields: list[models.Field[Any, Any]]
     m2m: list[models.ManyToManyField[Any, Any]]
     deferred: set[str] = field(default_factory=set)  # field names set after every insert
+    renewed: set[str] = field(default_factory=set)  # unique values a copy gets anew (UUIDs)
 
     def rows_of(self, review: Review) -> models.QuerySet[Any]:
         manager = self.model._base_manager
@@ -196,6 +216,7 @@ def backup_plan() -> list[ModelPlan]:
         plans[model] = ModelPlan(model=model, label=label, path=path, fields=fields, m2m=m2m)
     order = _restore_order(plans)
     _plan_deferred(order)
+    _plan_renewed(order)
     return order
 
 
@@ -246,6 +267,46 @@ def _plan_deferred(order: list[ModelPlan]) -> None:
                 names = _names_in(constraint.condition)
                 if names & plan.deferred:
                     plan.deferred |= names & local
+
+
+def _unique_sets(model: type[models.Model]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every set of fields whose values are unique together: (a name for messages, fields)."""
+    for f in model._meta.concrete_fields:
+        if f.unique and not f.primary_key:
+            yield f.name, (f.name,)
+    for together in model._meta.unique_together:
+        yield ", ".join(together), tuple(together)
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint):
+            if not constraint.fields:
+                raise ReviewflowError(
+                    f"Backups cannot restore {_label(model)} as a copy: its unique constraint "
+                    f"{constraint.name} is on expressions. Teach reviewflow/reviews/backup.py "
+                    "how to give a copy new values."
+                )
+            yield constraint.name, tuple(constraint.fields)
+
+
+def _plan_renewed(order: list[ModelPlan]) -> None:
+    """Which fields a restored row gets new values for, so that the copy cannot clash with
+    its original: a unique set with a link to a restored row is unique already (the link is
+    renumbered); otherwise its UUIDs are renewed. The review's slug is the caller's."""
+    restored = {plan.model for plan in order}
+    for plan in order:
+        for name, names in _unique_sets(plan.model):
+            fields = [plan.model._meta.get_field(n) for n in names]
+            if any(f.is_relation and f.related_model in restored for f in fields):
+                continue
+            if plan.model is Review and names == ("slug",):
+                continue
+            uuids = {f.name for f in fields if isinstance(f, models.UUIDField)}
+            if not uuids:
+                raise ReviewflowError(
+                    f"Backups cannot restore {plan.label} as a copy: its unique {name} "
+                    f"({', '.join(names)}) would clash with the original's. Teach "
+                    "reviewflow/reviews/backup.py how to give a copy new values."
+                )
+            plan.renewed |= uuids
 
 
 # ------------------------------------------------------------------------------ backup
@@ -367,6 +428,38 @@ def _backup_file(
 # ------------------------------------------------------------------------------ restore
 
 
+def _max_bytes() -> int:
+    return int(settings.MAX_UPLOAD_MB) * 1024 * 1024
+
+
+def _check_entries(archive: ZipFile, name: str) -> None:
+    """Refuse an archive any entry of which would unpack past the limits. Checked on the
+    sizes the archive declares: ``ZipFile`` never unpacks an entry past its declared size
+    (and fails its CRC check if the data is cut short)."""
+    limit = _max_bytes()
+    for info in archive.infolist():
+        entry = info.filename
+        if info.compress_type not in (ZIP_STORED, ZIP_DEFLATED):
+            # bzip2 and LZMA inflate a whole read at once, past any size we could check.
+            raise ReviewflowError(
+                f"{name}: entry {entry} is compressed in a way backupreview never writes "
+                "(only stored and deflated entries are read); nothing was changed."
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FREE_BYTES and ratio > MAX_RATIO:
+            raise ReviewflowError(
+                f"{name}: entry {entry} unpacks to {info.file_size:,} bytes from "
+                f"{info.compress_size:,} (more than {MAX_RATIO}:1), which looks like a zip "
+                "bomb; nothing was changed."
+            )
+        if not entry.startswith("data/") and info.file_size > limit:
+            raise ReviewflowError(
+                f"{name}: entry {entry} unpacks to {info.file_size:,} bytes, more than the "
+                f"upload limit of {settings.MAX_UPLOAD_MB} MB (MAX_UPLOAD_MB); nothing was "
+                "changed."
+            )
+
+
 def _read_manifest(archive: ZipFile, name: str) -> dict[str, Any]:
     try:
         manifest = json.loads(archive.read("manifest.json"))
@@ -382,11 +475,27 @@ def _read_manifest(archive: ZipFile, name: str) -> dict[str, Any]:
     return dict(manifest)
 
 
-def _rows(archive: ZipFile, label: str) -> Iterator[dict[str, Any]]:
-    with archive.open(f"data/{label}.jsonl") as lines:
-        for line in lines:
+def _rows(archive: ZipFile, label: str, name: str) -> Iterator[dict[str, Any]]:
+    """The rows of one model, a line at a time; a line past the upload limit is refused
+    before it is read whole."""
+    limit = _max_bytes()
+    entry = f"data/{label}.jsonl"
+    with archive.open(entry) as lines:
+        number = 0
+        while line := lines.readline(limit + 1):
+            number += 1
+            if len(line) > limit:
+                raise ReviewflowError(
+                    f"{name}: {entry} line {number} is longer than the upload limit of "
+                    f"{settings.MAX_UPLOAD_MB} MB (MAX_UPLOAD_MB); nothing was changed."
+                )
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise ReviewflowError(
+                        f"{name}: {entry} line {number} is not a row of JSON; nothing was changed."
+                    ) from None
 
 
 def restore_review(
@@ -406,6 +515,7 @@ def restore_review(
     saved: list[tuple[Any, str]] = []
     try:
         with archive, transaction.atomic():
+            _check_entries(archive, name)
             return _restore(archive, name, slug, owner, saved)
     except BaseException as exc:
         for storage, stored_name in saved:
@@ -413,6 +523,10 @@ def restore_review(
         if isinstance(exc, IntegrityError | DatabaseError):
             raise ReviewflowError(
                 f"{name}: the backup could not be restored, nothing was changed ({exc})."
+            ) from exc
+        if isinstance(exc, BadZipFile | EOFError | zlib.error):  # a bad CRC, cut-off data
+            raise ReviewflowError(
+                f"{name}: the archive is damaged ({exc}); nothing was changed."
             ) from exc
         raise
 
@@ -466,6 +580,8 @@ def _restore(
         return int(users[username])
 
     maps: IdMaps = {}
+    # (model, field) → old value → new: every row with the same old value gets the same new.
+    renewed: dict[tuple[str, str], dict[str, str]] = {}
     later: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     counts: dict[str, int] = {}
     files = 0
@@ -474,13 +590,17 @@ def _restore(
             counts[mp.label] = 0
             continue
         restorer = _ModelRestorer(mp, set(stored[mp.label]["fields"]), maps, later)
-        for row in _rows(archive, mp.label):
+        for row in _rows(archive, mp.label, name):
             values: dict[str, Any] = {}
             deferred: dict[str, Any] = {}
             for f in mp.fields:
                 if f.name not in restorer.names:
                     continue  # a field newer than the backup: its default
                 raw = row["fields"].get(f.name)
+                if f.name in mp.renewed and raw is not None:
+                    raw = renewed.setdefault((mp.label, f.name), {}).setdefault(
+                        str(raw), str(uuid.uuid4())
+                    )
                 if f.name in mp.deferred:
                     if raw is not None and raw != f.get_default():
                         deferred[f.name] = raw
@@ -491,7 +611,13 @@ def _restore(
                     values[f.attname], copied = _restore_file(archive, mp, row["pk"], f, raw, saved)
                     files += copied
                 else:
-                    values[f.attname] = f.to_python(raw)
+                    try:
+                        values[f.attname] = f.to_python(raw)
+                    except ValidationError as exc:
+                        raise ReviewflowError(
+                            f"{name}: {mp.label} {row['pk']}: {f.name}: "
+                            f"{' '.join(exc.messages)} Nothing was changed."
+                        ) from None
             if deferred:
                 # Fixers of ids that are not foreign keys may need other values of the row.
                 deferred.update({k: row["fields"].get(k) for k in ID_CONTEXT.get(mp.label, ())})
@@ -594,11 +720,16 @@ def _restore_file(
         return raw or "", 0
     entry = f"files/{mp.label}/{old_pk}/{f.name}/{PurePosixPath(raw).name}"
     try:
-        data = archive.read(entry)
+        info: ZipInfo = archive.getinfo(entry)
     except KeyError:
         return raw, 0  # the file was already missing when the backup was made
     target = f.generate_filename(None, PurePosixPath(raw).name)
-    stored_name = f.storage.save(target, ContentFile(data))
+    # Streamed (its size bounded by _check_entries) through a scratch file, so that a damaged
+    # entry fails its CRC check before storage holds a part of it.
+    with archive.open(info) as data, tempfile.SpooledTemporaryFile(1 << 20) as scratch:
+        shutil.copyfileobj(data, scratch, 1 << 20)
+        scratch.seek(0)
+        stored_name = f.storage.save(target, File(scratch, name=PurePosixPath(raw).name))
     saved.append((f.storage, stored_name))
     return stored_name, 1
 

@@ -66,6 +66,14 @@ class SearchUploadForm(forms.Form):
             raise forms.ValidationError(
                 f"The column mapping is not valid JSON: {exc.msg}."
             ) from None
+        except ValueError:  # a number past the 4,300 digits int() reads
+            raise forms.ValidationError(
+                "The column mapping is not valid JSON: a number in it is too long."
+            ) from None
+        except RecursionError:
+            raise forms.ValidationError(
+                "The column mapping is not valid JSON: it is nested too deeply."
+            ) from None
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tracemalloc
 import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import models
 
+from extraction.models import Form
+from extraction.services.forms import new_form_version
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews import backup
 from reviewflow.reviews.backup import backup_plan, backup_review, restore_review
@@ -30,6 +35,7 @@ from screening.services.screening import pilot
 from screening.services.screening.conflicts import resolve_conflict
 from screening.services.screening.stage_settings import update_stage_settings
 from screening.services.screening.votes import cast_vote
+from tests.extraction.helpers import published_form
 from tests.screening.factories import ris_records, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
@@ -344,3 +350,223 @@ def test_a_review_still_importing_is_not_backed_up(full_review, tmp_path):
         "1 search(es) of “msc-t2d” are still importing: back up once they have finished."
     )
     assert not list(tmp_path.iterdir())
+
+
+def test_a_review_with_extraction_forms_restores_as_a_copy_beside_its_original(
+    full_review, owner, tmp_path
+):
+    published = published_form(full_review, owner)
+    draft = new_form_version(form=published, actor=owner)
+    other = published_form(full_review, owner)
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+
+    restored = restore_review(path=path, slug="msc-copy").review
+
+    copies = Form.objects.filter(review=restored)
+    assert sorted((f.version, f.status) for f in copies) == [
+        (1, "published"),
+        (1, "published"),
+        (2, "draft"),
+    ]
+    # New families, and both versions of the first still share one.
+    families = {f.family for f in copies}
+    assert len(families) == 2 and not families & {published.family, other.family}
+    draft_copy = copies.get(status="draft")
+    assert copies.get(family=draft_copy.family, version=1).spec == published.spec
+    assert Form.objects.filter(family=draft.family).count() == 2  # the original is untouched
+    # The audit trail's form events point to the copy's forms.
+    events = AuditEvent.objects.filter(review=restored, object_type="extraction_form")
+    assert events.exists()
+    assert all(Form.objects.get(pk=e.object_id).review_id == restored.pk for e in events)
+
+
+def test_a_unique_value_a_copy_cannot_renew_is_named(db, monkeypatch):
+    unique_title = models.UniqueConstraint(fields=["title"], name="form_title_unique")
+    monkeypatch.setattr(Form._meta, "constraints", [*Form._meta.constraints, unique_title])
+    with pytest.raises(ReviewflowError) as err:
+        backup_plan()
+    assert err.value.message == (
+        "Backups cannot restore extraction.form as a copy: its unique form_title_unique "
+        "(title) would clash with the original's. Teach reviewflow/reviews/backup.py how to "
+        "give a copy new values."
+    )
+
+
+def rewritten(path, tmp_path, replace):
+    """A copy of the archive at ``path`` whose entries ``replace`` may swap: it gets the
+    entry's name and the destination zip, and returns True when it wrote the entry itself."""
+    out = tmp_path / "crafted.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if not replace(item.filename, dst):
+                dst.writestr(item, src.read(item))
+    return out
+
+
+def search_file_entry(path):
+    with zipfile.ZipFile(path) as archive:
+        return next(n for n in archive.namelist() if n.startswith("files/screening.search/"))
+
+
+def assert_nothing_restored(settings, media_before, reviews, records):
+    assert (Review.objects.count(), Record.objects.count()) == (reviews, records)
+    assert sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()) == media_before
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(full_review, tmp_path, settings):
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+    bomb = search_file_entry(path)
+    zeros = bytes(1 << 20)
+
+    def huge_zeros(entry, dst):
+        if entry != bomb:
+            return False
+        # 256 MB of zeros, written a megabyte at a time: the archive stays small.
+        with dst.open(entry, "w", force_zip64=True) as out:
+            for _ in range(256):
+                out.write(zeros)
+        return True
+
+    crafted = rewritten(path, tmp_path, huge_zeros)
+    assert crafted.stat().st_size < 2 * 1024 * 1024
+    media_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    reviews, records = Review.objects.count(), Record.objects.count()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReviewflowError) as err:
+            restore_review(path=crafted, slug="bomb")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert err.value.message.startswith(f"crafted.zip: entry {bomb} unpacks to 268,435,456 bytes")
+    assert err.value.message.endswith(
+        "(more than 100:1), which looks like a zip bomb; nothing was changed."
+    )
+    assert peak < 32 * 1024 * 1024
+    assert_nothing_restored(settings, media_before, reviews, records)
+
+
+def test_a_stored_file_over_the_upload_limit_is_refused(full_review, tmp_path, settings):
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+    big = search_file_entry(path)
+    settings.MAX_UPLOAD_MB = 1
+
+    def incompressible(entry, dst):
+        if entry != big:
+            return False
+        dst.writestr(entry, os.urandom(1024 * 1024 + 1))
+        return True
+
+    crafted = rewritten(path, tmp_path, incompressible)
+    media_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    reviews, records = Review.objects.count(), Record.objects.count()
+    with pytest.raises(ReviewflowError) as err:
+        restore_review(path=crafted, slug="big")
+    assert err.value.message == (
+        f"crafted.zip: entry {big} unpacks to 1,048,577 bytes, more than the upload limit of "
+        "1 MB (MAX_UPLOAD_MB); nothing was changed."
+    )
+    with pytest.raises(CommandError, match=f"entry {big} unpacks to 1,048,577 bytes"):
+        call_command("restorereview", str(crafted), "--slug", "big")
+    assert_nothing_restored(settings, media_before, reviews, records)
+
+
+def test_a_row_line_over_the_upload_limit_is_refused_and_nothing_stays(
+    full_review, tmp_path, settings
+):
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+    settings.MAX_UPLOAD_MB = 1
+
+    def long_vote_line(entry, dst):
+        if entry != "data/screening.vote.jsonl":
+            return False
+        # Random hex deflates about 2:1, so only the line limit can stop it.
+        dst.writestr(entry, os.urandom(600 * 1024).hex() + "\n")
+        return True
+
+    crafted = rewritten(path, tmp_path, long_vote_line)
+    media_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    reviews, records = Review.objects.count(), Record.objects.count()
+    with pytest.raises(ReviewflowError) as err:
+        restore_review(path=crafted, slug="long")
+    assert err.value.message == (
+        "crafted.zip: data/screening.vote.jsonl line 1 is longer than the upload limit of "
+        "1 MB (MAX_UPLOAD_MB); nothing was changed."
+    )
+    # Searches and their files came before votes: they are rolled back and deleted.
+    assert_nothing_restored(settings, media_before, reviews, records)
+
+
+def test_an_entry_compressed_otherwise_than_backups_are_is_refused(full_review, tmp_path):
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+    entry = search_file_entry(path)
+
+    def bzip2(name, dst):
+        if name != entry:
+            return False
+        dst.writestr(name, b"TY  - JOUR\n", compress_type=zipfile.ZIP_BZIP2)
+        return True
+
+    crafted = rewritten(path, tmp_path, bzip2)
+    with pytest.raises(ReviewflowError) as err:
+        restore_review(path=crafted, slug="bz")
+    assert err.value.message == (
+        f"crafted.zip: entry {entry} is compressed in a way backupreview never writes "
+        "(only stored and deflated entries are read); nothing was changed."
+    )
+
+
+def test_a_damaged_archive_is_refused_and_nothing_stays(full_review, tmp_path, settings):
+    path = tmp_path / "msc.zip"
+    backup_review(review=full_review, path=path)
+    media_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    reviews, records = Review.objects.count(), Record.objects.count()
+
+    with zipfile.ZipFile(path) as archive:
+        votes = archive.read("data/screening.vote.jsonl").decode().splitlines()
+    first = json.loads(votes[0])
+
+    def vote_lines(*lines):
+        def replace(entry, dst):
+            if entry != "data/screening.vote.jsonl":
+                return False
+            dst.writestr(entry, "\n".join(lines) + "\n")
+            return True
+
+        return replace
+
+    crafted = rewritten(path, tmp_path, vote_lines(votes[0], '{"pk": 2, "fie'))
+    with pytest.raises(ReviewflowError) as err:
+        restore_review(path=crafted, slug="damaged")
+    assert err.value.message == (
+        "crafted.zip: data/screening.vote.jsonl line 2 is not a row of JSON; nothing was changed."
+    )
+    assert_nothing_restored(settings, media_before, reviews, records)
+
+    first["fields"]["created_at"] = "yesterday"
+    crafted = rewritten(path, tmp_path, vote_lines(json.dumps(first)))
+    with pytest.raises(ReviewflowError) as err:
+        restore_review(path=crafted, slug="damaged")
+    assert err.value.message.startswith(
+        f"crafted.zip: screening.vote {first['pk']}: created_at: “yesterday” value has an "
+    )
+    assert_nothing_restored(settings, media_before, reviews, records)
+
+    # Bytes changed inside a stored file's entry: its CRC no longer matches.
+    entry = search_file_entry(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(entry)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ReviewflowError, match=r"^damaged.zip: the archive is damaged \("):
+        restore_review(path=damaged, slug="damaged")
+    assert_nothing_restored(settings, media_before, reviews, records)

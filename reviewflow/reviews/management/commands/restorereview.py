@@ -13,8 +13,10 @@ from reviewflow.reviews.backup import restore_review
 class Command(BaseCommand):
     help = (
         "Restore a review from an archive written by backupreview, as a new review "
-        "(all or nothing). Users are matched by username; missing ones are created "
-        "without a usable password."
+        "(all or nothing), beside the original if --slug names a new slug. Users are "
+        "matched by username; missing ones are created without a usable password. An "
+        "archive with a file over MAX_UPLOAD_MB, or an entry unpacking to more than 100 "
+        "times its compressed size, is refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
