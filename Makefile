@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install lint typecheck migrations-check pytest clean
+.PHONY: run test audit install lint typecheck migrations-check pytest clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ install: $(BIN)/.installed
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python scripts/run.py --port $(PORT)
 
-## Set up and run the whole suite: lint, types, migrations, tests.
-test: install
+## Known vulnerabilities in the pinned requirements (pip-audit); where the vulnerability
+## service cannot be reached it says so in one line and does not fail.
+audit: install
+	$(BIN)/python scripts/audit.py
+
+## Set up and run the whole suite: dependency audit, lint, types, migrations, tests.
+test: install audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy reviewflow screening extraction

@@ -65,7 +65,13 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_responses(self) -> dict[str, tuple[str, dict[str, str]]]:
         error = self._component("Error", ERROR)
         has_query = any(p["in"] == "query" for p in self._get_parameters())
-        errors = {"403": ("Not signed in, or the caller's role does not allow this.", error)}
+        errors = {
+            "403": (
+                "Not signed in (outside a review's URLs), or the caller's role does not allow "
+                "this.",
+                error,
+            )
+        }
         if self.method in WRITES or has_query:
             errors["400"] = (
                 "The request is invalid; the body says which field.",
@@ -73,7 +79,8 @@ class AutoSchema(SpectacularAutoSchema):
             )
         if "{" in self.path or has_query:
             errors["404"] = (
-                "No such object in a review the caller belongs to (or no such page).",
+                "No such object in a review the caller belongs to (or no such page); also "
+                "the answer to a caller not signed in, for any review's URL.",
                 error,
             )
         if self.method in WRITES:

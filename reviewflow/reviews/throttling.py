@@ -1,11 +1,19 @@
-"""Sign-in throttling: too many failed sign-ins for one username, or from one address,
-within a window refuse further attempts until the oldest failure leaves the window.
+"""Sign-in throttling: too many failed sign-ins for one username from one address, or from
+one address whatever the username, within a window refuse further attempts from that
+address until the oldest failure leaves the window.
+
+A username is locked per address, not everywhere: a stranger who types wrong passwords for
+someone's username locks only their own address out, and the real user still signs in from
+theirs (locking the account itself would let anyone lock anyone out for good by retrying
+every 15 minutes). The per-address limit across usernames stops one address from guessing
+its way through many accounts. Guessing from many addresses at once is slowed only by these
+limits per address: that is what strong passwords (Django's validators) are for.
 
 Failures are rows of ``FailedLogin`` in the database, so every web worker counts the same
 failures (Django's default cache lives in each process). While an attempt is refused the
-password is not even checked, so a locked account cannot be guessed at.
+password is not even checked, so a locked pair cannot be guessed at.
 
-Settings (environment): ``LOGIN_MAX_FAILURES`` per username (default 5),
+Settings (environment): ``LOGIN_MAX_FAILURES`` per username and address (default 5),
 ``LOGIN_MAX_FAILURES_PER_IP`` (default 20), ``LOGIN_FAILURE_WINDOW_MINUTES`` (default 15).
 """
 
@@ -52,22 +60,28 @@ def _minutes_left(oldest: Any, now: Any) -> int:
 
 
 def check_login_allowed(*, username: str, ip: str | None) -> None:
-    """Raise ``ReviewflowError`` when ``username`` or ``ip`` has failed too often lately."""
+    """Raise ``ReviewflowError`` when ``username`` has failed too often lately from ``ip``,
+    or ``ip`` has, whatever the username."""
     now = timezone.now()
     recent = FailedLogin.objects.filter(created_at__gt=now - _window())
-    limits = [("username", username.strip().lower(), int(settings.LOGIN_MAX_FAILURES))]
+    limits: list[tuple[dict[str, Any], str, int]] = [
+        (
+            {"username": username.strip().lower(), "ip": ip or None},
+            "this username from your network address",
+            int(settings.LOGIN_MAX_FAILURES),
+        )
+    ]
     if ip:
-        limits.append(("ip", ip, int(settings.LOGIN_MAX_FAILURES_PER_IP)))
-    for field, value, limit in limits:
+        limits.append(({"ip": ip}, "your network address", int(settings.LOGIN_MAX_FAILURES_PER_IP)))
+    for where, who, limit in limits:
         times = list(
-            recent.filter(**{field: value})
+            recent.filter(**where)
             .order_by("-created_at")
             .values_list("created_at", flat=True)[:limit]
         )
         if len(times) >= limit:
             # The lock lifts when the oldest of the last ``limit`` failures leaves the window.
             minutes = _minutes_left(times[-1], now)
-            who = "this username" if field == "username" else "your network address"
             unit = "minute" if minutes == 1 else "minutes"
             raise ReviewflowError(
                 f"Too many failed sign-ins for {who}: try again in {minutes} {unit}.",
@@ -84,9 +98,13 @@ def record_failed_login(*, username: str, ip: str | None) -> FailedLogin:
     )
 
 
-def clear_failed_logins(*, username: str) -> int:
-    """A successful sign-in forgets the username's failures (not its address's)."""
-    deleted, _ = FailedLogin.objects.filter(username=username.strip().lower()).delete()
+def clear_failed_logins(*, username: str, ip: str | None) -> int:
+    """A successful sign-in forgets the username's failures from the same address (the
+    user's own typos), not those from other addresses: a guesser elsewhere gets no fresh
+    tries."""
+    deleted, _ = FailedLogin.objects.filter(
+        username=username.strip().lower(), ip=ip or None
+    ).delete()
     return deleted
 
 
@@ -111,7 +129,7 @@ class ThrottledAuthenticationMixin:
             if username and self.cleaned_data.get("password"):
                 record_failed_login(username=username, ip=ip)
             raise
-        clear_failed_logins(username=username)
+        clear_failed_logins(username=username, ip=ip)
         return cleaned
 
 

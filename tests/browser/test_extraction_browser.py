@@ -9,6 +9,7 @@ import io
 import zipfile
 
 import pytest
+from playwright.sync_api import expect
 
 from extraction.models import Consensus, Extraction, Form
 from reviewflow.reviews.models import Role
@@ -179,13 +180,11 @@ def test_rob2_proposal_follows_the_answers_and_an_override_needs_a_reason(
     page.select_option("[name='f-q1_1']", "Y")
     page.select_option("[name='f-q1_2']", "Y")
     page.select_option("[name='f-q1_3']", "N")
-    page.wait_for_function(
-        "document.querySelector(\"[data-proposal-for='d1_judgement']\").textContent === 'Low risk'"
-    )
+    # Locators, not wait_for_function: that evaluates with eval, which the CSP refuses.
+    proposal = page.locator("[data-proposal-for='d1_judgement']")
+    expect(proposal).to_have_text("Low risk")
     page.select_option("[name='f-q1_2']", "N")
-    page.wait_for_function(
-        "document.querySelector(\"[data-proposal-for='d1_judgement']\").textContent === 'High risk'"
-    )
+    expect(proposal).to_have_text("High risk")
     page.select_option("[name='f-d1_judgement-judgement']", "some_concerns")
     page.click("button[value=submit]")
     page.locator("[data-error-summary]").wait_for()

@@ -221,8 +221,11 @@ def two_pairs(review, owner) -> list[DuplicatePair]:
         "Mesenchymal stem cells for knee osteoarthritis: a randomised trial",
         "Umbilical cord stromal cells in type 2 diabetes: a pilot study",
     ]
-    first = "".join(_ris(t, f"10.1002/sctm.19-000{n}") for n, t in enumerate(titles))
-    second = "".join(_ris(t, "", volume="9") for t in titles)
+    # Two articles of one volume have different pages (the same citation is one article).
+    first = "".join(
+        _ris(t, f"10.1002/sctm.19-000{n}", first_page=100 + 20 * n) for n, t in enumerate(titles)
+    )
+    second = "".join(_ris(t, "", volume="9", first_page=100 + 20 * n) for n, t in enumerate(titles))
     _import(review, owner, first, "b.ris", "Embase")
     _import(review, owner, second, "c.ris", "Scopus")
     dedup.run_dedup(review_id=review.pk)

@@ -218,32 +218,33 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
 # GET of each API operation, by schema path: one cell per persona, in PERSONAS' order.
 API_GET: dict[str, tuple[Cell, ...]] = {
     # path: (anonymous, outsider, other_member, viewer, reviewer, owner)
+    # Anonymous callers get a non-member's 404 for a review's URLs (SECURITY.md).
     "/api/v1/reviews/": (403, 200, 200, 200, 200, 200),  # each user's own reviews
-    "/api/v1/reviews/{slug}/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/audit/": (403, 404, 404, 403, 403, 200),
-    "/api/v1/reviews/{slug}/conflicts/": (403, 404, 404, 403, 200, 200),
-    "/api/v1/reviews/{slug}/consensus/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/consensus/{form_id}/{record_id}/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/duplicates/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/extractions/": (403, 404, 404, 403, 200, 200),
-    "/api/v1/reviews/{slug}/extractions/{extraction_id}/": (403, 404, 404, 403, 200, 200),
-    "/api/v1/reviews/{slug}/forms/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/forms/{form_id}/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/invitations/": (403, 404, 404, 403, 403, 200),
-    "/api/v1/reviews/{slug}/members/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/prisma.svg": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/prisma/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/records/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/records/{record_id}/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/screening/{stage}/next/": (403, 404, 404, 403, 200, 200),
-    "/api/v1/reviews/{slug}/screening/{stage}/prioritisation/": (403, 404, 404, 403, 403, 200),
-    "/api/v1/reviews/{slug}/screening/{stage}/votes/": (403, 404, 404, 403, 200, 200),
-    "/api/v1/reviews/{slug}/searches/": (403, 404, 404, 200, 200, 200),
-    "/api/v1/reviews/{slug}/searches/{search_id}/": (403, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/audit/": (404, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/conflicts/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/consensus/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/consensus/{form_id}/{record_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/duplicates/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/extractions/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/extractions/{extraction_id}/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/forms/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/forms/{form_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/invitations/": (404, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/members/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/prisma.svg": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/prisma/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/{record_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/next/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/prioritisation/": (404, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/votes/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/searches/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/searches/{search_id}/": (404, 404, 404, 200, 200, 200),
 }
 
 
-def _ris(title: str, doi: str, volume: str = "8") -> str:
+def _ris(title: str, doi: str, volume: str = "8", first_page: int = 100) -> str:
     return "\n".join(
         [
             "TY  - JOUR",
@@ -253,8 +254,8 @@ def _ris(title: str, doi: str, volume: str = "8") -> str:
             "PY  - 2019",
             "JO  - Stem Cells Transl Med",
             f"VL  - {volume}",
-            "SP  - 100",
-            "EP  - 110",
+            f"SP  - {first_page}",
+            f"EP  - {first_page + 10}",
             *([f"DO  - {doi}"] if doi else []),
             "ER  - ",
             "",

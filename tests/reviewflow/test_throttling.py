@@ -45,12 +45,34 @@ def test_too_many_failures_for_a_username_refuse_even_the_right_password(client,
     response = sign_in(client, "olivia", PASSWORD)
     assert response.status_code == 429
     assert (
-        "Too many failed sign-ins for this username: try again in 15 minutes."
-        in response.content.decode()
+        "Too many failed sign-ins for this username from your network address: "
+        "try again in 15 minutes." in response.content.decode()
     )
     assert "_auth_user_id" not in client.session
     # A refused attempt is not counted again, so the lock does not stretch itself.
     assert FailedLogin.objects.filter(username="olivia").count() == 3
+
+
+def test_wrong_passwords_from_another_address_do_not_lock_the_user_out(client, owner):
+    attacker, user = "203.0.113.9", "198.51.100.7"
+    for _ in range(5):
+        sign_in(client, "olivia", "wrong", REMOTE_ADDR=attacker)
+    assert sign_in(client, "olivia", PASSWORD, REMOTE_ADDR=attacker).status_code == 429
+    response = sign_in(client, "olivia", PASSWORD, REMOTE_ADDR=user)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_signing_in_forgets_only_the_failures_from_the_same_address(client, owner):
+    for _ in range(2):
+        sign_in(client, "olivia", "wrong", REMOTE_ADDR="203.0.113.9")
+        sign_in(client, "olivia", "wrong", REMOTE_ADDR="198.51.100.7")
+    assert sign_in(client, "olivia", PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 302
+    # The guesser elsewhere gets no fresh tries: one more failure there locks that address.
+    assert list(FailedLogin.objects.values_list("ip", flat=True)) == ["203.0.113.9"] * 2
+    client.logout()
+    sign_in(client, "olivia", "wrong", REMOTE_ADDR="203.0.113.9")
+    assert sign_in(client, "olivia", PASSWORD, REMOTE_ADDR="203.0.113.9").status_code == 429
 
 
 def test_username_is_counted_whatever_its_case(client, owner):
