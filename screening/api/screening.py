@@ -29,10 +29,39 @@ def _stage(stage: str) -> str:
 
 class VoteSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    blind_decision = serializers.ChoiceField(
+        choices=Decision.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="For a vote cast after the reveal: the same reviewer's first, blind "
+        "decision on the record (empty when they had none, and for a blind vote); agreement "
+        "statistics count this one.",
+    )
 
     class Meta:
         model = Vote
-        fields = ["id", "record", "stage", "reviewer", "decision", "reason", "note", "created_at"]
+        fields = [
+            "id",
+            "record",
+            "stage",
+            "reviewer",
+            "decision",
+            "reason",
+            "note",
+            "created_at",
+            "after_reveal",
+            "blind_decision",
+            "blind_reason",
+            "blind_note",
+        ]
+        read_only_fields = ["after_reveal", "blind_reason", "blind_note"]
+        extra_kwargs = {
+            "after_reveal": {
+                "help_text": "Cast again after the record's votes were shown (taken back "
+                "once it was settled or in conflict): not blind. A vote that differs from "
+                "its reviewer's blind vote sends the record to an adjudicator."
+            },
+        }
 
 
 class ScreenRecordSerializer(serializers.ModelSerializer):

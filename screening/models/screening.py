@@ -94,6 +94,13 @@ class Vote(models.Model):
     ``slot`` (1…reviewers_needed) is taken at insert: the unique constraint on
     (record, stage, slot) lets the database refuse a vote beyond what the stage needs,
     however many reviewers vote at the same moment.
+
+    A vote cast into a slot reopened after the record's votes were shown (a blind stage,
+    the record settled or in conflict, a vote taken back: ``ReservedVote``) is not blind:
+    ``after_reveal`` says so, and ``blind_*`` keep the first, blind vote of the same
+    reviewer that it replaces (empty when the reviewer had none). Such a vote settles the
+    record only if it repeats that blind vote; otherwise the record goes to adjudication,
+    and agreement statistics read the blind vote.
     """
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
@@ -106,6 +113,19 @@ class Vote(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.CharField(max_length=200, blank=True)
     note = models.TextField(blank=True)
+    after_reveal = models.BooleanField(
+        default=False,
+        help_text="Cast after the record's other votes were shown (a vote taken back and "
+        "cast again once the record was settled or in conflict at a blind stage).",
+    )
+    blind_decision = models.CharField(
+        max_length=10,
+        choices=Decision.choices,
+        blank=True,
+        help_text="The reviewer's first, blind decision that this vote replaces.",
+    )
+    blind_reason = models.CharField(max_length=200, blank=True)
+    blind_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -113,6 +133,16 @@ class Vote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["record", "stage", "reviewer"], name="vote_once_per_reviewer"
+            ),
+            # Only a vote cast after the reveal replaces a blind one.
+            models.CheckConstraint(
+                condition=Q(after_reveal=True)
+                | Q(blind_decision="", blind_reason="", blind_note=""),
+                name="vote_blind_only_after_reveal",
+            ),
+            models.CheckConstraint(
+                condition=Q(blind_decision__in=["", *Decision.values]),
+                name="vote_blind_decision_valid",
             ),
             models.UniqueConstraint(fields=["record", "stage", "slot"], name="vote_slot_unique"),
             models.CheckConstraint(condition=Q(slot__gte=1, slot__lte=3), name="vote_slot_1_to_3"),
@@ -238,7 +268,11 @@ class ReservedVote(models.Model):
     record that was already settled or in conflict at a blind stage. Its other votes were
     then visible to every member (``votes_visible_to``), so the reopened slot must not go
     to someone who may have read them; it is kept for the reviewer who had it, while they
-    still screen in the review, and goes with their next vote on the record."""
+    still screen in the review, and goes with their next vote on the record.
+
+    ``blind_*`` keep that reviewer's first, blind vote on the record (the vote taken back,
+    or the blind vote it had replaced): the vote cast into the slot is ``after_reveal``
+    and carries them (``Vote``)."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
@@ -246,6 +280,9 @@ class ReservedVote(models.Model):
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
+    blind_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    blind_reason = models.CharField(max_length=200, blank=True)
+    blind_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -223,12 +223,18 @@ class StageAgreement:
     records: int = 0
     pairs: list[tuple[str, str, PairAgreement]] = field(default_factory=list)
     fleiss: float | None = None
+    # Votes cast after the record's votes were shown (their blind votes count instead).
+    after_reveal: int = 0
 
 
 def agreement_report(review: Review) -> list[StageAgreement]:
     """Percentage agreement and Cohen's kappa per reviewer pair, and Fleiss' kappa for
     stages screened by three, on the decisions that settle records (at title/abstract
-    "maybe" counts as "include")."""
+    "maybe" counts as "include").
+
+    Each reviewer's first, blind vote counts: a vote changed after the record's votes were
+    shown counts as the blind vote it replaced (``Vote.blind_decision``), and a vote cast
+    after the reveal by someone who had no blind vote on the record does not count."""
     users = dict(
         get_user_model()
         .objects.filter(votes__review=review)
@@ -251,14 +257,22 @@ def agreement_report(review: Review) -> list[StageAgreement]:
             record__screening_states__stage=stage,
             record__screening_states__closed=True,
         )
-        for record_id, reviewer_id, decision in settled.values_list(
-            "record_id", "reviewer_id", "decision"
+        after = 0
+        for record_id, reviewer_id, decision, after_reveal, blind_decision in settled.values_list(
+            "record_id", "reviewer_id", "decision", "after_reveal", "blind_decision"
         ):
+            if after_reveal:
+                after += 1
+                if not blind_decision:
+                    continue
+                decision = blind_decision
             if stage == Stage.TITLE_ABSTRACT and decision == Decision.MAYBE:
                 decision = Decision.INCLUDE
             triples.append((record_id, reviewer_id, decision))
             by_record[record_id].append(decision)
-        result = StageAgreement(stage=stage, label=label, records=len(by_record))
+        result = StageAgreement(
+            stage=stage, label=label, records=len(by_record), after_reveal=after
+        )
         result.pairs = [
             (users.get(p.rater_a, "?"), users.get(p.rater_b, "?"), p)
             for p in pairwise_agreement(triples)

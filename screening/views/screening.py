@@ -36,7 +36,12 @@ from screening.services.screening import pilot
 from screening.services.screening.assignment import next_record
 from screening.services.screening.conflicts import can_adjudicate, resolve_conflict
 from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
-from screening.services.screening.votes import cast_vote, others_votes, undo_last_vote
+from screening.services.screening.votes import (
+    cast_vote,
+    others_votes,
+    undo_last_vote,
+    vote_changed_after_reveal,
+)
 
 
 def _stage(stage: str) -> str:
@@ -153,6 +158,13 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
             )
     except ReviewflowError as exc:
         error, code = exc.message, exc.code
+    info = None
+    if cast is not None and cast.after_reveal:
+        info = "You voted again after this record's votes were shown: " + (
+            "your vote differs from your first, blind vote, so an adjudicator decides the record."
+            if vote_changed_after_reveal(cast)
+            else "your vote is the same as your first, blind vote."
+        )
     if error and code != "conflict":
         # Show the same record again with the message, keeping what the reviewer typed.
         record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
@@ -162,11 +174,14 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     else:
         context = _next_context(access, stage, cast)
         context["error"] = error
+        context["info"] = info
         status = 200
     if getattr(request, "htmx", False):
         return render(request, "screening/_screen_panel.html", context, status=status)
     if error:
         messages.error(request, error)
+    elif info:
+        messages.info(request, info)
     return redirect("screen", slug=slug, stage=stage)
 
 
@@ -191,7 +206,8 @@ def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         if ReservedVote.objects.filter(record=record, stage=stage, reviewer=access.user).exists():
             info += (
                 " Its other votes were already visible to the team, so this vote is kept for"
-                " you: nobody else can take it."
+                " you: nobody else can take it. If it differs from your first, blind vote,"
+                " an adjudicator decides the record."
             )
     context["info"] = info
     if getattr(request, "htmx", False):
@@ -269,6 +285,9 @@ def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "conflict": c,
             "votes": votes.get(c.record_id, []),
+            # Votes cast again after the record's votes were shown, that differ from their
+            # reviewer's first, blind vote: the reason the record is here.
+            "changed": {v.pk for v in votes.get(c.record_id, []) if vote_changed_after_reveal(v)},
             "can_resolve": can_adjudicate(review=access.review, user=access.user, conflict=c),
         }
         for c in open_conflicts

@@ -4,6 +4,12 @@ Invariants the database keeps: one vote per reviewer, record and stage; at most
 ``reviewers_needed`` votes per record and stage (vote slots); one outcome per record and
 stage. Votes on one record are serialised by locking the record's row, so the vote that
 completes a record always sees the others and settles it (agreement or conflict).
+
+Independence: at a blind stage a record's votes are shown to the team once it is settled
+or in conflict. A vote taken back after that and cast again is not blind (``Vote.after_reveal``,
+the slot it fills was kept for its reviewer: ``ReservedVote``). It settles the record only
+if it repeats the reviewer's first, blind vote; a changed vote sends the record to an
+adjudicator, who sees both, and agreement statistics use the blind vote.
 """
 
 from __future__ import annotations
@@ -12,9 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import (
-    F,
-)
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError, not_saved_on_database_failure
@@ -149,6 +153,10 @@ def cast_vote(
             reason=reason[:200],
             note=note,
         )
+        if facts["kept_row"]:  # this vote fills the kept slot (or one kept for nobody now)
+            # The slot was reopened after the record's votes were shown: this vote is not
+            # blind. It reads the kept slot: one query more, on this rare path only.
+            _after_reveal(vote, ReservedVote.objects.filter(record_id=record_id, stage=stage))
         try:
             Vote.objects.bulk_create([vote])
         except IntegrityError:
@@ -157,8 +165,6 @@ def cast_vote(
             raise ReviewflowError(
                 "This record already has all the votes it needs.", code="conflict"
             ) from None
-        if facts["kept_row"]:  # this vote fills the kept slot (or one kept for nobody now)
-            ReservedVote.objects.filter(record_id=record_id, stage=stage).delete()
         complete = votes + 1 == conf.reviewers_needed
         if votes:
             ScreeningState.objects.filter(record_id=record_id, stage=stage).update(
@@ -169,13 +175,21 @@ def cast_vote(
                 review=review, record_id=record_id, stage=stage, votes=1, closed=complete
             )
             ScreeningState.objects.bulk_create([state])
+        after: dict[str, Any] = {
+            "stage": stage,
+            "decision": decision,
+            "reason": reason,
+            "note": note,
+        }
+        if vote.after_reveal:
+            after.update(after_reveal=True, blind_decision=vote.blind_decision)
         events = [
             audit_fields(
                 review=review,
                 actor=reviewer,
                 action="vote.cast",
                 target=f"record {record_id}",
-                after={"stage": stage, "decision": decision, "reason": reason, "note": note},
+                after=after,
                 object_type="record",
                 object_id=record_id,
             )
@@ -190,17 +204,91 @@ def cast_vote(
     return vote
 
 
+def _after_reveal(vote: Vote, kept: QuerySet[ReservedVote]) -> None:
+    """Mark ``vote`` as cast after the reveal, with its reviewer's blind vote from the kept
+    slot (``kept``, a queryset of the record's ``ReservedVote``); the slot goes with it.
+
+    A slot kept for someone else is filled only once they stopped screening: the vote then
+    replaces no blind vote of its own reviewer (``blind_*`` stay empty)."""
+    row = kept.first()
+    vote.after_reveal = True
+    if row is not None and row.reviewer_id == vote.reviewer_id:
+        vote.blind_decision = row.blind_decision
+        vote.blind_reason = row.blind_reason
+        vote.blind_note = row.blind_note
+    kept.delete()
+
+
+def blind_vote_of(vote: Vote) -> tuple[str, str, str] | None:
+    """The first, blind (decision, reason, note) of ``vote``'s reviewer on its record: the
+    vote itself unless it was cast after the reveal; ``None`` when that reviewer had none."""
+    if not vote.after_reveal:
+        return vote.decision, vote.reason, vote.note
+    if not vote.blind_decision:
+        return None
+    return vote.blind_decision, vote.blind_reason, vote.blind_note
+
+
+def _settles_as(decision: str, reason: str, stage: str) -> tuple[str, str]:
+    """What of a vote decides the record: the decision (at title/abstract "maybe" is
+    "include") and, for an exclusion at full text, its reason."""
+    mapped = _mapped(decision, stage)
+    return mapped, reason if stage == Stage.FULL_TEXT and mapped == Decision.EXCLUDE else ""
+
+
+def changed_after_reveal(
+    *, stage: str, decision: str, reason: str, blind_decision: str, blind_reason: str
+) -> bool:
+    """Whether a vote cast after the reveal settles the record differently from its
+    reviewer's blind vote (or there was no blind vote: nothing shows it independent)."""
+    return not blind_decision or _settles_as(decision, reason, stage) != _settles_as(
+        blind_decision, blind_reason, stage
+    )
+
+
+def vote_changed_after_reveal(vote: Vote) -> bool:
+    """Whether ``vote`` was cast after the reveal and differs from its reviewer's blind
+    vote: such a vote sends its record to an adjudicator."""
+    return vote.after_reveal and changed_after_reveal(
+        stage=vote.stage,
+        decision=vote.decision,
+        reason=vote.reason,
+        blind_decision=vote.blind_decision,
+        blind_reason=vote.blind_reason,
+    )
+
+
 def _settle(review: Review, record_id: int, stage: str) -> dict[str, Any]:
     """Open the outcome or conflict of a record whose votes are all in; return the audit
-    event's fields (the caller writes it with the vote's)."""
+    event's fields (the caller writes it with the vote's).
+
+    Votes that agree settle the record, unless one of them was changed after the record's
+    votes were shown (``changed_after_reveal``): that agreement was not reached blind, so
+    the record goes to an adjudicator."""
     votes = list(
-        Vote.objects.filter(record_id=record_id, stage=stage).values_list("decision", "reason")
+        Vote.objects.filter(record_id=record_id, stage=stage).values_list(
+            "decision", "reason", "after_reveal", "blind_decision", "blind_reason"
+        )
     )
-    decisions = {_mapped(decision, stage) for decision, _ in votes}
-    reasons = {reason for decision, reason in votes if decision == Decision.EXCLUDE}
-    agreed = len(decisions) == 1 and (
-        stage != Stage.FULL_TEXT or decisions != {Decision.EXCLUDE} or len(reasons) == 1
+    decisions = {_mapped(decision, stage) for decision, *_ in votes}
+    reasons = {reason for decision, reason, *_ in votes if decision == Decision.EXCLUDE}
+    changed = any(
+        after_reveal
+        and changed_after_reveal(
+            stage=stage,
+            decision=decision,
+            reason=reason,
+            blind_decision=blind_decision,
+            blind_reason=blind_reason,
+        )
+        for decision, reason, after_reveal, blind_decision, blind_reason in votes
     )
+    agreed = (
+        len(decisions) == 1
+        and (stage != Stage.FULL_TEXT or decisions != {Decision.EXCLUDE} or len(reasons) == 1)
+        and not changed
+    )
+    after: dict[str, Any]
     if agreed:
         decision = decisions.pop()
         Outcome.objects.create(
@@ -215,6 +303,8 @@ def _settle(review: Review, record_id: int, stage: str) -> dict[str, Any]:
     else:
         Conflict.objects.create(review=review, record_id=record_id, stage=stage)
         action, after = "conflict.opened", {"stage": stage}
+        if changed:
+            after["changed_after_reveal"] = True
     return audit_fields(
         review=review,
         actor=None,
@@ -252,15 +342,34 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
     conflicts = Conflict.objects.filter(
         record_id=vote.record_id, stage=stage, resolved_at__isnull=True
     )
+    revealed = outcome is not None or conflicts.exists()
+    if not revealed and ReservedVote.objects.filter(record_id=vote.record_id, stage=stage).exists():
+        # Another reviewer took their vote back after the record's votes were shown (three
+        # reviewers a record): this vote was shown too, and one record keeps one slot.
+        raise ReviewflowError(
+            "This record's votes were shown and another reviewer is voting on it again: "
+            "your vote can be undone once the record has all its votes."
+        )
     # Settled or in conflict, the record's votes were visible to every member: at a blind
     # stage, the slot this undo reopens stays with this reviewer (see ``ReservedVote``).
+    # The reservation keeps the reviewer's first, blind vote: the one taken back, or the
+    # blind vote it had itself replaced (``Vote.after_reveal``).
     if (
-        (outcome is not None or conflicts.exists())
+        revealed
         and get_stage_settings(review, stage).blind
         and Vote.objects.filter(record_id=vote.record_id, stage=stage).exclude(pk=vote.pk).exists()
     ):
+        blind = blind_vote_of(vote) or ("", "", "")
         ReservedVote.objects.update_or_create(
-            record_id=vote.record_id, stage=stage, defaults={"review": review, "reviewer": reviewer}
+            record_id=vote.record_id,
+            stage=stage,
+            defaults={
+                "review": review,
+                "reviewer": reviewer,
+                "blind_decision": blind[0],
+                "blind_reason": blind[1],
+                "blind_note": blind[2],
+            },
         )
     if outcome is not None:
         outcome.delete()
