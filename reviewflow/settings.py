@@ -188,6 +188,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 INVITATION_DAYS = env_int("INVITATION_DAYS", 14)
 
+# Database searches run from reviewflow (screening/connectors/): each service's base address
+# (tests point them at a local server), NCBI's optional API key (10 requests a second
+# instead of 3), the contact address NCBI and Europe PMC ask clients to send, and how
+# often a request is tried before a run gives up.
+PUBMED_EUTILS_URL = env_str("PUBMED_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/")
+PUBMED_API_KEY = env_str("PUBMED_API_KEY")
+EUROPEPMC_URL = env_str("EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webservices/rest/")
+EUROPEPMC_REQUESTS_PER_SECOND = env_int("EUROPEPMC_REQUESTS_PER_SECOND", 5)
+CONNECTOR_EMAIL = env_str("CONNECTOR_EMAIL")
+CONNECTOR_ATTEMPTS = env_int("CONNECTOR_ATTEMPTS", 5)
+
 # Sign-in throttling (reviewflow/reviews/throttling.py): failures counted in the database.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
@@ -247,7 +258,9 @@ if REDIS_URL:
 else:
     for sub in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The host is ignored by this transport; naming one keeps kombu from warning "No
+    # hostname was supplied" at every connection.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
@@ -269,6 +282,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The worker re-sends, this often, imports and deduplications waiting longer than this
 # (tasks the web process could not send while the worker stayed connected); 0: never.
 REQUEUE_INTERVAL_SECONDS = env_int("REQUEUE_INTERVAL_SECONDS", 300)
+# A running import or deduplication shows it is alive (Search.heartbeat_at) every quarter of
+# this; a worker restarts one silent for longer (its worker died whole), checking as often;
+# 0: never (a dead worker's import then waits for the broker to redeliver it).
+STALE_TASK_SECONDS = env_int("STALE_TASK_SECONDS", 120)
 # Sending a task tries twice, so a request answers within about four seconds when the broker
 # is down; what the task was for stays queued in the database and the worker sends it again
 # when it connects (reviewflow.broker.send_task, reviewflow.celery.RequeueQueuedSearches).

@@ -10,6 +10,8 @@ exports give them. Every other list derives from it:
 - the record fields of the REST API: the list gives the ``listed`` ones, a record's detail
   all of them (``api.identification``);
 - the columns of citation exports (``selectors.identification.EXPORT_COLUMNS``);
+- the fields whose HTML entities every importer decodes (``importers.base.finish``, by
+  ``verbatim``);
 - the fields deduplication reads and compares (``services.dedup.MATCH_COLUMNS``), the
   kind of value it writes when a primary takes a field from a duplicate, and what a field
   becomes when the primary gives it back (``Field.empty``).
@@ -49,6 +51,8 @@ class Field:
     abstracts are long, and a page of a hundred records should stay small).
     ``matched``: deduplication reads and compares it; ``match_opening``: only this many
     characters of it (the engine compares the opening of abstracts).
+    ``verbatim``: an identifier or a link, kept as the source wrote it; in every other text
+    field an import decodes HTML entities (``1&lt;p`` → ``1<p``), whatever the format.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Field:
     listed: bool = True
     matched: bool = False
     match_opening: int | None = None
+    verbatim: bool = False
 
     def __post_init__(self) -> None:
         if (self.kind is Kind.SHORT_TEXT) != (self.max_length is not None):
@@ -86,15 +91,15 @@ FIELDS: tuple[Field, ...] = (
     Field("volume", "Volume", SHORT_TEXT, 100, matched=True),
     Field("issue", "Issue", SHORT_TEXT, 100, matched=True),
     Field("pages", "Pages", SHORT_TEXT, 100, matched=True),
-    Field("doi", "DOI", SHORT_TEXT, 255, matched=True),
-    Field("pmid", "PMID", SHORT_TEXT, 20, matched=True),
-    Field("pmcid", "PMCID", SHORT_TEXT, 20),
-    Field("issn", "ISSN", SHORT_TEXT, 100),
-    Field("isbn", "ISBN", SHORT_TEXT, 100, matched=True),
+    Field("doi", "DOI", SHORT_TEXT, 255, matched=True, verbatim=True),
+    Field("pmid", "PMID", SHORT_TEXT, 20, matched=True, verbatim=True),
+    Field("pmcid", "PMCID", SHORT_TEXT, 20, verbatim=True),
+    Field("issn", "ISSN", SHORT_TEXT, 100, verbatim=True),
+    Field("isbn", "ISBN", SHORT_TEXT, 100, matched=True, verbatim=True),
     Field("keywords", "Keywords", LIST),
     Field("language", "Language", SHORT_TEXT, 100),
     Field("publication_type", "Publication type", SHORT_TEXT, 200, matched=True),
-    Field("url", "URL", TEXT),
+    Field("url", "URL", TEXT, verbatim=True),
 )
 
 NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -106,3 +111,5 @@ MAX_LENGTHS: Mapping[str, int] = MappingProxyType(
 LISTED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.listed)
 DETAIL_ONLY: tuple[str, ...] = tuple(f.name for f in FIELDS if not f.listed)
 MATCHED: tuple[Field, ...] = tuple(f for f in FIELDS if f.matched)
+# The text fields written by people (titles, names, …), not identifiers or links.
+PROSE: tuple[Field, ...] = tuple(f for f in FIELDS if not f.verbatim and f.kind is not INTEGER)

@@ -407,6 +407,9 @@ def _bibtex_entry(record: Mapping[str, Any], key: str) -> str:
     add("language", _latex(_text(get("language"))))
     add("abstract", _latex(_text(get("abstract"))))
     add("url", _verbatim(_text(get("url"))))
+    publication_type = _text(get("publication_type"))
+    if publication_type.lower() != entry_type:  # "Journal Article": what @article loses
+        add("type", _latex(publication_type))
     reason = _text(get("reason"))
     if reason:
         add("note", _latex(f"Excluded: {reason}"))

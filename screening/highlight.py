@@ -237,9 +237,19 @@ class Highlighter:
         return self._scan is None
 
     def highlight(self, text: str) -> SafeString:
-        """The text HTML-escaped, with the kept matches wrapped in ``<mark>``."""
+        """The text HTML-escaped, with the kept matches wrapped in ``<mark>``.
+
+        For plain text; a title or abstract goes through the ``source_text`` template
+        filters, which call :meth:`marks` on its text without the publisher's tags.
+        """
         if self._scan is None or not text:
             return mark_safe(html.escape(text))  # noqa: S308 - escaped
+        return _render(text, self.marks(text))
+
+    def marks(self, text: str) -> list[tuple[int, int, Kind]]:
+        """The kept matches as ``(start, end, kind)`` positions in ``text``, in order."""
+        if self._scan is None or not text:
+            return []
         folded = _fold_with_map(text)
         chars = folded.text
         candidates: list[tuple[int, int, Kind]] = []
@@ -267,7 +277,7 @@ class Highlighter:
                 found = term.pattern.match(chars, start)
                 if found is not None and found.end() > start:
                     candidates.append((*folded.original_span(start, found.end()), term.kind))
-        return _render(text, _resolve_overlaps(candidates, len(text)))
+        return _resolve_overlaps(candidates, len(text))
 
 
 def _is_word(char: str) -> bool:

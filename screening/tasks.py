@@ -8,7 +8,8 @@ from screening.services import identification
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def import_search(search_id: int, only_if_queued: bool = False) -> str:
     """Import one search's file; safe to run twice (the service restarts cleanly).
-    ``only_if_queued``: a re-sent task (``identification.requeue_queued_searches``)."""
+    ``only_if_queued``: a re-sent task (``identification.requeue_queued_searches``, or
+    ``restart_stale_imports`` when the worker running it died whole)."""
     return identification.run_import(search_id=search_id, only_if_queued=only_if_queued).status
 
 
@@ -18,7 +19,7 @@ def dedup_search(
 ) -> int:
     """Compare a newly imported search with the review (or all records); safe to re-run.
     ``only_if_pending``: skip a search whose deduplication has run since it was sent
-    (``identification.requeue_pending_dedups``)."""
+    (``identification.requeue_pending_dedups``, ``restart_stale_dedups``)."""
     from screening.services import dedup
 
     return dedup.run_dedup(
@@ -33,3 +34,12 @@ def retrain_ranking(review_id: int, stage: str) -> str:
     from screening.services import prioritisation
 
     return prioritisation.retrain_ranking(review_id=review_id, stage=stage).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_saved_search(run_id: int) -> str:
+    """Run a saved database search and import what it found; safe to run twice (nothing is
+    stored before the whole search is fetched, and a finished run is left alone)."""
+    from screening.services import connectors
+
+    return connectors.run_saved_search(run_id=run_id).status

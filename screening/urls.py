@@ -1,6 +1,7 @@
 from django.urls import path
 
-from screening.views import dedup, exports, identification, prioritisation, prisma
+from screening.views import dedup, exports, identification, labels, prioritisation, prisma
+from screening.views.connectors import saved_search_run, saved_searches
 from screening.views.fulltext import fulltext_attach, fulltext_pdf, fulltext_study
 from screening.views.screening import (
     agreement,
@@ -25,9 +26,21 @@ urlpatterns = [
         identification.search_delete,
         name="search-delete",
     ),
+    path("r/<slug:slug>/saved-searches/", saved_searches, name="saved-searches"),
+    path(
+        "r/<slug:slug>/saved-searches/<int:saved_search_id>/run/",
+        saved_search_run,
+        name="saved-search-run",
+    ),
     path("r/<slug:slug>/records/", identification.records, name="review-records"),
     path(
         "r/<slug:slug>/records/<int:record_id>/", identification.record_detail, name="record-detail"
+    ),
+    path("r/<slug:slug>/labels/", labels.labels_page, name="review-labels"),
+    path(
+        "r/<slug:slug>/records/<int:record_id>/labels/",
+        labels.record_labels,
+        name="record-labels",
     ),
     path("r/<slug:slug>/duplicates/", dedup.duplicate_queue, name="review-duplicates"),
     path(

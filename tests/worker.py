@@ -55,7 +55,8 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
 
-    def start(self, concurrency: int = 1) -> None:
+    def start(self, concurrency: int = 1, own_group: bool = False) -> None:
+        """``own_group``: in a process group of its own, so ``kill_whole`` can kill it."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "reviewflow.settings_test",
@@ -93,6 +94,7 @@ class Worker:
             env=env,
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
 
     def children(self) -> list[int]:
@@ -106,6 +108,19 @@ class Worker:
         assert children, "the worker has no pool process"
         os.kill(children[0], signal.SIGKILL)
         return children[0]
+
+    def kill_whole(self) -> None:
+        """SIGKILL the worker's whole process group (main process, pool, parser processes),
+        as a lost machine or a killed container would; it must have been started with
+        ``own_group``. Nothing of it can acknowledge, reject or requeue its task."""
+        assert self.proc is not None
+        assert os.getpgid(self.proc.pid) == self.proc.pid, "start(own_group=True) first"
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def replacement(self) -> Worker:
+        """A new worker (not started) on the same broker, data folder and queue."""
+        return Worker(self.broker, self.data_dir, self.queue)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -143,8 +158,11 @@ def parser_processes(parent: int | None = None) -> list[int]:
 
 
 @contextmanager
-def real_worker(broker: str, data_dir: Path, concurrency: int = 1) -> Iterator[Worker]:
-    """Point this process's Celery app at ``broker`` (not eager) and run a worker on it."""
+def real_worker(
+    broker: str, data_dir: Path, concurrency: int = 1, own_group: bool = False
+) -> Iterator[Worker]:
+    """Point this process's Celery app at ``broker`` (not eager) and run a worker on it
+    (``own_group``: see ``Worker.start``)."""
     queue = f"test-{uuid.uuid4().hex[:10]}"
     saved = {
         k: celery_app.conf[k]
@@ -160,7 +178,7 @@ def real_worker(broker: str, data_dir: Path, concurrency: int = 1) -> Iterator[W
     )
     _reset_connections()
     worker = Worker(broker, data_dir, queue)
-    worker.start(concurrency=concurrency)
+    worker.start(concurrency=concurrency, own_group=own_group)
     try:
         yield worker
     finally:

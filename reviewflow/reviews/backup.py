@@ -321,8 +321,9 @@ def backup_review(*, review: Review, path: Path) -> BackupSummary:
         ).count()
         if busy:
             raise ReviewflowError(
-                f"{busy} search(es) of “{review.slug}” are still importing: back up once "
-                "they have finished."
+                f"{busy} {'search' if busy == 1 else 'searches'} of “{review.slug}” "
+                f"{'is' if busy == 1 else 'are'} still importing: back up once "
+                f"{'it has' if busy == 1 else 'they have'} finished."
             )
     plan = backup_plan()
     usernames = dict(get_user_model()._base_manager.values_list("pk", "username"))

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.text import slugify
 
 from reviewflow.reviews.models import Review, Role
+
+
+def propose_slug(title: str) -> str:
+    """The address a review's title suggests (``slug.js`` proposes the same as it is typed)."""
+    return slugify(title)[:60].rstrip("-")
 
 
 class ReviewForm(forms.ModelForm):
@@ -12,10 +20,27 @@ class ReviewForm(forms.ModelForm):
         fields = ["title", "slug", "question", "protocol_registration"]
         widgets = {
             "question": forms.Textarea(attrs={"rows": 3}),
+            "slug": forms.TextInput(attrs={"data-slug-from": "id_title"}),
         }
         help_texts = {
-            "slug": "Short name used in addresses: lower-case letters, digits and hyphens.",
+            "slug": "Short name used in addresses: lower-case letters, digits and hyphens. "
+            "Proposed from the title; leave it empty to take the proposal.",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        if not data.get("slug") and "slug" not in self.errors:
+            # Empty: the title's proposal on a new review; an existing one keeps its own.
+            data["slug"] = (
+                self.instance.slug if self.instance.pk else propose_slug(data.get("title") or "")
+            )
+            if not data["slug"]:
+                self.add_error("slug", "Give the review a short name with letters or digits.")
+        return data
 
     def validate_unique(self) -> None:
         # The service reports a taken slug with a message of its own.

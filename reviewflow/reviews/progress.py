@@ -10,10 +10,17 @@ from django.db.models import Count, Q
 from reviewflow.reviews.models import Review
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 record``, ``2 records``: a count with its noun, never "record(s)"."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 @dataclass
 class ReviewProgress:
+    # Imported searches only: a failed or superseded search counts nowhere.
     searches: int = 0
     searches_running: int = 0
+    searches_failed: int = 0
     records: int = 0
     unique: int = 0
     pending_duplicates: int = 0
@@ -29,13 +36,45 @@ class ReviewProgress:
             return f"Full-text screening: {self.ft_included} included so far"
         if self.ta_settled:
             return f"Title/abstract screening: {self.ta_settled} of {self.unique} settled"
+        if self.searches_running:
+            return f"Importing {plural(self.searches_running, 'search', 'searches')}"
         if self.searches == 0:
             return "No searches imported yet"
-        if self.searches_running:
-            return f"Importing {self.searches_running} search(es)"
         if self.pending_duplicates:
-            return f"Deduplication: {self.pending_duplicates} pair(s) wait for a decision"
+            waits = "waits" if self.pending_duplicates == 1 else "wait"
+            return (
+                f"Deduplication: {plural(self.pending_duplicates, 'pair')} of possible "
+                f"duplicates {waits} for a decision"
+            )
         return "Identification done"
+
+    @property
+    def next_step(self) -> str:
+        """What the team should do next, in a sentence (the dashboard card says it)."""
+        if self.searches_failed:
+            return (
+                f"Fix {plural(self.searches_failed, 'failed search', 'failed searches')}: "
+                "upload the corrected file and delete the failed one."
+            )
+        if self.searches_running:
+            return "Wait for the imports to finish; the Searches page shows their progress."
+        if self.searches == 0:
+            return "Next: import the export file of each database search (Searches)."
+        if self.pending_duplicates:
+            return "Next: decide the possible duplicates (Duplicates)."
+        if self.conflicts:
+            return f"Next: resolve {plural(self.conflicts, 'conflict')} (Conflicts)."
+        if self.ta_settled < self.unique:
+            return (
+                f"Next: screen titles and abstracts — "
+                f"{plural(self.unique - self.ta_settled, 'record')} still open."
+            )
+        if self.ft_settled < self.ta_included:
+            return (
+                f"Next: screen full texts — {plural(self.ta_included - self.ft_settled, 'report')}"
+                " still open."
+            )
+        return "Next: extract data from the included studies and report (PRISMA)."
 
 
 def progress_for_reviews(reviews: Sequence[Review]) -> dict[int, ReviewProgress]:
@@ -58,12 +97,14 @@ def progress_for_reviews(reviews: Sequence[Review]) -> dict[int, ReviewProgress]
         Search.objects.filter(review_id__in=ids)
         .values("review_id")
         .annotate(
-            n=Count("id"),
+            n=Count("id", filter=Q(status=SearchStatus.DONE)),
             running=Count("id", filter=Q(status__in=[SearchStatus.QUEUED, SearchStatus.RUNNING])),
+            failed=Count("id", filter=Q(status=SearchStatus.FAILED)),
         )
     ):
         result[row["review_id"]].searches = row["n"]
         result[row["review_id"]].searches_running = row["running"]
+        result[row["review_id"]].searches_failed = row["failed"]
     for row in (
         Record.objects.filter(review_id__in=ids, search__status=SearchStatus.DONE)
         .values("review_id")

@@ -14,13 +14,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.params import text_param
+from reviewflow.errors import ReviewflowError
+from reviewflow.params import parse_int, text_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening import bibliography
-from screening.importers import FORMATS
+from screening.importers import ENCODINGS, FORMATS
 from screening.models import OtherMethod, Record, Search, SourceType
 from screening.selectors.identification import filter_records
+from screening.selectors.labels import filter_by_label
 from screening.services import identification
 
 
@@ -53,6 +55,7 @@ class SearchSerializer(serializers.ModelSerializer):
             "warnings",
             "failure",
             "dedup_pending",
+            "supersedes",
             "created_at",
             "finished_at",
         ]
@@ -71,11 +74,24 @@ class SearchUploadSerializer(serializers.Serializer):
     search_date = serializers.DateField(required=False, allow_null=True, default=None)
     search_string = serializers.CharField(required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
+    encoding = serializers.ChoiceField(
+        choices=["auto", *ENCODINGS],
+        default="auto",
+        help_text="The file's text encoding; auto detects it from the content.",
+    )
     column_map = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
         help_text='JSON object mapping column names to fields, e.g. {"Article Title": "title"}',
+    )
+    supersedes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The id of the earlier search this file is a new run of: it replaces that "
+        "search in every count. Without it, a file already imported is refused (409).",
     )
 
     def validate_column_map(self, value: str) -> dict[str, str]:
@@ -156,7 +172,9 @@ class SearchListView(GenericAPIView):
             search_date=v["search_date"],
             search_string=v["search_string"],
             fmt=v["format"],
+            encoding=v["encoding"],
             column_map=v["column_map"],
+            supersedes=v["supersedes"],
         )
         url = reverse("api-search", args=[access.review.slug, search.pk])
         return Response(
@@ -210,7 +228,7 @@ class RecordListView(ListAPIView):
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])
         params = self.request.query_params
-        return (
+        qs = (
             filter_records(
                 Record.objects.for_review(access.review),
                 q=text_param(params, "q"),
@@ -221,6 +239,13 @@ class RecordListView(ListAPIView):
             .select_related("search")
             .defer("raw", *bibliography.DETAIL_ONLY)
         )
+        if label := text_param(params, "label"):
+            # Records carrying the label as far as the caller may see (blind screening).
+            label_id = parse_int(label, min_value=1)
+            if label_id is None:
+                raise ReviewflowError("label: give a label's id, a whole number.", field="label")
+            qs = filter_by_label(qs, review=access.review, user=access.user, label=label_id)
+        return qs
 
 
 class RecordDetailView(RetrieveAPIView):

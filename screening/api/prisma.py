@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
-from screening.prisma import check, prisma_svg
+from screening.prisma import check, in_progress, prisma_svg
 from screening.services import prisma
 
 
@@ -27,15 +28,25 @@ class PrismaView(GenericAPIView):
         body["problems"] = [
             {"box": p.box, "message": p.message, "difference": p.difference} for p in check(counts)
         ]
+        body["in_progress"] = in_progress(counts)
         return Response(body)
 
 
 class PrismaSvgView(GenericAPIView):
     serializer_class = None
 
-    @extend_schema(responses={(200, "image/svg+xml"): str})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "draft", str, enum=["1"], description="1: frame what does not add up in red"
+            )
+        ],
+        responses={(200, "image/svg+xml"): str},
+    )
     def get(self, request: Request, slug: str) -> HttpResponse:
         access = get_review_for(request.user, slug)
+        draft = choice_param(request.query_params, "draft", choices=("1",), default="") == "1"
         return HttpResponse(
-            prisma_svg(prisma.prisma_counts(access.review)), content_type="image/svg+xml"
+            prisma_svg(prisma.prisma_counts(access.review), draft=draft),
+            content_type="image/svg+xml",
         )

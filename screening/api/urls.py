@@ -1,6 +1,11 @@
 from django.urls import path
 
-from screening.api import prioritisation, screening
+from screening.api import labels, prioritisation, screening
+from screening.api.connectors import (
+    SavedSearchDetailView,
+    SavedSearchListView,
+    SavedSearchRunView,
+)
 from screening.api.dedup import DuplicateListView, DuplicateResolveView, RecordUnmergeView
 from screening.api.identification import (
     RecordDetailView,
@@ -16,6 +21,21 @@ urlpatterns = [
         "reviews/<slug:slug>/searches/<int:search_id>/",
         SearchDetailView.as_view(),
         name="api-search",
+    ),
+    path(
+        "reviews/<slug:slug>/saved-searches/",
+        SavedSearchListView.as_view(),
+        name="api-saved-searches",
+    ),
+    path(
+        "reviews/<slug:slug>/saved-searches/<int:saved_search_id>/",
+        SavedSearchDetailView.as_view(),
+        name="api-saved-search",
+    ),
+    path(
+        "reviews/<slug:slug>/saved-searches/<int:saved_search_id>/run/",
+        SavedSearchRunView.as_view(),
+        name="api-saved-search-run",
     ),
     path("reviews/<slug:slug>/records/", RecordListView.as_view(), name="api-records"),
     path(
@@ -68,6 +88,17 @@ urlpatterns = [
         "reviews/<slug:slug>/conflicts/<int:conflict_id>/resolve/",
         screening.ConflictResolveView.as_view(),
         name="api-conflict-resolve",
+    ),
+    path("reviews/<slug:slug>/labels/", labels.LabelListView.as_view(), name="api-labels"),
+    path(
+        "reviews/<slug:slug>/labels/<int:label_id>/",
+        labels.LabelDetailView.as_view(),
+        name="api-label",
+    ),
+    path(
+        "reviews/<slug:slug>/records/<int:record_id>/labels/",
+        labels.RecordLabelListView.as_view(),
+        name="api-record-labels",
     ),
     path("reviews/<slug:slug>/prisma/", PrismaView.as_view(), name="api-prisma"),
     path("reviews/<slug:slug>/prisma.svg", PrismaSvgView.as_view(), name="api-prisma-svg"),

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 
-from screening.importers import FORMATS
-from screening.models import OtherMethod, SourceType
+from screening.importers import ENCODINGS, FORMATS
+from screening.models import OtherMethod, Search, SourceType
 
 SOURCES = [
     "PubMed",
@@ -48,6 +50,14 @@ class SearchUploadForm(forms.Form):
         choices=[("auto", "Detect from the content")] + [(f, f.upper()) for f in FORMATS],
         initial="auto",
     )
+    encoding = forms.ChoiceField(
+        choices=[("auto", "Detect automatically")] + list(ENCODINGS.items()),
+        initial="auto",
+        required=False,
+        help_text="Of text exports. Detection reads UTF-8, Windows-1252 and, from their "
+        "content, Chinese, Japanese, Korean, Cyrillic and other encodings; choose one if "
+        "the imported text looks garbled.",
+    )
     column_map = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -55,6 +65,24 @@ class SearchUploadForm(forms.Form):
         help_text="Optional, for CSV files with unusual headers: JSON such as "
         '{"Article Title": "title", "Summary": "abstract"}.',
     )
+
+    supersedes = forms.TypedChoiceField(
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="New run of",
+        help_text="Only when this file is a new run of a search already imported: it then "
+        "replaces that search in every count, instead of adding to it.",
+    )
+
+    def __init__(self, *args: Any, earlier: Iterable[Search] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[object, str]] = [("", "— (a search of its own)")]
+        choices += [(s.pk, s.describe()) for s in earlier]
+        self.fields["supersedes"].choices = choices  # type: ignore[attr-defined]
+
+    def clean_encoding(self) -> str:
+        return self.cleaned_data["encoding"] or "auto"
 
     def clean_column_map(self) -> dict[str, str]:
         raw = self.cleaned_data["column_map"].strip()

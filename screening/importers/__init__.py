@@ -17,12 +17,21 @@ from typing import BinaryIO, TextIO
 from .base import FileFormatError, ParsedRecord, ParseResult, Rejection
 from .detect import EMPTY_MESSAGE, ZIP_SIGNATURE, detect_format
 from .ebsco import parse_ebsco
-from .encoding import binary_stream, decode_head, read_head, sniff_encoding, text_stream
+from .encoding import (
+    ENCODINGS,
+    binary_stream,
+    check_encoding,
+    decode_head,
+    read_head,
+    sniff_encoding,
+    text_stream,
+)
 from .nbib import parse_nbib
 from .ris import parse_ris
 from .wos import parse_wos
 
 __all__ = [
+    "ENCODINGS",
     "FORMATS",
     "FileFormatError",
     "ParseResult",
@@ -47,6 +56,8 @@ FORMAT_NAMES = {
     "xlsx": "XLSX",
 }
 
+WARNING_LINES_SHOWN = 20  # lines listed for one kind of record warning
+
 _TAGGED: dict[str, Callable[[Iterable[str]], Iterator[ParseResult]]] = {
     "ris": parse_ris,
     "nbib": parse_nbib,
@@ -60,7 +71,8 @@ class ParsedFile:
     """A file being read: its format, encoding, file-level warnings and lazy results.
 
     ``warnings`` may grow while ``results`` is consumed (bytes that are not UTF-8 found
-    after the first 64 KB), so read it after the iteration.
+    after the first 64 KB) and when it ends (the records' own warnings, counted, with their
+    lines), so read it after the iteration.
     """
 
     format: str
@@ -70,25 +82,33 @@ class ParsedFile:
 
 
 def parse_file(
-    stream: BinaryIO, *, fmt: str = "auto", column_map: dict[str, str] | None = None
+    stream: BinaryIO,
+    *,
+    fmt: str = "auto",
+    column_map: dict[str, str] | None = None,
+    encoding: str = "auto",
 ) -> ParsedFile:
     """Open an uploaded export and return its records lazily.
 
     ``fmt`` is ``"auto"`` (detect from the content) or one of ``FORMATS``; ``column_map``
-    maps CSV/TSV/XLSX column headers to record fields. Raises ``FileFormatError`` when the
-    file is empty, binary or in no format we read.
+    maps CSV/TSV/XLSX column headers to record fields; ``encoding`` is ``"auto"`` (detect
+    it) or one of ``ENCODINGS`` (for text formats; XLSX and EndNote XML say their own).
+    Raises ``FileFormatError`` when the file is empty, binary or in no format we read.
     """
     if fmt != "auto" and fmt not in FORMATS:
         raise FileFormatError(f"unknown format {fmt!r}: use auto or one of {', '.join(FORMATS)}")
+    check_encoding(encoding)
     head = read_head(stream)
     if not head.strip():
         raise FileFormatError(EMPTY_MESSAGE)
     if fmt == "auto" and head.startswith(ZIP_SIGNATURE):
         fmt = detect_format(head, "")  # "xlsx", or the binary-file error for other ZIPs
     if fmt == "xlsx":
-        return ParsedFile("xlsx", "binary", [], _xlsx(head, stream, column_map))
+        warnings: list[str] = []
+        results = _gather_warnings(_xlsx(head, stream, column_map), warnings)
+        return ParsedFile("xlsx", "binary", warnings, results)
 
-    codec, encoding, bom_length, warnings = sniff_encoding(head)
+    codec, encoding, bom_length, warnings = sniff_encoding(head, encoding)
     text_head = decode_head(head, codec, bom_length)
     if not text_head.strip():
         raise FileFormatError(EMPTY_MESSAGE)
@@ -96,7 +116,9 @@ def parse_file(
         fmt = detect_format(head, text_head, columns=(column_map or {}).keys())
     if fmt == "endnote":
         # The XML parser reads the encoding from the XML declaration itself.
-        return ParsedFile("endnote", "xml", [], _endnote(head, stream))
+        warnings = []
+        results = _gather_warnings(_endnote(head, stream), warnings)
+        return ParsedFile("endnote", "xml", warnings, results)
 
     text = text_stream(head, stream, codec, bom_length, warnings)
     if fmt in _TAGGED:
@@ -105,7 +127,34 @@ def parse_file(
         results = _bibtex(text)
     else:
         results = _delimited(text, delimiter="\t" if fmt == "tsv" else None, column_map=column_map)
-    return ParsedFile(fmt, encoding, warnings, results)
+    return ParsedFile(fmt, encoding, warnings, _gather_warnings(results, warnings))
+
+
+def _gather_warnings(results: Iterator[ParseResult], warnings: list[str]) -> Iterator[ParseResult]:
+    """Pass ``results`` through; when they end, add the records' own warnings (a missing
+    ``TY`` line, an undefined BibTeX macro, …) to the file's ``warnings``, one line per
+    kind of warning: how many records it concerns and the lines they start on."""
+    lines_by_warning: dict[str, list[int]] = {}
+    for result in results:
+        if isinstance(result, ParsedRecord) and result.warnings:
+            for warning in result.warnings:
+                lines_by_warning.setdefault(warning, []).append(result.line)
+        yield result
+    for warning, lines in lines_by_warning.items():
+        warnings.append(_counted(warning, lines))
+
+
+def _counted(warning: str, lines: list[int]) -> str:
+    """``line 12: …``, or ``3 records: … (lines 12, 40, 77)``, the first lines only."""
+    if len(lines) == 1:
+        return f"line {lines[0]}: {warning}"
+    shown = ", ".join(str(line) for line in lines[:WARNING_LINES_SHOWN])
+    more = (
+        f" and {len(lines) - WARNING_LINES_SHOWN:,} more"
+        if len(lines) > WARNING_LINES_SHOWN
+        else ""
+    )
+    return f"{len(lines):,} records: {warning} (lines {shown}{more})"
 
 
 def _require_records(results: Iterator[ParseResult], fmt: str) -> Iterator[ParseResult]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
-from screening.bibliography import NAMES
+from screening.bibliography import NAMES, PROSE, Kind
 
 
 class FileFormatError(Exception):
@@ -76,14 +78,46 @@ ParseResult = ParsedRecord | Rejection
 NORMALISED_FIELDS = NAMES
 
 
+# The fields ``finish`` decodes HTML entities in, by kind.
+_PROSE_TEXTS = tuple(f.name for f in PROSE if f.kind is not Kind.LIST)
+_PROSE_LISTS = tuple(f.name for f in PROSE if f.kind is Kind.LIST)
+_prose_texts = attrgetter(*_PROSE_TEXTS)
+_prose_lists = attrgetter(*_PROSE_LISTS)
+
+
 def finish(record: ParsedRecord) -> ParseResult:
-    """Return the record, or a rejection when it carries nothing that identifies it."""
+    """Return the record, or a rejection when it carries nothing that identifies it.
+
+    HTML entities in its text fields (not in identifiers and links) are decoded here, for
+    every format alike: Scopus writes ``p &lt; 0.001`` in RIS as CSV exports and BibTeX
+    do. Markup itself (``<sup>``) is kept as the publisher wrote it.
+    """
+    # One look for "&" over all the text: most records have no entity at all.
+    if "&" in "".join(_prose_texts(record)) or "&" in "".join(
+        chain.from_iterable(_prose_lists(record))
+    ):
+        _decode_entities(record)
     if not record.has_identifying_content():
         return Rejection(
             line=record.line,
             message="record has no title, authors, journal, DOI, PMID or URL",
         )
     return record
+
+
+def _decode_entities(record: ParsedRecord) -> None:
+    for name in _PROSE_TEXTS:
+        value = getattr(record, name)
+        if "&" in value:
+            value = unescape_entities(value)
+            # An abstract keeps its spacing as written (importers do not clean it either);
+            # other fields are cleaned again, as an entity may have been a space.
+            setattr(record, name, value if name == "abstract" else clean_text(value))
+    for name in _PROSE_LISTS:
+        values = getattr(record, name)
+        if any("&" in value for value in values):
+            decoded = (clean_text(unescape_entities(value)) for value in values)
+            setattr(record, name, [value for value in decoded if value])
 
 
 # ---------------------------------------------------------------- normalisers
@@ -171,6 +205,22 @@ def cached_author(value: str) -> str:
     return normalise_author(value)
 
 
+def split_authors(values: Sequence[str]) -> list[str]:
+    """Authors from tagged lines, one or several a line: some sources put a whole list on
+    one ``AU`` line, separated by ``;`` (``AU Joffe, Hadine; Hall, Janet E``)."""
+    if ";" not in "".join(values):  # one name a line: the usual case, at C speed
+        return list(filter(None, map(cached_author, values)))
+    authors: list[str] = []
+    for value in values:
+        if ";" in value:
+            # Decoded first: "M&uuml;ller" is one name, not two.
+            value = unescape_entities(value) if "&" in value else value
+            authors.extend(filter(None, map(cached_author, value.split(";"))))
+        elif name := cached_author(value):
+            authors.append(name)
+    return authors
+
+
 _PMID_RE = re.compile(r"\d{1,9}")
 _PMCID_RE = re.compile(r"PMC\d+", re.IGNORECASE)
 
@@ -206,6 +256,8 @@ def split_keywords(values: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for value in values:
+        if ";" in value and "&" in value:  # "Sj&ouml;gren syndrome" is one keyword
+            value = unescape_entities(value)
         parts = _KEYWORD_SPLIT_RE.split(value) if ";" in value or "\n" in value else (value,)
         for part in parts:
             # clean_text, inlined: a file has as many keywords as lines of everything else.

@@ -43,6 +43,7 @@ from bibtexparser.model import (
     MiddlewareErrorBlock,
     ParsingFailedBlock,
 )
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from .base import (
     FileFormatError,
@@ -58,7 +59,6 @@ from .base import (
     normalise_pmcid,
     normalise_pmid,
     parse_year,
-    unescape_entities,
 )
 
 __all__ = ["parse_bibtex"]
@@ -94,6 +94,11 @@ _LATEX_SPECIAL_RE = re.compile(r"[\\{}~$]|--|``|''")
 _BARE_SPECIAL_RE = re.compile(r"(?<!\\)([&%])")
 _ESCAPED_CHAR_RE = re.compile(r"\\([_%&#$])")
 _PMID_NOTE_RE = re.compile(r"PMID:?\s*(\d{1,9})", re.IGNORECASE)
+# A BibTeX macro name: not starting with a digit, no spaces or delimiters.
+_MACRO_RE = re.compile(r"[^\d\s\"#%'(),={}][^\s\"#%'(),={}]*")
+_MONTH_MACROS = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+)
 _PAGES_DASH_RE = re.compile(r"\s*[-\u2013\u2014]+\s*")
 
 
@@ -142,7 +147,7 @@ class _DecodeLatex(LatexDecodingMiddleware):
     """
 
     def __init__(self) -> None:
-        super().__init__(allow_inplace_modification=True)
+        super().__init__(allow_inplace_modification=True, decoder=_latex_decoder())
 
     def _decode(self, value: str, errors: list[str]) -> str:
         if not _LATEX_SPECIAL_RE.search(value):
@@ -169,6 +174,22 @@ class _DecodeLatex(LatexDecodingMiddleware):
         if errors:
             return MiddlewareErrorBlock(block=entry, error=PartialMiddlewareException(errors))
         return entry
+
+
+def _latex_decoder() -> LatexNodes2Text:
+    """bibtexparser's decoder (its ``\\url`` rule, math kept as typed), with ``^`` read
+    back as the caret BibTeX exports write as ``\\textasciicircum{}`` (pylatexenc reads it
+    as the modifier letter U+02C6)."""
+    context = get_default_latex_context_db()
+    context.add_context_category(
+        "reviewflow",
+        prepend=True,
+        macros=[
+            MacroTextSpec("url", simplify_repl="%s"),
+            MacroTextSpec("textasciicircum", simplify_repl="^"),
+        ],
+    )
+    return LatexNodes2Text(latex_context=context, keep_braced_groups=False, math_mode="verbatim")
 
 
 @cache
@@ -271,6 +292,10 @@ def _read_entry(
     raw: dict[str, list[str]] = {"ENTRYTYPE": [entry.entry_type], "ID": [entry.key]}
     for field in entry.fields:
         raw.setdefault(field.key, []).append(str(field.value))
+        if field.enclosing == "no-enclosing" and _is_undefined_macro(field.value, library):
+            warnings.append(
+                f"{field.key} = {field.value}: no @string defines {field.value!r}; kept as written"
+            )
 
     block: Block = entry
     for middleware in _decode_stack():
@@ -295,7 +320,7 @@ def _read_entry(
                 if isinstance(value, str) and clean_text(value):
                     if key in _VERBATIM_FIELDS:  # "10.1007/x\_3" as WoS writes it
                         return clean_text(_ESCAPED_CHAR_RE.sub(r"\1", value))
-                    return clean_text(unescape_entities(value))
+                    return clean_text(value)  # ``finish`` decodes HTML entities
         return ""
 
     url = text("url", "link")
@@ -319,11 +344,23 @@ def _read_entry(
         isbn=normalise_isbn(text("isbn")),
         keywords=_keywords(text("keywords", "keyword")),
         language=text("language", "langid"),
-        publication_type=entry.entry_type.strip().lower(),
+        # Our BibTeX export writes a type the entry type cannot say (``Journal Article``)
+        # in ``type``, as biblatex does for a thesis's or report's type.
+        publication_type=text("type") or entry.entry_type.strip().lower(),
         url=url.split(" ")[0] if url else "",
         warnings=warnings,
     )
     return finish(record)
+
+
+def _is_undefined_macro(value: Any, library: Library) -> bool:
+    """Whether a value written without braces or quotes is a name that no ``@string`` of
+    the file defines (``journal = jomch``). BibTeX's month names are always defined;
+    a concatenation (``jcc # { x}``) is left alone."""
+    if not isinstance(value, str) or not _MACRO_RE.fullmatch(value):
+        return False
+    name = value.lower()
+    return name not in _MONTH_MACROS and all(key.lower() != name for key in library.strings_dict)
 
 
 def _authors(values: list[Any]) -> list[str]:

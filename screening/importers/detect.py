@@ -25,6 +25,9 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 
 # RIS: "TY  - JOUR" (some writers use one space before the dash).
 _RIS_RE = re.compile(r"^TY {1,2}-", re.MULTILINE)
+# RIS whose records lack their TY line: "ER  -" ends records, other two-letter tags fill them.
+_RIS_ER_RE = re.compile(r"^ER {1,2}-", re.MULTILINE)
+_RIS_TAG_RE = re.compile(r"^[A-Z][A-Z0-9] {1,2}- ", re.MULTILINE)
 # MEDLINE: the tag is left-justified in four columns, then "- ": "PMID- ", "FAU - ", "AU  - ".
 _NBIB_PMID_RE = re.compile(r"^PMID- ", re.MULTILINE)
 _NBIB_LONG_TAG_RE = re.compile(r"^(?:OWN |STAT|FAU |TI  |DP  |LID |AID |OID )- ", re.MULTILINE)
@@ -74,6 +77,8 @@ def detect_format(head: bytes, text_head: str, *, columns: Iterable[str] = ()) -
         return "ris"
     if _NBIB_PMID_RE.search(text) or len(set(_NBIB_LONG_TAG_RE.findall(text))) >= 2:
         return "nbib"
+    if _RIS_ER_RE.search(text) and _RIS_TAG_RE.search(text):
+        return "ris"  # each record is imported with a warning that its TY line is missing
     if _WOS_RE.match(stripped):
         return "wos"
     if stripped.startswith(("{", "[")):

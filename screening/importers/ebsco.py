@@ -48,10 +48,10 @@ from .base import (
     ParseResult,
     clean_text,
     finish,
-    normalise_author,
     normalise_doi,
     normalise_pmcid,
     normalise_pmid,
+    split_authors,
     split_issn_isbn,
     split_keywords,
     year_from,
@@ -193,12 +193,7 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         if not pages and (pp := _SOURCE_PAGES_RE.search(source)):
             pages = pp.group(1).replace(" ", "")
 
-    authors: list[str] = []
-    for value in raw.get("Authors", ()):
-        for part in value.split(";"):
-            name = normalise_author(part)
-            if name:
-                authors.append(name)
+    authors = split_authors(raw.get("Authors", ()))
 
     database = _joined(raw, "Database").lower()
     accession = _joined(raw, "Accession Number")

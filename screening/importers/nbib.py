@@ -5,6 +5,8 @@ Each line is a tag left-justified in four columns, ``- `` and a value (``PMID- 1
 value above it. Records are separated by blank lines and start with ``PMID-`` (ERIC's start
 with ``OWN -`` and have no PMID). A ``PMID-`` line also starts a new record when no blank
 line came before it, and the last record needs no blank line or line ending after it.
+Some writers leave out the space of ``PMID-22664220``, or give a title or an abstract on
+several ``TI``/``AB`` lines (joined into one value here).
 
 A 100,000-record export has five million lines, too many to look at one by one in Python.
 The text is read in small chunks, each cut where a record must start (a blank line, or a
@@ -25,13 +27,13 @@ from typing import TextIO
 from .base import (
     ParsedRecord,
     ParseResult,
-    cached_author,
     clean_text,
     finish,
     first,
     normalise_doi,
     normalise_pmcid,
     normalise_pmid,
+    split_authors,
     split_issn_isbn,
     split_keywords,
     year_from,
@@ -43,7 +45,10 @@ from .base import (
 CHUNK_SIZE = 1 << 13
 
 # "PMID- 1", "FAU - Smith, J", "AU  - Smith J", "AB  -" (empty); the tag fills four columns.
-_TAG_RE = re.compile(r"([A-Z][A-Z0-9]{1,3}) {0,3}-(?: (.*)|\s*$)")
+# Some writers leave out the space after "PMID-" ("PMID-22664220"): group 3 takes it.
+_TAG_RE = re.compile(r"([A-Z][A-Z0-9]{1,3}) {0,3}-(?: (.*)|(?<=PMID-)(\S.*)|\s*$)")
+# The same, for the chunk readers, which expect the space ("\n" first: a fast search).
+_BARE_PMID_RE = re.compile(r"\nPMID-(?=\S)")
 # One field of a block: its tag line and the continuation lines below it. Every line this
 # takes, the line reader reads the same way (a tag line, or an indented line with text).
 _FIELD_RE = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- (.*(?:\n +\S.*)*)", re.MULTILINE)
@@ -115,6 +120,9 @@ def _blocks(chunks: Iterable[str], chunk_size: int) -> Iterator[tuple[Raw, int]]
     line = 1  # the line ``carry`` starts on
     for chunk in chunks:
         text = carry + chunk if carry else chunk
+        text = _BARE_PMID_RE.sub("\nPMID- ", text)
+        if text.startswith("PMID-") and text[5:6].strip():
+            text = f"PMID- {text[5:]}"
         if (cut := text.rfind("\n\n")) >= 0:
             line += (yield from _read_text(text, cut, line, reader)) + 1
             carry = text[cut + 2 :]
@@ -287,7 +295,7 @@ class _LineReader:
                     # Text outside a record (before the first tag) is skipped.
                     continue
                 tag = m.group(1)
-                value = (m.group(2) or "").strip()
+                value = (m.group(2) or m.group(3) or "").strip()
             if not raw:
                 start = lineno
             elif tag == "PMID":  # a new record without a blank line before it
@@ -335,9 +343,9 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         line=line,
         record_id=pmid or str(position),
         raw=raw,
-        title=first(raw, "TI", "BTI", "CTI"),
-        abstract=next(filter(None, get("AB", ())), ""),  # lines already joined
-        authors=list(filter(None, map(cached_author, authors))),
+        title=_all_of(raw, "TI") or first(raw, "BTI", "CTI"),
+        abstract=_all_of(raw, "AB"),
+        authors=split_authors(authors),
         year=year_from(get("DP", []) + get("DEP", [])),
         journal=first(raw, "JT", "TA", "BTI"),
         volume=first(raw, "VI"),
@@ -354,6 +362,18 @@ def _build(raw: dict[str, list[str]], line: int, position: int) -> ParseResult:
         url=url,
     )
     return finish(record)
+
+
+def _all_of(raw: Raw, tag: str) -> str:
+    """A text field: on one line with its continuation lines (already joined), or, as some
+    writers give titles and abstracts, on several lines with the same tag: all of them.
+    A title is cleaned as ``first`` cleans it; an abstract on one line is kept as it is."""
+    values = raw.get(tag)
+    if not values:
+        return ""
+    if len(values) == 1 or not any(values[1:]):
+        return first(raw, tag) if tag != "AB" else values[0]
+    return clean_text(" ".join(values))
 
 
 def _publication_type(values: list[str] | None) -> str:

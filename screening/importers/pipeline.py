@@ -221,9 +221,10 @@ class InProcess:
         column_map: dict[str, str] | None,
         maxlen: Mapping[str, int] = MAX_LENGTHS,
         gzip_limit: int,
+        encoding: str = "auto",
     ):
         self._stream, self._counting = open_stored(stream, gzip_limit)
-        parsed = parse_file(self._stream, fmt=fmt, column_map=column_map)
+        parsed = parse_file(self._stream, fmt=fmt, column_map=column_map, encoding=encoding)
         self.format, self.encoding, self.warnings = parsed.format, parsed.encoding, parsed.warnings
         self.items: Iterator[Item] = items_of(parsed.results, maxlen)
 
@@ -272,7 +273,12 @@ def child_main(config: dict[str, Any], out: IO[bytes]) -> None:
     try:
         with open(config["path"], "rb") as raw:  # noqa: PTH123 - a plain binary read
             stream, counting = open_stored(raw, int(config["gzip_limit"]))
-            parsed = parse_file(stream, fmt=config["format"], column_map=config["column_map"])
+            parsed = parse_file(
+                stream,
+                fmt=config["format"],
+                column_map=config["column_map"],
+                encoding=config.get("encoding", "auto"),
+            )
             _write_frame(out, ("head", parsed.format, parsed.encoding, list(parsed.warnings)))
             for item in items_of(parsed.results, config["maxlen"]):
                 chunk.append((item.line, item.message) if isinstance(item, Rejection) else item)
@@ -313,10 +319,12 @@ class ParserProcess:
         column_map: dict[str, str] | None,
         maxlen: Mapping[str, int] = MAX_LENGTHS,
         gzip_limit: int,
+        encoding: str = "auto",
     ):
         config = {
             "path": str(path),
             "format": fmt,
+            "encoding": encoding,
             "column_map": column_map,
             "maxlen": dict(maxlen),
             "gzip_limit": gzip_limit,

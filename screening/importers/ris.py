@@ -38,12 +38,12 @@ from .base import (
     FileFormatError,
     ParsedRecord,
     ParseResult,
-    cached_author,
     clean_text,
     finish,
     normalise_doi,
     normalise_pmcid,
     normalise_pmid,
+    split_authors,
     split_issn_isbn,
     split_keywords,
     year_from,
@@ -234,12 +234,7 @@ def _record(block: _Block, position: int) -> ParsedRecord:
     if not kind or len(kind) > 40 or "[" in kind or "doi" in kind.lower():
         kind = _pick(raw, "TY")
 
-    authors = []
-    for tag in ("AU", "A1"):
-        for value in get(tag, ()):
-            name = cached_author(value)
-            if name:
-                authors.append(name)
+    authors = split_authors(get("AU", []) + get("A1", []))
 
     return ParsedRecord(
         line=block.line,

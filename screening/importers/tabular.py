@@ -501,11 +501,11 @@ def _read_row(line: int, position: int, cells: list[str], layout: _Layout) -> Pa
         line=line,
         record_id=cell("record_id") or str(position),
         raw=raw,
-        title=unescape_entities(cell("title")),
-        abstract=unescape_entities(cell("abstract")),
+        title=cell("title"),
+        abstract=cell("abstract"),
         authors=authors,
         year=parse_year(cell("year")) or parse_year(parsed("year") or openurl.get("date")),
-        journal=unescape_entities(cell("journal") or (source.group("journal") if source else "")),
+        journal=cell("journal") or (source.group("journal") if source else ""),
         volume=cell("volume") or parsed("volume") or openurl.get("volume", ""),
         issue=cell("issue") or parsed("issue") or openurl.get("issue", ""),
         pages=cell("pages")
@@ -558,6 +558,8 @@ def _split_authors(value: str) -> list[str]:
     value = clean_text(value)
     if not value:
         return []
+    if ";" in value and "&" in value:  # "M&uuml;ller" is one name, not two
+        value = unescape_entities(value)
     if ";" in value:
         parts = value.split(";")
     elif "," in value and _AND_RE.search(value):

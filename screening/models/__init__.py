@@ -1,5 +1,11 @@
 """The screening app's models, one module per topic; all importable from here."""
 
+from screening.models.connectors import (
+    ConnectorSource,
+    RunStatus,
+    SavedSearch,
+    SavedSearchRun,
+)
 from screening.models.dedup import (
     DuplicatePair,
     PairDecision,
@@ -17,6 +23,12 @@ from screening.models.identification import (
     SearchQuerySet,
     SearchStatus,
     SourceType,
+)
+from screening.models.labels import (
+    LABEL_KEYS,
+    Label,
+    LabelColour,
+    RecordLabel,
 )
 from screening.models.prioritisation import (
     RankingRun,
@@ -76,4 +88,12 @@ __all__ = [
     "RankingRun",
     "RelevanceScore",
     "StoppingDecision",
+    "LABEL_KEYS",
+    "LabelColour",
+    "Label",
+    "RecordLabel",
+    "ConnectorSource",
+    "RunStatus",
+    "SavedSearch",
+    "SavedSearchRun",
 ]

@@ -31,11 +31,18 @@ class SearchStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    # Replaced by a new run of the same search (``Search.supersedes``): its records are gone
+    # and it counts nowhere; the row stays as the history of what was searched when.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 class SearchQuerySet(models.QuerySet["Search"]):
     def for_review(self, review: Review) -> SearchQuerySet:
         return self.filter(review=review)
+
+    def counted(self) -> SearchQuerySet:
+        """Searches whose records count (PRISMA, the dashboard): imported, not replaced."""
+        return self.filter(status=SearchStatus.DONE)
 
 
 class Search(models.Model):
@@ -60,6 +67,9 @@ class Search(models.Model):
     format_requested = models.CharField(max_length=10, default="auto")
     format = models.CharField(max_length=10, blank=True)
     column_map = models.JSONField(default=dict, blank=True)
+    encoding_requested = models.CharField(
+        max_length=20, default="auto", help_text="auto (detect), or the encoding the uploader named"
+    )
     encoding = models.CharField(max_length=20, blank=True)
     status = models.CharField(
         max_length=10, choices=SearchStatus.choices, default=SearchStatus.QUEUED
@@ -82,6 +92,23 @@ class Search(models.Model):
     # compares this search's records: while set, the worker sends the deduplication again
     # each time it connects to the broker (a Redis restart loses the messages it held).
     dedup_requested_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life of the import (while ``running``) or of the deduplication (while
+    # one runs for this search; cleared when it ends): a worker restarts a task silent for
+    # ``STALE_TASK_SECONDS``, whose whole worker died (``identification.restart_stale_imports``).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Fingerprints that keep one export from counting twice in PRISMA: the SHA-256 of the
+    # file's bytes (inflated when gzipped), set on upload; and of the sorted identities of
+    # its records (DOI, else PMID, else title and year), set when the import ends.
+    content_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    records_sha256 = models.CharField(max_length=64, blank=True)
+    supersedes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="superseded_by",
+        help_text="The earlier search this one is a new run of; it replaces it once imported.",
+    )
 
     objects = SearchQuerySet.as_manager()
 
@@ -92,6 +119,7 @@ class Search(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name_plural = "searches"
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=SearchStatus.values), name="search_status_valid"
@@ -114,7 +142,12 @@ class Search(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (SearchStatus.DONE, SearchStatus.FAILED)
+        return self.status in (SearchStatus.DONE, SearchStatus.FAILED, SearchStatus.SUPERSEDED)
+
+    def describe(self) -> str:
+        """How a message names this search: source, date and file."""
+        when = self.search_date or timezone.localtime(self.created_at).date()
+        return f"{self.source}, {when.day} {when:%b %Y}, {self.filename} (search {self.pk})"
 
     @property
     def dedup_pending(self) -> bool:
@@ -218,3 +251,30 @@ class Record(models.Model):
     @property
     def first_author(self) -> str:
         return self.authors[0] if self.authors else ""
+
+    @property
+    def publication_type_display(self) -> str:
+        """The publication type in words: a RIS type code (``JOUR``) as what it means."""
+        return RIS_TYPES.get(self.publication_type.strip().upper(), self.publication_type)
+
+
+# The RIS reference types exports use most, as a reader would say them.
+RIS_TYPES = {
+    "ABST": "Abstract",
+    "BOOK": "Book",
+    "CHAP": "Book chapter",
+    "CONF": "Conference proceedings",
+    "CPAPER": "Conference paper",
+    "DATA": "Dataset",
+    "EJOUR": "Electronic article",
+    "ELEC": "Web page",
+    "GEN": "Generic",
+    "JFULL": "Journal (full)",
+    "JOUR": "Journal article",
+    "MGZN": "Magazine article",
+    "NEWS": "Newspaper article",
+    "RPRT": "Report",
+    "SER": "Serial publication",
+    "THES": "Thesis",
+    "UNPB": "Unpublished work",
+}

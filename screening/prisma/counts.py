@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["LIST_FIELDS", "NUMBER_FIELDS", "PrismaCounts", "Problem", "check"]
+__all__ = ["LIST_FIELDS", "NUMBER_FIELDS", "PrismaCounts", "Problem", "check", "in_progress"]
 
 Named = list[tuple[str, int]]
 
@@ -94,6 +94,12 @@ class PrismaCounts:
     total_reports: int | None = None
     updated: bool = False
     other_methods: bool = False
+    # Not in the template: what is still being screened, so that a review in progress is
+    # not taken for a diagram that does not add up (``check`` sets these aside, and
+    # ``in_progress`` says them). ``None``: not known (counts read from a CSV, say).
+    records_open: int | None = None
+    dbr_reports_open: int | None = None
+    other_reports_open: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The counts keyed by field name; list fields as ``[{"name", "n"}]``."""
@@ -166,8 +172,23 @@ class _Checker:
         self.counts = counts
         self.problems: list[Problem] = []
 
-    def compare(self, box: str, shown: int | None, expected: int | None, how: str) -> None:
-        if shown is None or expected is None or shown == expected:
+    def compare(
+        self,
+        box: str,
+        shown: int | None,
+        expected: int | None,
+        how: str,
+        still_open: int | None = None,
+        open_what: str = "",
+    ) -> None:
+        """A problem when ``shown`` differs from ``expected``; ``still_open`` items are not
+        yet in ``shown`` (still being screened) and are set aside, not reported."""
+        if shown is None or expected is None:
+            return
+        if still_open:
+            expected -= still_open
+            how = f"{how} (with the {still_open} {open_what} still open set aside)"
+        if shown == expected:
             return
         difference = shown - expected
         gap = f"{-difference} missing" if difference < 0 else f"{difference} too many"
@@ -190,10 +211,24 @@ class _Checker:
         reasons: Named = getattr(c, f"{prefix}_excluded")
         if prefix == "dbr":
             sought_from = _minus(c.records_screened, c.records_excluded)
-            self.compare("dbr_sought_reports", sought, sought_from, "screened − excluded gives")
+            self.compare(
+                "dbr_sought_reports",
+                sought,
+                sought_from,
+                "screened − excluded gives",
+                c.records_open,
+                "records",
+            )
         not_retrieved = getattr(c, f"{prefix}_notretrieved_reports")
         assessed_from = _minus(sought, not_retrieved)
-        self.compare(f"{prefix}_assessed", assessed, assessed_from, "sought − not retrieved gives")
+        self.compare(
+            f"{prefix}_assessed",
+            assessed,
+            assessed_from,
+            "sought − not retrieved gives",
+            getattr(c, f"{prefix}_reports_open"),
+            "reports",
+        )
         excluded_from = _minus(assessed, getattr(c, f"{prefix}_included_reports"))
         self.compare(
             f"{prefix}_excluded",
@@ -256,3 +291,22 @@ def check(c: PrismaCounts) -> list[Problem]:
     how += " give"
     checker.compare("new_reports", c.new_reports, included, how)
     return checker.problems
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def in_progress(c: PrismaCounts) -> list[str]:
+    """What is still being screened, one calm sentence per stage (empty when done): the
+    boxes below these stages grow as it is screened, and ``check`` sets it aside."""
+    notes = []
+    if c.records_open:
+        notes.append(
+            f"Screening in progress: {_count(c.records_open, 'record')} still open at "
+            "title/abstract."
+        )
+    reports = (c.dbr_reports_open or 0) + ((c.other_reports_open or 0) if c.other_methods else 0)
+    if reports:
+        notes.append(f"Full-text screening in progress: {_count(reports, 'report')} still open.")
+    return notes

@@ -10,8 +10,9 @@ column. Rows are shared across columns (Identification; Screening in three steps
 Included), so a box and the box it flows into line up as in the official templates. A box
 grows with its text; boxes on the main path of a row share one height.
 
-When ``check(counts)`` finds problems, the boxes concerned get a red frame and a red panel
-under the footnotes says what is wrong, so an inconsistent figure is never silently drawn.
+In a draft (``build_layout(counts, draft=True)``), when ``check(counts)`` finds problems the
+boxes concerned get a red frame and a red panel under the footnotes says what is wrong; a
+figure for a report is drawn without them (the page and the API say what is wrong).
 """
 
 from __future__ import annotations
@@ -534,10 +535,12 @@ def _notes(width: float, top: float, problems: Sequence[Problem]) -> tuple[list[
     return boxes, y
 
 
-def build_layout(counts: PrismaCounts) -> Layout:
-    """The diagram for ``counts``: the template chosen by ``updated`` and ``other_methods``,
-    with the red warning panel when ``check(counts)`` finds problems."""
-    problems = tuple(check(counts))
+def build_layout(counts: PrismaCounts, *, draft: bool = False) -> Layout:
+    """The diagram for ``counts``: the template chosen by ``updated`` and ``other_methods``.
+    A ``draft`` (the page, or an export an owner asks a draft of) frames the boxes that do
+    not add up in red, with a red panel naming each problem (``check``); a figure for a
+    report never carries them."""
+    problems = tuple(check(counts)) if draft else ()
     flagged = {FIELD_BOX[p.box] for p in problems if p.box in FIELD_BOX}
     cols = _Columns.for_counts(counts)
     boxes = _headings(counts, cols)

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Substr
 from django.utils import timezone
 
 from reviewflow import bulk
 from reviewflow.errors import ReviewflowError
+from reviewflow.heartbeat import beat_every, beating, later_beat
 from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import audit_fields, record_audit
 from screening import bibliography
@@ -131,7 +132,33 @@ def run_dedup(
     it compared; with ``only_if_pending`` (the task an import sends, and its re-sent copies)
     it does nothing when that mark is already clear, so a re-sent task that was not lost
     after all does not run a second time.
+
+    While it runs, the searches it is for carry a heartbeat (``Search.heartbeat_at``), so
+    a worker restarts it if its own worker dies whole (``restart_stale_dedups``).
     """
+    running = Search.objects.filter(
+        review_id=review_id, status=SearchStatus.DONE, dedup_requested_at__isnull=False
+    )
+    if search_id is not None:
+        running = running.filter(pk=search_id)
+
+    def beat() -> None:
+        # Rows another run is clearing (it holds them until it commits) need no beat, and
+        # waiting for them while holding others could deadlock with that run.
+        with transaction.atomic():
+            ids = list(running.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            Search.objects.filter(pk__in=ids).update(heartbeat_at=later_beat(timezone.now()))
+
+    beat()
+    # On SQLite the run holds the database's write lock from start to end, so no beat could
+    # be written meanwhile; nor can a restart pass claim it (that is a write too) until the
+    # run has committed (mark cleared: nothing to restart) or died (lock freed).
+    every = 0.0 if connection.vendor == "sqlite" else beat_every()
+    with beating(beat, every=every):
+        return _run_dedup(review_id=review_id, search_id=search_id, only_if_pending=only_if_pending)
+
+
+def _run_dedup(*, review_id: int, search_id: int | None, only_if_pending: bool) -> DedupResult:
     with transaction.atomic():
         review = _lock(review_id)
         # Read before the records: a search that finishes importing after this read is not
@@ -165,7 +192,9 @@ def run_dedup(
         ).count()
         result.clusters = len(_existing_clusters(review))
         if pending_ids:
-            Search.objects.filter(pk__in=pending_ids).update(dedup_requested_at=None)
+            Search.objects.filter(pk__in=pending_ids).update(
+                dedup_requested_at=None, heartbeat_at=None
+            )
         record_audit(
             review=review,
             actor=None,

@@ -25,15 +25,17 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, reset_queries, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from reviewflow import bulk
 from reviewflow.broker import send_task, task_named
 from reviewflow.errors import ReviewflowError
+from reviewflow.heartbeat import beating, later_beat
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
 from screening import bibliography
-from screening.importers import FORMATS, FileFormatError, Rejection
+from screening.importers import ENCODINGS, FORMATS, FileFormatError, Rejection
 from screening.importers.pipeline import (
     READ_ERRORS,
     VALUE_COLUMNS,
@@ -43,7 +45,14 @@ from screening.importers.pipeline import (
     ParserProcess,
 )
 from screening.importers.tabular import FIELD_NAMES
-from screening.models import OtherMethod, Record, Search, SearchStatus, SourceType
+from screening.models import (
+    OtherMethod,
+    Record,
+    Search,
+    SearchQuerySet,
+    SearchStatus,
+    SourceType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +90,15 @@ def create_search(
     search_string: str = "",
     fmt: str = "auto",
     column_map: dict[str, str] | None = None,
+    encoding: str = "auto",
+    supersedes: int | None = None,
 ) -> Search:
-    """Store an uploaded export as a new search and queue its import after commit."""
+    """Store an uploaded export as a new search and queue its import after commit.
+
+    A file whose content was already imported into the review is refused
+    (``RepeatedSearch``, naming the earlier search) unless ``supersedes`` names that
+    search: the new one is then a new run of it and replaces it once imported.
+    """
     source = source.strip()
     if not source:
         raise ReviewflowError("Name the source of this search (e.g. PubMed).", field="source")
@@ -103,6 +119,11 @@ def create_search(
             f"Unknown format “{fmt}”: choose auto or one of {', '.join(FORMATS)}.",
             field="format",
         )
+    if encoding != "auto" and encoding not in ENCODINGS:
+        raise ReviewflowError(
+            f"Unknown encoding “{encoding}”: choose auto or one of {', '.join(ENCODINGS)}.",
+            field="encoding",
+        )
     column_map = {k.strip(): v for k, v in (column_map or {}).items() if k.strip() and v}
     bad = sorted(set(column_map.values()) - set(COLUMN_MAP_FIELDS))
     if bad:
@@ -118,6 +139,9 @@ def create_search(
             f"{settings.MAX_UPLOAD_MB} MB.",
             field="file",
         )
+    earlier = check_supersedes(review=review, supersedes=supersedes)
+    content_sha256 = _content_sha256(file)
+    check_not_repeated(review=review, content_sha256=content_sha256, supersedes=earlier)
     from django.core.files import File
 
     search = Search(
@@ -130,8 +154,11 @@ def create_search(
         filename=filename[:255],
         file_size=size,
         format_requested=fmt,
+        encoding_requested=encoding,
         column_map=column_map,
         created_by=actor if actor is not None and actor.is_authenticated else None,
+        content_sha256=content_sha256,
+        supersedes=earlier,
     )
     search.file.save(filename[-100:] or "export", File(file), save=False)
     search.save()
@@ -140,7 +167,13 @@ def create_search(
         actor=actor,
         action="search.created",
         target=f"{source}: {filename}",
-        after={"source_type": source_type, "format": fmt, "size": size},
+        after={
+            "source_type": source_type,
+            "format": fmt,
+            "encoding": encoding,
+            "size": size,
+            "supersedes": earlier.pk if earlier else None,
+        },
     )
     search_id = search.pk
 
@@ -181,6 +214,10 @@ def _claim(search_id: int, only_if_queued: bool = False) -> tuple[Search, int] |
         search.save()
         # Whatever an earlier, interrupted attempt wrote goes before this one starts.
         Record.objects.filter(search=search).delete()
+        # The first heartbeat is taken last: however long the deletion took, the run is
+        # not silent when this commits (a restart pass waits for the row meanwhile).
+        search.heartbeat_at = timezone.now()
+        Search.objects.filter(pk=search.pk).update(heartbeat_at=search.heartbeat_at)
         return search, search.attempt
 
 
@@ -264,6 +301,7 @@ def _parse_in_child(search: Search) -> bool:
 def _open_source(search: Search) -> Iterator[_Source]:
     """The search's file as items, parsed in a second process or in this one."""
     fmt, column_map = search.format_requested, search.column_map
+    encoding = search.encoding_requested
     gzip_limit = 20 * max_upload_bytes()
     if _parse_in_child(search):
         try:
@@ -272,6 +310,7 @@ def _open_source(search: Search) -> Iterator[_Source]:
                 fmt=fmt,
                 column_map=column_map,
                 gzip_limit=gzip_limit,
+                encoding=encoding,
             )
         except ParserCrashed as exc:
             # It never began reading (an interpreter that cannot run it, say, or a crash
@@ -283,7 +322,9 @@ def _open_source(search: Search) -> Iterator[_Source]:
                 yield child
             return
     with search.file.open("rb") as stored:
-        source = InProcess(stored, fmt=fmt, column_map=column_map, gzip_limit=gzip_limit)
+        source = InProcess(
+            stored, fmt=fmt, column_map=column_map, gzip_limit=gzip_limit, encoding=encoding
+        )
         try:
             yield source
         finally:
@@ -309,7 +350,7 @@ def run_import(
         return Search.objects.get(pk=search_id)
     search, attempt = claimed
     try:
-        with _open_source(search) as source:
+        with beating(lambda: _beat(search_id, attempt)), _open_source(search) as source:
             search.format, search.encoding = source.format, source.encoding
             search.warnings = list(source.warnings)
             while not _import_batch(source, search, attempt):
@@ -339,11 +380,17 @@ def run_import(
         search.warnings.append(
             f"{search.records_rejected - len(search.errors)} more rejections are not listed."
         )
+    repeated = _repeated_records(search)
+    if repeated:
+        return _fail(search, attempt, repeated)
     with transaction.atomic():
         _check_owner(search, attempt)
+        if search.supersedes_id is not None:
+            _retire_superseded(search)
         search.status = SearchStatus.DONE
         search.bytes_read = search.file_size
         search.finished_at = search.dedup_requested_at = timezone.now()
+        search.heartbeat_at = None  # the import's; its deduplication writes its own
         search.save()
         record_audit(
             review=search.review,
@@ -401,6 +448,66 @@ def requeue_pending_dedups(older_than: timedelta | None = None) -> list[int]:
     return [search_id for search_id, _ in rows]
 
 
+def restart_stale_imports(stale_after: timedelta) -> list[int]:
+    """Start again every import still running but silent (``heartbeat_at``) for
+    ``stale_after``; return their ids.
+
+    A worker that loses only its pool process has the broker deliver the task again; one
+    killed whole leaves the message unacknowledged for Redis's visibility timeout (an hour)
+    or loses it (the filesystem broker). Each search goes back to ``queued`` in one
+    conditional UPDATE, so of two workers running this pass at once only one sends it. The
+    task sent starts over cleanly (``_claim``: a new attempt, the dead attempt's records
+    deleted); should the silent run be alive after all, it stops at its next batch
+    (``_check_owner``: the search is no longer running).
+    """
+    cutoff = timezone.now() - stale_after
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    running = Search.objects.filter(silent, status=SearchStatus.RUNNING)
+    restarted = []
+    for search_id in _stale_ids(running):
+        with transaction.atomic():
+            if not running.filter(pk=search_id).update(
+                status=SearchStatus.QUEUED, heartbeat_at=None
+            ):
+                continue  # another pass restarted it, or it beat since
+            search = Search.objects.select_related("review").get(pk=search_id)
+            record_audit(
+                review=search.review,
+                actor=None,
+                action="search.restarted",
+                target=f"{search.source}: {search.filename}",
+                before={"attempt": search.attempt, "records_read": search.records_read},
+                after={"silent_for_seconds": int(stale_after.total_seconds())},
+            )
+        restarted.append(search_id)
+        # Unsendable, it stays queued and ``requeue_queued_searches`` sends it later.
+        send_task(IMPORT_TASK, search_id, only_if_queued=True)
+    return restarted
+
+
+def restart_stale_dedups(stale_after: timedelta) -> list[int]:
+    """Send again the deduplication of every search whose deduplication started but has
+    been silent for ``stale_after`` (its worker died whole; it rolled back, so the search
+    is still pending); return their ids. Claimed like ``restart_stale_imports``: one
+    conditional UPDATE clears the heartbeat, so two passes at once send it once."""
+    cutoff = timezone.now() - stale_after
+    running = Search.objects.filter(
+        status=SearchStatus.DONE, dedup_requested_at__isnull=False, heartbeat_at__lt=cutoff
+    )
+    restarted = []
+    for search_id in _stale_ids(running):
+        if running.filter(pk=search_id).update(heartbeat_at=None):
+            review_id = Search.objects.values_list("review_id", flat=True).get(pk=search_id)
+            restarted.append(search_id)
+            send_task(DEDUP_TASK, review_id, search_id, only_if_pending=True)
+    return restarted
+
+
+def _stale_ids(searches: SearchQuerySet) -> list[int]:
+    """The candidates of a restart pass (each is then claimed on its own)."""
+    return list(searches.order_by("pk").values_list("pk", flat=True))
+
+
 def _check_owner(search: Search, attempt: int) -> None:
     current = Search.objects.select_for_update().values_list("attempt", "status").get(pk=search.pk)
     if current[0] != attempt or current[1] != SearchStatus.RUNNING:
@@ -418,6 +525,14 @@ def _record_progress(search: Search, added: int, bytes_read: int) -> None:
         bytes_read=search.bytes_read,
         format=search.format,
         encoding=search.encoding,
+        heartbeat_at=timezone.now(),
+    )
+
+
+def _beat(search_id: int, attempt: int) -> None:
+    """The import's heartbeat between batches (``beating``), while this attempt owns it."""
+    Search.objects.filter(pk=search_id, attempt=attempt, status=SearchStatus.RUNNING).update(
+        heartbeat_at=later_beat(timezone.now())
     )
 
 
@@ -431,6 +546,7 @@ def _fail(search: Search, attempt: int, message: str) -> Search:
             search.failure = message
             search.records_imported = 0
             search.finished_at = timezone.now()
+            search.heartbeat_at = None
             search.save()
             record_audit(
                 review=search.review,
@@ -460,8 +576,19 @@ def delete_search(*, search: Search, actor: User) -> None:
         target=f"{search.source}: {search.filename}",
         before={"imported": search.records_imported, "rejected": search.records_rejected},
     )
-    # Records of other searches merged into this search's records stand alone again, and
-    # are re-clustered from the pairs that remain; primaries give back what they took.
+    review = search.review
+    _remove_records(search)
+    search.file.delete(save=False)
+    search.delete()
+    from screening.services.dedup import reapply_clusters
+
+    reapply_clusters(review)
+
+
+def _remove_records(search: Search) -> None:
+    """Delete the search's records. Records of other searches merged into them stand alone
+    again (the caller re-clusters them from the pairs that remain: ``reapply_clusters``);
+    primaries give back the fields they took from them."""
     gone = set(Record.objects.filter(search=search).values_list("pk", flat=True))
     Record.objects.filter(duplicate_of__search=search).exclude(search=search).update(
         duplicate_of=None, merge_kind=""
@@ -475,12 +602,7 @@ def delete_search(*, search: Search, actor: User) -> None:
                 setattr(primary, name, bibliography.BY_NAME[name].empty)
                 del primary.filled_from[name]
             primary.save()
-    search.file.delete(save=False)
-    review = search.review
-    search.delete()
-    from screening.services.dedup import reapply_clusters
-
-    reapply_clusters(review)
+    Record.objects.filter(search=search).delete()
 
 
 def search_has_screening(search: Search) -> bool:
@@ -491,3 +613,147 @@ def search_has_screening(search: Search) -> bool:
         Vote.objects.filter(record__search=search).exists()
         or PilotVote.objects.filter(record__search=search).exists()
     )
+
+
+# --- One export counts once (issue #19): fingerprints, repeats and new runs ---------------
+
+
+class RepeatedSearch(ReviewflowError):
+    """An upload that would count records the review already counts; ``earlier`` is the
+    search it repeats (a new run of it is allowed: ``supersedes``)."""
+
+    def __init__(self, message: str, *, earlier: Search):
+        super().__init__(message, field="supersedes", code="conflict")
+        self.earlier = earlier
+
+
+def _content_sha256(file: Any) -> str:
+    """The file's fingerprint, or "" for a compressed file that cannot be inflated (a
+    gzip bomb, a broken archive): its import fails and says why, and a failed search
+    repeats nothing."""
+    from screening.importers.fingerprint import content_fingerprint
+
+    try:
+        return content_fingerprint(file, gzip_limit=20 * max_upload_bytes())
+    except FileFormatError:
+        return ""
+
+
+def check_supersedes(*, review: Review, supersedes: int | None) -> Search | None:
+    """The earlier search a new upload replaces, when it may: a search of this review,
+    imported, not already replaced, and with no screening vote on its records (votes are
+    never moved or dropped silently: those records stay)."""
+    if supersedes is None:
+        return None
+    earlier = Search.objects.filter(review=review, pk=supersedes).first()
+    if earlier is None:
+        raise ReviewflowError(
+            f"Search {supersedes} is not a search of this review.", field="supersedes"
+        )
+    if earlier.status == SearchStatus.SUPERSEDED:
+        raise ReviewflowError(
+            f"{earlier.describe()} has already been replaced by a newer run.",
+            field="supersedes",
+        )
+    if earlier.status != SearchStatus.DONE:
+        raise ReviewflowError(
+            f"{earlier.describe()} is {earlier.get_status_display().lower()}: only an imported "
+            "search can be replaced by a new run (delete a failed one instead).",
+            field="supersedes",
+        )
+    if search_has_screening(earlier):
+        raise ReviewflowError(
+            f"Records of {earlier.describe()} have been screened, so a new run cannot replace "
+            "it: the votes would be lost. Import the new run as a search of its own; "
+            "deduplication merges the records both runs found.",
+            field="supersedes",
+        )
+    return earlier
+
+
+def check_not_repeated(*, review: Review, content_sha256: str, supersedes: Search | None) -> None:
+    """Refuse a file whose exact content (inflated when gzipped) is already a counted or
+    importing search of the review, unless it is a new run of that very search."""
+    if not content_sha256:
+        return
+    earlier = (
+        Search.objects.filter(
+            review=review,
+            content_sha256=content_sha256,
+            status__in=[SearchStatus.QUEUED, SearchStatus.RUNNING, SearchStatus.DONE],
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if earlier is None or (supersedes is not None and earlier.pk == supersedes.pk):
+        return
+    raise RepeatedSearch(
+        f"This file was already imported as {earlier.describe()}; importing it again "
+        "would count its records twice in PRISMA. If it is a new run of that search, "
+        f"choose it under “New run of” (API: supersedes={earlier.pk}; importcitations "
+        f"--supersedes {earlier.pk}) and it replaces the earlier one.",
+        earlier=earlier,
+    )
+
+
+def _repeated_records(search: Search) -> str:
+    """Fingerprint the imported records (``records_sha256``) and return why the search must
+    fail, or "": the same records from the same source are already counted, or the search
+    it replaces can no longer be replaced."""
+    from screening.importers.fingerprint import record_identity, records_fingerprint
+
+    rows = Record.objects.filter(search=search).values_list("doi", "pmid", "title", "year")
+    search.records_sha256 = records_fingerprint(
+        record_identity(doi=doi, pmid=pmid, title=title, year=year)
+        for doi, pmid, title, year in rows.iterator(chunk_size=5000)
+    )
+    if search.supersedes_id is not None:
+        try:
+            check_supersedes(review=search.review, supersedes=search.supersedes_id)
+        except ReviewflowError as exc:
+            return f"{search.filename}: not imported, because it was to replace an earlier " + (
+                f"search and cannot: {exc.message}"
+            )
+    earlier = (
+        Search.objects.filter(
+            review_id=search.review_id,
+            status=SearchStatus.DONE,
+            source__iexact=search.source,
+            records_sha256=search.records_sha256,
+        )
+        .exclude(pk=search.pk)
+        .exclude(pk=search.supersedes_id)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if earlier is None:
+        return ""
+    return (
+        f"{search.filename}: the same {search.records_read} records from {search.source} "
+        f"were already imported as {earlier.describe()}; counting them again would inflate "
+        "“records identified”. Nothing was imported. If this is a new run of that search, "
+        f"upload it again choosing that search under “New run of” (API: supersedes="
+        f"{earlier.pk}; importcitations --supersedes {earlier.pk}), and delete this failed "
+        "search."
+    )
+
+
+def _retire_superseded(search: Search) -> None:
+    """Inside the transaction that finishes ``search``: the search it is a new run of
+    stops counting (status ``superseded``, its records removed and re-clustered)."""
+    earlier = Search.objects.select_for_update().get(pk=search.supersedes_id)
+    _remove_records(earlier)
+    earlier.status = SearchStatus.SUPERSEDED
+    earlier.dedup_requested_at = None
+    earlier.save(update_fields=["status", "dedup_requested_at"])
+    record_audit(
+        review=search.review,
+        actor=None,
+        action="search.superseded",
+        target=f"{earlier.source}: {earlier.filename}",
+        before={"imported": earlier.records_imported},
+        after={"replaced_by": search.pk, "filename": search.filename},
+    )
+    from screening.services.dedup import reapply_clusters
+
+    reapply_clusters(search.review)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
@@ -184,4 +184,32 @@ def prisma_counts(review: Review) -> PrismaCounts:
         new_reports=new_reports,
         total_studies=new_studies + (previous_studies or 0) if manual.updated_review else None,
         total_reports=new_reports + (previous_reports or 0) if manual.updated_review else None,
+        **_still_open(review, records),
     )
+
+
+def _still_open(review: Review, records: Any) -> dict[str, int]:
+    """Records and reports still being screened, counted from the records themselves (not
+    from the boxes), so that only a real inconsistency shows as one (``check``)."""
+    is_other = Q(search__source_type=SourceType.OTHER)
+    unique = records.filter(duplicate_of__isnull=True)
+    outcome_at = {
+        stage: Exists(Outcome.objects.filter(record=OuterRef("pk"), stage=stage))
+        for stage in Stage.values
+    }
+    not_retrieved = Exists(
+        FullTextReport.objects.filter(
+            record=OuterRef("pk"), review=review, status=RetrievalStatus.NOT_RETRIEVED
+        )
+    )
+    passed = Exists(
+        Outcome.objects.filter(
+            record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+        )
+    )
+    awaiting_full_text = unique.filter(~outcome_at[Stage.FULL_TEXT], ~not_retrieved)
+    return {
+        "records_open": unique.exclude(is_other).filter(~outcome_at[Stage.TITLE_ABSTRACT]).count(),
+        "dbr_reports_open": awaiting_full_text.exclude(is_other).filter(passed).count(),
+        "other_reports_open": awaiting_full_text.filter(is_other).count(),
+    }

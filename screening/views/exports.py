@@ -17,6 +17,7 @@ from reviewflow.reviews.models import AuditEvent, Role
 from screening.exporters import iter_bibtex, iter_csv, iter_ris, iter_rows_csv, write_rows_xlsx
 from screening.models import Outcome, Vote
 from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
+from screening.selectors.labels import label_names, visible_labels_by_record
 from screening.selectors.screening import mask_audit_events, votes_visible_to
 
 RECORD_STAGES = {
@@ -26,8 +27,32 @@ RECORD_STAGES = {
     "included": "Included at full text",
     "excluded": "Excluded, with reasons",
 }
-VOTE_HEADER = ["record", "title", "stage", "reviewer", "decision", "reason", "note", "voted_at"]
-OUTCOME_HEADER = ["record", "title", "stage", "decision", "reason", "how", "decided_by", "at"]
+# ``labels``: on a vote's row, its reviewer's labels on the record at that stage; on an
+# outcome's, every label on the record at that stage (settled: all may be seen).
+VOTE_HEADER = [
+    "record",
+    "title",
+    "stage",
+    "reviewer",
+    "decision",
+    "reason",
+    "note",
+    "voted_at",
+    "labels",
+]
+OUTCOME_HEADER = [
+    "record",
+    "title",
+    "stage",
+    "decision",
+    "reason",
+    "how",
+    "decided_by",
+    "at",
+    "labels",
+]
+# A records CSV ends with the labels the exporter may see on each record (blinding).
+RECORD_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels")
 
 
 @login_required
@@ -54,13 +79,36 @@ def export_records(request: HttpRequest, slug: str, stage: str, fmt: str) -> Str
     elif fmt == "bib":
         chunks, content_type = iter_bibtex(rows), "application/x-bibtex"
     else:
-        chunks, content_type = iter_csv(rows, columns=EXPORT_COLUMNS), "text/csv"
+        rows = _with_labels(rows, access)
+        chunks, content_type = iter_csv(rows, columns=RECORD_CSV_COLUMNS), "text/csv"
     response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slug}-{stage}.{fmt}"'
     return response
 
 
+def _with_labels(rows: Iterator[dict[str, Any]], access: Any) -> Iterator[dict[str, Any]]:
+    # Read once, before the stream: the labels a review carries are few beside its records.
+    by_record = visible_labels_by_record(access.review, access.user)
+    for row in rows:
+        row["labels"] = label_names(by_record.get(row["id"], []))
+        yield row
+
+
+def _labels_by(access: Any) -> dict[tuple[int, str, int | None], list[str]]:
+    """Label names the exporter may see, per (record, stage, author) and (record, stage,
+    None) for all authors together."""
+    found: dict[tuple[int, str, int | None], list[str]] = {}
+    for applications in visible_labels_by_record(access.review, access.user).values():
+        for a in applications:
+            for key in ((a.record_id, a.stage, a.applied_by_id), (a.record_id, a.stage, None)):
+                names = found.setdefault(key, [])
+                if a.label.name not in names:
+                    names.append(a.label.name)
+    return found
+
+
 def _vote_rows(access: Any) -> Iterator[list[Any]]:
+    labels = _labels_by(access)
     votes = (
         votes_visible_to(access.user, Vote.objects.filter(review=access.review))
         .select_related("reviewer", "record")
@@ -76,10 +124,12 @@ def _vote_rows(access: Any) -> Iterator[list[Any]]:
             v.reason,
             v.note,
             timezone.localtime(v.created_at).isoformat(),
+            "; ".join(labels.get((v.record_id, v.stage, v.reviewer_id), [])),
         ]
 
 
 def _outcome_rows(access: Any) -> Iterator[list[Any]]:
+    labels = _labels_by(access)
     outcomes = Outcome.objects.filter(review=access.review).select_related("record", "decided_by")
     for o in outcomes.order_by("record_id", "stage").iterator(chunk_size=2000):
         yield [
@@ -91,6 +141,7 @@ def _outcome_rows(access: Any) -> Iterator[list[Any]]:
             o.get_kind_display(),
             o.decided_by.username if o.decided_by else "",
             timezone.localtime(o.created_at).isoformat(),
+            "; ".join(labels.get((o.record_id, o.stage, None), [])),
         ]
 
 

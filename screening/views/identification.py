@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
@@ -19,7 +20,14 @@ from reviewflow.reviews.models import AuditEvent, Role
 from screening.forms.identification import SOURCES, SearchUploadForm
 from screening.models import Record, Search, Stage
 from screening.selectors.identification import STATUSES, filter_by_stage_status, filter_records
+from screening.selectors.labels import (
+    current_stage,
+    filter_by_label,
+    labels_of,
+    visible_labels_by_record,
+)
 from screening.services import identification
+from screening.views.labels import record_labels_context
 
 RECORD_LIST_FIELDS = (
     "id",
@@ -41,10 +49,11 @@ RECORD_LIST_FIELDS = (
 def searches(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
-    form = SearchUploadForm()
+    earlier = list(Search.objects.for_review(review).counted().order_by("created_at", "pk"))
+    form = SearchUploadForm(earlier=earlier)
     if request.method == "POST":
         access = get_review_for(request.user, slug, role=Role.OWNER)
-        form = SearchUploadForm(request.POST, request.FILES)
+        form = SearchUploadForm(request.POST, request.FILES, earlier=earlier)
         if form.is_valid():
             data = form.cleaned_data
             upload = data["file"]
@@ -60,7 +69,9 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
                     search_date=data["search_date"],
                     search_string=data["search_string"],
                     fmt=data["format"],
+                    encoding=data["encoding"],
                     column_map=data["column_map"],
+                    supersedes=data["supersedes"],
                 )
             except ReviewflowError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -69,13 +80,15 @@ def searches(request: HttpRequest, slug: str) -> HttpResponse:
                     messages.warning(
                         request, f"{search.filename}: {identification.IMPORT_DEFERRED}"
                     )
-                else:
-                    messages.success(request, f"{search.filename} is queued for import.")
+                # Otherwise the page's live status says where the import is; a "queued"
+                # message would stay on it after the import is done.
                 return redirect("search-detail", slug=slug, search_id=search.pk)
     context = {
         "access": access,
         "review": review,
-        "searches": Search.objects.for_review(review).order_by("-created_at"),
+        "searches": Search.objects.for_review(review)
+        .select_related("supersedes")
+        .order_by("-created_at"),
         "form": form,
         "sources": SOURCES,
     }
@@ -137,9 +150,22 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
         qs = filter_by_stage_status(
             qs, review=review, user=access.user, stage=stage, status=status, reason=reason
         )
+    labels = list(labels_of(review))
+    label = int_param(params, "label", default=None, min_value=1)
+    if label is not None and label in {x.pk for x in labels}:
+        qs = filter_by_label(qs, review=review, user=access.user, label=label)
+    else:
+        label = None
     page = Paginator(qs.order_by("search_id", "position"), 50).get_page(
         int_param(params, "page", default=1, min_value=1)
     )
+    # The labels the user may see on this page's records (none to read without labels).
+    page.object_list = list(page.object_list)
+    page_labels = (
+        visible_labels_by_record(review, access.user, [r.pk for r in page]) if labels else {}
+    )
+    for row in page.object_list:
+        row.visible_labels = page_labels.get(row.pk, [])  # type: ignore[attr-defined]
     query = urlencode(
         {
             k: v
@@ -150,6 +176,7 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
                 "stage": stage,
                 "status": status,
                 "reason": reason,
+                "label": label or "",
             }.items()
             if v
         }
@@ -169,9 +196,11 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
             "status": status,
             "reason": reason,
             "statuses": STATUSES.items(),
+            "labels": labels,
+            "label": label,
             "stages": Stage.choices,
             "searches": Search.objects.for_review(review)
-            .filter(status="done")
+            .counted()
             .only("id", "source", "filename"),
         },
     )
@@ -204,5 +233,11 @@ def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpRespon
             "duplicates": duplicates,
             "history": history,
             "filled": sorted(record.filled_from.items()),
+            **record_labels_context(
+                access,
+                record,
+                current_stage(record),
+                back=reverse("record-detail", args=[slug, record.pk]),
+            ),
         },
     )

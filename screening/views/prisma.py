@@ -16,7 +16,15 @@ from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import PrismaSettings
-from screening.prisma import check, from_csv, prisma_pdf, prisma_png, prisma_svg, to_csv
+from screening.prisma import (
+    check,
+    from_csv,
+    in_progress,
+    prisma_pdf,
+    prisma_png,
+    prisma_svg,
+    to_csv,
+)
 from screening.services import prisma
 
 CONTENT_TYPES = {
@@ -33,17 +41,21 @@ class PrismaSettingsForm(forms.ModelForm):
         fields = list(prisma.MANUAL_FIELDS)
 
 
-def render_prisma(review_slug: str, counts: prisma.PrismaCounts, fmt: str) -> HttpResponse:
+def render_prisma(
+    review_slug: str, counts: prisma.PrismaCounts, fmt: str, *, draft: bool = False
+) -> HttpResponse:
+    """The diagram as a download; without the red "do not add up" panel unless ``draft``."""
     if fmt == "svg":
-        body: str | bytes = prisma_svg(counts)
+        body: str | bytes = prisma_svg(counts, draft=draft)
     elif fmt == "png":
-        body = prisma_png(counts)
+        body = prisma_png(counts, draft=draft)
     elif fmt == "pdf":
-        body = prisma_pdf(counts)
+        body = prisma_pdf(counts, draft=draft)
     else:
         body = to_csv(counts)
+    name = f"{review_slug}-prisma{'-draft' if draft and fmt != 'csv' else ''}.{fmt}"
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{review_slug}-prisma.{fmt}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
@@ -54,7 +66,8 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
     fmt = choice_param(request.GET, "format", choices=CONTENT_TYPES, default="")
     counts = prisma.prisma_counts(review)
     if fmt:
-        return render_prisma(slug, counts, fmt)
+        draft = choice_param(request.GET, "draft", choices=("1",), default="") == "1"
+        return render_prisma(slug, counts, fmt, draft=draft)
     form = None
     if access.is_owner:
         form = PrismaSettingsForm(request.POST or None, instance=prisma.prisma_settings(review))
@@ -80,8 +93,10 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
             "review": review,
             "counts": counts,
             "problems": check(counts),
-            # The SVG is ours: every name in it is escaped by the renderer.
-            "svg": mark_safe(prisma_svg(counts)),  # noqa: S308
+            "in_progress": in_progress(counts),
+            # The SVG is ours: every name in it is escaped by the renderer. On the page it is
+            # a draft: the boxes that do not add up are framed in red.
+            "svg": mark_safe(prisma_svg(counts, draft=True)),  # noqa: S308
             "form": form,
             "entered": _entered(prisma.prisma_settings(review)),
         },

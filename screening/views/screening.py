@@ -42,6 +42,7 @@ from screening.services.screening.votes import (
     undo_last_vote,
     vote_changed_after_reveal,
 )
+from screening.views.labels import record_labels_context
 
 
 def _stage(stage: str) -> str:
@@ -80,14 +81,20 @@ def _screen_context(
             if record is not None
             else []
         ),
-        "title_html": highlighter.highlight(record.title) if record else "",
-        "abstract_html": highlighter.highlight(record.abstract) if record else "",
+        "highlighter": highlighter,
         "progress": stage_progress(access.review, stage, user),
         "report": report,
         "last_vote": last,
         "reasons": list(enumerate(conf.exclusion_reasons, start=1)),
         **prioritisation.screening_page_extras(
             review=access.review, stage=stage, conf=conf, record=record
+        ),
+        **(
+            record_labels_context(
+                access, record, stage, back=reverse("screen", args=[access.review.slug, stage])
+            )
+            if record is not None
+            else {}
         ),
     }
 

@@ -22,7 +22,14 @@ paths. What each may see is what the design says:
   every extractor has submitted, to those extractors and to owners; a consensus (the values
   extractors agreed on) not to anyone still extracting that study;
 - counts of votes may show; decisions may not: A's views are the same bytes whether B
-  included or excluded the record A is being offered.
+  included or excluded the record A is being offered;
+- labels on records (``labels_visible_to``): as votes, one's own, and others' only on
+  records settled or in conflict at the label's stage. Label names are the review's (every
+  member reads them); what stays hidden is who put which on a record, and how many records
+  carry one. B puts ``ZQX-LBL-HIDDEN`` only on records A and the owner have not finished,
+  A puts ``ZQX-LBL-A-MINE`` on A's own, and B ``ZQX-LBL-SHOWN`` on the conflict's record:
+  each is looked for where pages show labels on records (and in exports), and JSON label
+  applications and counts are checked against the rule.
 
 Markers are looked for in every body; JSON is also read for structure: every vote object
 (``reviewer``, ``record``, ``decision``), extraction with values, comparison and audit event
@@ -61,11 +68,24 @@ from extraction.services.extractions import (
 )
 from reviewflow.reviews import services as review_services
 from reviewflow.reviews.models import Invitation, Membership, Role
-from screening.models import Conflict, DuplicatePair, Record, Search, Stage, Vote
+from screening.models import (
+    Conflict,
+    DuplicatePair,
+    Label,
+    Record,
+    RecordLabel,
+    SavedSearch,
+    Search,
+    Stage,
+    Vote,
+)
 from screening.selectors.identification import STATUSES
+from screening.selectors.labels import label_counts, labels_visible_to
 from screening.selectors.screening import votes_visible_to
 from screening.services import prioritisation
+from screening.services.connectors import create_saved_search
 from screening.services.fulltext import attach_full_text
+from screening.services.labels import apply_label, create_label
 from screening.services.screening import pilot
 from screening.services.screening.stage_settings import update_stage_settings
 from screening.services.screening.votes import cast_vote, undo_last_vote
@@ -192,6 +212,19 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
                 note=f"ZQX-PILOT-B-{stage}-{n}",
             )
     pilot.close_pilot(pilot=rounds[TA], actor=owner)
+
+    # Labels: B's on records A and the owner have not finished (and on the record A is
+    # offered, in the test), A's on A's own, B's on the conflict's record.
+    # A saved database search, so the sweep reaches its pages (it holds no votes).
+    create_saved_search(review=review, actor=owner, source="pubmed", query="stem cells")
+    hidden = create_label(review=review, actor=owner, name="ZQX-LBL-HIDDEN", key="h")
+    a_mine = create_label(review=review, actor=owner, name="ZQX-LBL-A-MINE", colour="red")
+    shown = create_label(review=review, actor=owner, name="ZQX-LBL-SHOWN", colour="teal")
+    for record in (p[0], p[1]):
+        apply_label(review=review, record=record, label=hidden, user=b, stage=TA)
+    apply_label(review=review, record=p[5], label=hidden, user=b, stage=FT)
+    apply_label(review=review, record=p[4], label=a_mine, user=a, stage=TA)
+    apply_label(review=review, record=p[2], label=shown, user=b, stage=TA)
     return {
         "r_inc": p[0],
         "r_exc": p[1],
@@ -229,6 +262,24 @@ def _dicts(doc: Any) -> Iterator[dict[str, Any]]:
 
 
 VOTE_EVENT = re.compile(rb"<td>([^<]*)</td><td><code>vote\.")  # a record's history row
+# Where a page shows labels put on records (not the review's list of labels, which every
+# member reads), and the exports that carry a labels column.
+APPLIED = re.compile(rb"data-others-labels>(.*?)</p>|data-record-list-labels>(.*?)</small>", re.S)
+LABELLED_EXPORTS = ("/exports/records-", "/exports/votes.")
+LABEL_FILTER = re.compile(r"[?&]label=(\d+)")
+RECORDS_COUNT = re.compile(rb'Records <span class="muted">\(([\d,]+)\)</span>')
+
+
+def _applied(where: str, body: bytes) -> bytes:
+    """What of a body shows labels on records: the regions of a page that do, an export
+    with a labels column whole, nothing of JSON (judged by its structure)."""
+    if any(part in where for part in LABELLED_EXPORTS):
+        return body
+    if body.lstrip()[:1] == b"<":
+        return b"\n".join(b"".join(m) for m in APPLIED.findall(body))
+    return b""
+
+
 PAGE_LINK = re.compile(rb'href="\?([^"]*page=\d+[^"]*)"')
 
 
@@ -318,6 +369,10 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
             Extraction.objects.filter(form__review=review).values_list(pk, flat=True)
         ),
         "usernames": [m.user.username for m in members],
+        "label_id": list(Label.objects.filter(review=review).values_list(pk, flat=True)),
+        "saved_search_id": list(
+            SavedSearch.objects.filter(review=review).values_list(pk, flat=True)
+        ),
     }
 
 
@@ -335,9 +390,10 @@ def _expand(route: str, name: str, values: dict[Any, list[Any]]) -> Iterator[tup
 def _queries(name: str, kwargs: dict[str, Any], values: dict[Any, list[Any]]) -> list[str]:
     """Query-string variants of one URL: filters, formats, one extractor's export."""
     stages = [TA, FT]
+    by_label = [f"?label={n}" for n in values["label_id"]]
     if name == "review-records":
         filters = [f"?stage={s}&status={st}" for s in stages for st in STATUSES]
-        return ["", "?q=ZQX", "?duplicates=exclude", *filters]
+        return ["", "?q=ZQX", "?duplicates=exclude", *filters, *by_label]
     if name == "conflicts":
         return [f"?stage={s}" for s in stages]
     if name == "agreement":
@@ -345,7 +401,8 @@ def _queries(name: str, kwargs: dict[str, Any], values: dict[Any, list[Any]]) ->
     if name == "extraction-export" and kwargs.get("which") == "extractor":
         return [f"?user={u}" for u in values["usernames"]]
     if name.endswith("/records/"):
-        return ["", "?q=ZQX", "?duplicates=exclude", *(f"?search={s}" for s in values["search_id"])]
+        searches = (f"?search={s}" for s in values["search_id"])
+        return ["", "?q=ZQX", "?duplicates=exclude", *searches, *by_label]
     if name.endswith("/conflicts/"):
         return ["", *(f"?stage={s}" for s in stages)]
     if name.endswith("/extractions/"):
@@ -404,8 +461,15 @@ def _visible(review: Any, user: Any) -> dict[str, Any]:
             except Exception:  # noqa: BLE001, S112 - ReviewflowError: not comparable for user
                 continue
             comparable.add((form.pk, record.pk))
+    labels = labels_visible_to(user, RecordLabel.objects.filter(review=review))
     return {
         "username": user.username,
+        "labels": set(labels.values_list("pk", flat=True)),
+        "label_counts": label_counts(review, user),
+        "label_records": {
+            label: set(labels.filter(label_id=label).values_list("record_id", flat=True))
+            for label in Label.objects.filter(review=review).values_list("pk", flat=True)
+        },
         "votes": set(votes.values_list("pk", flat=True)),
         "vote_records": set(votes.values_list("record_id", "stage")),
         "hidden_records": set(
@@ -425,6 +489,12 @@ def _structural_leaks(documents: list[tuple[str, Any]], rules: dict[str, Any]) -
         for d in _dicts(doc):
             if {"reviewer", "record", "decision"} <= d.keys() and d.get("id") not in rules["votes"]:
                 leaks.append(f"{where}: vote {d.get('id')} of {d['reviewer']} on {d['record']}")
+            if {"applied_by", "label", "record"} <= d.keys() and d.get("id") not in rules["labels"]:
+                leaks.append(f"{where}: label {d['name']} of {d['applied_by']} on {d['record']}")
+            if {"name", "key", "records"} <= d.keys():
+                expected = rules["label_counts"].get(d.get("id"), 0)
+                if d["records"] != expected:
+                    leaks.append(f"{where}: label {d['name']} on {d['records']}, not {expected}")
             values = d.get("values") if "extractor" in d else None
             if values is not None and d.get("id") not in rules["extractions"]:
                 leaks.append(f"{where}: values of extraction {d.get('id')} ({d['extractor']})")
@@ -484,6 +554,8 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
     def b_votes(decision: str, **extra: str) -> None:
         cast_vote(review=review, record=target, reviewer=b, stage=TA, decision=decision, **extra)
 
+    hint = Label.objects.get(review=review, name="ZQX-LBL-HIDDEN")
+    apply_label(review=review, record=Record.objects.get(pk=target), label=hint, user=b, stage=TA)
     b_votes("include", note="ZQX-NOTE-B-DIFF")
     included = snapshot()
     undo_last_vote(review=review, reviewer=b, stage=TA)
@@ -583,6 +655,40 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
     assert len(_structural_leaks(sweep_b.documents, a_rules)) >= 4
     a_votes = [d for _, doc in sweep_a.documents for d in _dicts(doc) if "reviewer" in d]
     assert {v["reviewer"] for v in a_votes} >= {a.username, b.username, owner.username}
+    # Labels on records, by the rule of votes: where pages show them and in exports...
+    for sweeper, hidden_labels, expected in [
+        (sweep_a, {"ZQX-LBL-HIDDEN"}, {"ZQX-LBL-A-MINE", "ZQX-LBL-SHOWN"}),
+        (sweep_o, {"ZQX-LBL-HIDDEN", "ZQX-LBL-A-MINE"}, {"ZQX-LBL-SHOWN"}),
+        (sweep_b, {"ZQX-LBL-A-MINE"}, {"ZQX-LBL-HIDDEN", "ZQX-LBL-SHOWN"}),
+    ]:
+        name = sweeper.user.username
+        seen: dict[str, list[str]] = {}
+        for where, body in sweeper.bodies:
+            shown = _applied(where, body)
+            for marker in hidden_labels | expected:
+                if marker.encode() in shown:
+                    seen.setdefault(marker, []).append(where)
+        failures += [
+            f"as {name}: label {m} shown in {seen[m][:3]}" for m in hidden_labels & set(seen)
+        ]
+        if missing := expected - set(seen):
+            failures.append(f"as {name}: the sweep never found the labels {sorted(missing)}")
+        # ...and a filter by label lists only the records one may see it on.
+        label_records = rules[name]["label_records"]
+        for where, body in sweeper.bodies:
+            match = LABEL_FILTER.search(where)
+            if match is None or "page=" in where:
+                continue
+            expected_n = len(label_records.get(int(match.group(1)), ()))
+            if "/api/" in where:
+                found_n = json.loads(body)["count"]
+            else:
+                count = RECORDS_COUNT.search(body)
+                found_n = int(count.group(1).replace(b",", b"")) if count else -1
+            if found_n != expected_n:
+                failures.append(f"as {name}: {where} lists {found_n} records, not {expected_n}")
+    assert sweep_b.found({"ZQX-LBL-HIDDEN"}), "B's sweep finds B's labels: the collector can fail"
+
     assert not failures, "\n".join(failures)
     print(  # noqa: T201 - figures for the report (pytest -s)
         f"swept {swept} URL patterns and GET operations; responses by status: "

@@ -91,13 +91,21 @@ READS: dict[str, Reads] = {
     "invitation-accept": Reads(),
     # screening/urls.py
     "review-searches": Reads(),
+    # Saved database searches read their fields through SavedSearchForm.
+    "saved-searches": Reads(),
+    "saved-search-run": Reads(),
     "search-detail": Reads(),
     "search-delete": Reads(),
     "review-records": Reads(
-        get=("q", "search", "year", "duplicates", "stage", "status", "reason", "page"),
+        get=("q", "search", "year", "duplicates", "stage", "status", "reason", "label", "page"),
         base={"stage": "title-abstract", "status": "excluded"},
     ),
     "record-detail": Reads(),
+    "review-labels": Reads(
+        post=("action", "label", "name", "colour", "key", "order"),
+        base={"action": "update", "label": "{label_id}"},
+    ),
+    "record-labels": Reads(post=("label", "stage", "next"), base={"label": "{label_id}"}),
     "review-duplicates": Reads(get=("i",)),
     "duplicate-decide": Reads(post=("decision", "primary", "i")),
     "record-unmerge": Reads(),

@@ -42,15 +42,19 @@ from screening.models import (
     Conflict,
     DuplicatePair,
     FullTextReport,
+    Label,
     Outcome,
     PairDecision,
     Record,
+    RecordLabel,
     Search,
     Stage,
     Vote,
 )
 from screening.services import dedup, identification
+from screening.services.connectors import create_saved_search
 from screening.services.fulltext import attach_full_text
+from screening.services.labels import apply_label, create_label
 from screening.services.screening import pilot
 from screening.services.screening.votes import cast_vote
 from tests.extraction.helpers import GOOD, spec
@@ -120,6 +124,13 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/extractions/{{extraction_id}}/reopen/": Role.REVIEWER,
     f"POST {_R}/extractions/{{extraction_id}}/submit/": Role.REVIEWER,
     f"PUT {_R}/consensus/{{form_id}}/{{record_id}}/": Role.OWNER,
+    f"POST {_R}/labels/": Role.OWNER,
+    f"PATCH {_R}/labels/{{label_id}}/": Role.OWNER,
+    f"DELETE {_R}/labels/{{label_id}}/": Role.OWNER,
+    f"POST {_R}/saved-searches/": Role.OWNER,
+    f"POST {_R}/saved-searches/{{saved_search_id}}/run/": Role.OWNER,
+    f"POST {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
+    f"DELETE {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"POST {_R}/consensus/{{form_id}}/{{record_id}}/finalise/": Role.OWNER,
     # Pages (their POST).
     "review-settings": Role.OWNER,
@@ -151,6 +162,10 @@ WRITE_ROLES: dict[str, Role] = {
     "extraction-page": Role.REVIEWER,
     "extraction-action": Role.REVIEWER,
     "extraction-compare": Role.OWNER,
+    "review-labels": Role.OWNER,
+    "saved-searches": Role.OWNER,
+    "saved-search-run": Role.OWNER,
+    "record-labels": Role.REVIEWER,
 }
 # A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
 KWARG_OVERRIDES = {("export-records", "stage"): "included"}
@@ -172,6 +187,11 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "review-searches": ("login", 404, 404, 200, 200, 200),
     "search-detail": ("login", 404, 404, 200, 200, 200),
     "review-records": ("login", 404, 404, 200, 200, 200),
+    # Members read the labels and their counts; owners define them.
+    "review-labels": ("login", 404, 404, 200, 200, 200),
+    # Members see the saved database searches and their runs; owners save and run them.
+    "saved-searches": ("login", 404, 404, 200, 200, 200),
+    "saved-search-run": ("login", 405, 405, 405, 405, 405),
     "record-detail": ("login", 404, 404, 200, 200, 200),
     # Members read the pairs (as in the API); owners decide them.
     "review-duplicates": ("login", 404, 404, 200, 200, 200),
@@ -208,6 +228,7 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "conflict-resolve": ("login", 405, 405, 405, 405, 405),
     "fulltext-attach": ("login", 405, 405, 405, 405, 405),
     "fulltext-study": ("login", 405, 405, 405, 405, 405),
+    "record-labels": ("login", 405, 405, 405, 405, 405),
     "prisma-csv": ("login", 405, 405, 405, 405, 405),
     "extraction-form-new": ("login", 405, 405, 405, 405, 405),
     "extraction-form-action": ("login", 405, 405, 405, 405, 405),
@@ -219,6 +240,7 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
 API_GET: dict[str, tuple[Cell, ...]] = {
     # path: (anonymous, outsider, other_member, viewer, reviewer, owner)
     # Anonymous callers get a non-member's 404 for a review's URLs (SECURITY.md).
+    "/api/v1/": (403, 200, 200, 200, 200, 200),  # the API root: links, no review data
     "/api/v1/reviews/": (403, 200, 200, 200, 200, 200),  # each user's own reviews
     "/api/v1/reviews/{slug}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/audit/": (404, 404, 404, 403, 403, 200),
@@ -231,11 +253,16 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/forms/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/forms/{form_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/invitations/": (404, 404, 404, 403, 403, 200),
+    "/api/v1/reviews/{slug}/labels/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/labels/{label_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/saved-searches/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/saved-searches/{saved_search_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/members/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/prisma.svg": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/prisma/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/{record_id}/labels/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/next/": (404, 404, 404, 403, 200, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/prioritisation/": (404, 404, 404, 403, 403, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/votes/": (404, 404, 404, 403, 200, 200),
@@ -321,6 +348,11 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         submit_extraction(extraction=extraction, actor=user, values=GOOD)
     assert extraction is not None
     consensus_for(form=form, record=key)
+    label = create_label(review=review, actor=owner, name="Check references", key="r")
+    saved_search = create_saved_search(
+        review=review, actor=owner, source="pubmed", query="stem cells AND osteoarthritis"
+    )
+    apply_label(review=review, record=key, label=label, user=reviewer)
 
     invitation = review_services.create_invitation(
         review=review, actor=owner, role=Role.REVIEWER, email="nadia@example.org"
@@ -340,6 +372,8 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         "extraction_id": extraction.pk,
         "which": "consensus",
         "fmt": "csv",
+        "label_id": label.pk,
+        "saved_search_id": saved_search.pk,
     }
 
 
@@ -411,6 +445,8 @@ def _counts() -> dict[str, int]:
         Form,
         Extraction,
         Consensus,
+        Label,
+        RecordLabel,
     ]
     counts = {m.__name__: m._default_manager.count() for m in models}
     counts["pending pairs"] = DuplicatePair.objects.filter(decision=PairDecision.PENDING).count()

@@ -3,6 +3,8 @@ again, and a task sent again never disturbs an import that is already running.""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from reviewflow.reviews.services import create_review
@@ -15,9 +17,17 @@ from tests.screening.factories import ris_records, upload
 pytestmark = pytest.mark.django_db
 
 
+FILES = itertools.count()
+
+
 def queued_search(review, owner, name):
     return identification.create_search(
-        review=review, actor=owner, file=upload(ris_records(30)), filename=name, source="Embase"
+        review=review,
+        actor=owner,
+        # Records of their own (#19: the same records from one source count once).
+        file=upload(ris_records(30, start=1 + 100 * next(FILES))),
+        filename=name,
+        source="Embase",
     )
 
 

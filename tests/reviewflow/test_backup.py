@@ -347,7 +347,7 @@ def test_a_review_still_importing_is_not_backed_up(full_review, tmp_path):
     with pytest.raises(ReviewflowError) as err:
         backup_review(review=full_review, path=tmp_path / "x.zip")
     assert err.value.message == (
-        "1 search(es) of “msc-t2d” are still importing: back up once they have finished."
+        "1 search of “msc-t2d” is still importing: back up once it has finished."
     )
     assert not list(tmp_path.iterdir())
 

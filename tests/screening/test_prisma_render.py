@@ -308,9 +308,11 @@ def test_unknown_numbers_show_a_dash() -> None:
     assert "Records screened (n = –)" in lines
 
 
-def test_problems_get_a_red_panel_and_a_red_frame() -> None:
+def test_problems_get_a_red_panel_and_a_red_frame_in_a_draft() -> None:
     counts = replace(consistent(updated=False, other_methods=False), duplicates=56)
-    layout = build_layout(counts)
+    # #19: a figure for a report never carries the panel; a draft does.
+    assert not any(box.problem for box in build_layout(counts).boxes)
+    layout = build_layout(counts, draft=True)
     assert layout.box("box4").problem and layout.box("box4").stroke == "#c00000"
     assert [box.key for box in layout.boxes if box.problem] == ["box4", "warnings"]
     panel = layout.box("warnings")
@@ -321,7 +323,8 @@ def test_problems_get_a_red_panel_and_a_red_frame() -> None:
     svg_text = " ".join(svg_lines(render_svg(layout)))
     assert "These counts do not add up" in svg_text
     assert "Records screened is 264 but identified − removed gives 259 (5 too many)" in svg_text
-    assert "Records screened is 264" in pdf_strings(prisma_pdf(counts))
+    assert "Records screened is 264" in pdf_strings(prisma_pdf(counts, draft=True))
+    assert "Records screened is 264" not in pdf_strings(prisma_pdf(counts))
     assert "warnings" not in build_layout(consistent(updated=False, other_methods=False)).keys
 
 

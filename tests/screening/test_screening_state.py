@@ -205,8 +205,8 @@ def test_page_vote_shows_the_next_record_in_a_fixed_number_of_queries(
     page = client.get(reverse("screen", args=[review.slug, TA]))
     record = page.context["record"].pk
     # authentication 3; vote 2 + 6 (settings, lock, facts, vote, state, audit); pilot
-    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress
-    with django_assert_num_queries(3 + 8 + 1 + 7 + 1):
+    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress; labels
+    with django_assert_num_queries(3 + 8 + 1 + 7 + 1 + 1):
         response = client.post(
             reverse("screen-vote", args=[review.slug, TA]),
             {"record": record, "decision": "include"},

@@ -12,6 +12,24 @@
     const help = document.getElementById("help");
     if (help.open) return;
     const click = (sel) => { const el = p.querySelector(sel); if (el && !el.disabled) { el.click(); event.preventDefault(); } };
+    // Labels: "l" opens the picker, then the label's own key (a digit or a letter) puts it
+    // on or takes it off; any other key, or Esc, closes the picker.
+    const box = p.querySelector("[data-record-labels]");
+    if (box && box.classList.contains("picking")) {
+      box.classList.remove("picking");
+      event.preventDefault();
+      if (event.key.length === 1) {
+        const key = event.key.toLowerCase();
+        const button = Array.from(box.querySelectorAll("button[data-label-key]")).find((b) => b.dataset.labelKey === key);
+        if (button && !button.disabled) button.click();
+      }
+      return;
+    }
+    if (event.key === "l" && box && box.querySelector("button[data-label-key]")) {
+      box.classList.add("picking");
+      event.preventDefault();
+      return;
+    }
     if (event.key === "i") click("button[value=include]");
     else if (event.key === "e") click("button[value=exclude]");
     else if (event.key === "m") click("button[value=maybe]");

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review, Role
-from screening.importers import FORMATS
+from screening.importers import ENCODINGS, FORMATS
 from screening.models import Search, SearchStatus, SourceType
 from screening.services import identification
 
@@ -22,6 +22,19 @@ class Command(BaseCommand):
         parser.add_argument("--source", help="Source name (default: the file name)")
         parser.add_argument("--source-type", default=SourceType.DATABASE, choices=SourceType.values)
         parser.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+        parser.add_argument(
+            "--encoding",
+            default="auto",
+            choices=["auto", *ENCODINGS],
+            help="The text files' encoding (default: detect it from the content)",
+        )
+        parser.add_argument(
+            "--supersedes",
+            type=int,
+            metavar="ID",
+            help="The file is a new run of the search with this id: it replaces that search "
+            "in every count (one file only). Without it, a file already imported is refused.",
+        )
         parser.add_argument("--wait", action="store_true", help="Wait until each import ends")
         parser.add_argument("--timeout", type=int, default=3600, help="Seconds --wait waits")
 
@@ -31,6 +44,8 @@ class Command(BaseCommand):
             raise CommandError(f"No review with the slug “{opts['slug']}”.")
         owner = review.memberships.filter(role=Role.OWNER).select_related("user").first()
         actor = owner.user if owner else None
+        if opts["supersedes"] is not None and len(opts["files"]) != 1:
+            raise CommandError("--supersedes replaces one search: give exactly one file.")
         searches = []
         for path in opts["files"]:
             if not path.is_file():
@@ -45,6 +60,8 @@ class Command(BaseCommand):
                         source=opts["source"] or path.stem,
                         source_type=opts["source_type"],
                         fmt=opts["format"],
+                        encoding=opts["encoding"],
+                        supersedes=opts["supersedes"],
                     )
                 except ReviewflowError as exc:
                     raise CommandError(exc.message) from None
@@ -68,6 +85,7 @@ class Command(BaseCommand):
                 f"{search.filename}: {search.format}, {search.records_read} read, "
                 f"{search.records_imported} imported, {search.records_rejected} rejected."
             )
+            self.stdout.write(f"  encoding: {search.encoding}")
             for error in search.errors[:20]:
                 self.stdout.write(f"  line {error['line']}: {error['message']}")
             for warning in search.warnings:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewflow.reviews.models import Review
-from screening.prisma import check, prisma_pdf, prisma_png, prisma_svg, to_csv
+from screening.prisma import check, in_progress, prisma_pdf, prisma_png, prisma_svg, to_csv
 from screening.services.prisma import prisma_counts
 
 
@@ -19,6 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "json", "csv"])
         parser.add_argument("-o", "--output", type=Path, help="File to write (default: stdout)")
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="Frame the boxes that do not add up in red, with a panel saying why",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         review = Review.objects.filter(slug=opts["slug"]).first()
@@ -30,11 +35,11 @@ class Command(BaseCommand):
             raise CommandError(f"Name the file to write the {fmt.upper()} to with -o FILE.")
         body: str | bytes
         if fmt == "svg":
-            body = prisma_svg(counts)
+            body = prisma_svg(counts, draft=opts["draft"])
         elif fmt == "png":
-            body = prisma_png(counts)
+            body = prisma_png(counts, draft=opts["draft"])
         elif fmt == "pdf":
-            body = prisma_pdf(counts)
+            body = prisma_pdf(counts, draft=opts["draft"])
         elif fmt == "csv":
             body = to_csv(counts)
         else:
@@ -47,5 +52,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {opts['output']}.")
         else:
             sys.stdout.write(body if isinstance(body, str) else "")
+        for note in in_progress(counts):
+            self.stderr.write(note)
         for problem in check(counts):
             self.stderr.write(f"warning: {problem.message}")

@@ -16,6 +16,33 @@ from reviewflow.reviews.models import Review, Role
 DEMO_DIR = Path(__file__).resolve().parents[3] / "demo"
 SLUG = "msc-knee-oa"
 USERS = [("owner", Role.OWNER), ("alice", Role.REVIEWER), ("bob", Role.REVIEWER)]
+ADMIN = "admin"  # the site administrator (Django admin), a member of no review
+TA, FT = "title-abstract", "full-text"
+CRITERIA = {
+    TA: (
+        "Include: adults with knee osteoarthritis; intra-articular mesenchymal stem/stromal "
+        "cells (any source); a randomised or non-randomised comparison, or a case series.\n"
+        "Exclude: animal or in vitro studies; other joints; reviews, editorials and letters."
+    ),
+    FT: (
+        "Include: clinical studies in people with knee osteoarthritis reporting pain or "
+        "function after intra-articular mesenchymal stem/stromal cells.\n"
+        "Exclude: no outcome of pain or function; fewer than 5 patients; duplicate report."
+    ),
+}
+INCLUDE_TERMS = "mesenchymal\nstem cell*\nstromal\nknee\nosteoarthriti*\nintra-articular"
+EXCLUDE_TERMS = "mice\nmouse\nrat\nrats\nrabbit*\nin vitro\nreview\ncanine\nequine"
+REASONS = {
+    TA: ["Animal or in vitro study", "Not knee osteoarthritis", "Not a cell therapy", "Review"],
+    FT: [
+        "Wrong population",
+        "Wrong intervention",
+        "No pain or function outcome",
+        "Wrong study design",
+    ],
+}
+PILOT_SIZE = 10
+SCREENED = 40  # records both reviewers screened in the main round
 SEARCHES = [
     # file, source, date, search string
     (
@@ -49,8 +76,9 @@ def logins_path() -> Path:
 class Command(BaseCommand):
     help = (
         "Create the demo review (mesenchymal stem cells for knee osteoarthritis) with an owner, "
-        "two reviewers and three imported searches. Use --if-empty to do nothing when the "
-        "database already has reviews."
+        "two reviewers, a site administrator, three imported searches, screening set up, a "
+        "pilot round done and records screened (some in conflict). Use --if-empty to do "
+        "nothing when the database already has reviews."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -75,6 +103,13 @@ class Command(BaseCommand):
                     username=username, password=password, email=f"{username}@example.org"
                 )
                 lines.append(f"{username:<6} {password}")
+            if User.objects.filter(username=ADMIN).exists():
+                raise CommandError(f"A user called “{ADMIN}” already exists.")
+            password = secrets.token_urlsafe(9)
+            User.objects.create_superuser(
+                username=ADMIN, password=password, email=f"{ADMIN}@example.org"
+            )
+            lines.append(f"{ADMIN:<6} {password}   (site administrator: /admin/)")
             owner = users["owner"]
             review = services.create_review(
                 title="Mesenchymal stem cells for knee osteoarthritis",
@@ -89,7 +124,7 @@ class Command(BaseCommand):
             )
             for username, role in USERS[1:]:
                 services.add_member(review=review, actor=owner, user=users[username], role=role)
-        from screening.services import identification
+        from screening.services import dedup, identification
 
         for filename, source, when, query in SEARCHES:
             with (DEMO_DIR / filename).open("rb") as fh:
@@ -102,21 +137,91 @@ class Command(BaseCommand):
                     search_date=when,
                     search_string=query,
                 )
-            # Import here and now, so the demo is ready before the worker starts; the queued
-            # task finds the search finished and does nothing.
+            # Import and deduplicate here and now, so the demo is ready before the worker
+            # starts; the queued tasks find their work done and do nothing (and the worker
+            # has no pending deduplication to re-send when it connects).
             search = identification.run_import(search_id=search.pk)
+            dedup.run_dedup(review_id=review.pk, search_id=search.pk, only_if_pending=True)
             self.stdout.write(
                 f"{filename}: {search.records_imported} records imported "
                 f"({search.records_rejected} rejected)."
             )
+        self._set_up_screening(review, owner, users["alice"], users["bob"])
         path = logins_path()
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         self.stdout.write(f"Demo review “{review.title}” created.")
         self._print_logins()
 
+    def _set_up_screening(self, review: Review, owner: Any, alice: Any, bob: Any) -> None:
+        """The review as a real one is set up: criteria, highlight terms and exclusion
+        reasons at both stages; a pilot round done; records screened, some in conflict."""
+        from screening.models import Record
+        from screening.services.screening import pilot, stage_settings
+        from screening.services.screening.votes import cast_vote
+
+        for stage in (TA, FT):
+            stage_settings.update_stage_settings(
+                review=review,
+                stage=stage,
+                actor=owner,
+                criteria=CRITERIA[stage],
+                include_terms=INCLUDE_TERMS,
+                exclude_terms=EXCLUDE_TERMS,
+                exclusion_reasons=REASONS[stage],
+                reasons_required=stage == TA,
+            )
+        round_ = pilot.start_pilot(review=review, stage=TA, actor=owner, size=PILOT_SIZE)
+        for record in round_.records.order_by("pk"):
+            for reviewer, flip in ((alice, False), (bob, record.pk % 4 == 0)):
+                decision, reason = _demo_decision(record, flip)
+                pilot.cast_pilot_vote(
+                    pilot=round_, record=record, reviewer=reviewer, decision=decision, reason=reason
+                )
+        pilot.close_pilot(pilot=round_, actor=owner)
+        records = Record.objects.for_review(review).unique().order_by("pk")[:SCREENED]
+        conflicts = 0
+        for i, record in enumerate(records):
+            # Every eighth record: the two reviewers disagree, and a conflict waits.
+            for reviewer, flip in ((alice, False), (bob, i % 8 == 3)):
+                decision, reason = _demo_decision(record, flip)
+                cast_vote(
+                    review=review,
+                    record=record,
+                    reviewer=reviewer,
+                    stage=TA,
+                    decision=decision,
+                    reason=reason,
+                )
+            conflicts += i % 8 == 3
+        self.stdout.write(
+            f"Pilot round of {PILOT_SIZE} records done; {SCREENED} records screened by alice "
+            f"and bob, {conflicts} of them in conflict."
+        )
+
     def _print_logins(self) -> None:
         path = logins_path()
         if path.exists():
             self.stdout.write("Demo logins (username password):")
             self.stdout.write(path.read_text().rstrip())
+
+
+def _demo_decision(record: Any, flip: bool) -> tuple[str, str]:
+    """A plausible title/abstract decision from the title (the demo's votes), or its
+    opposite (``flip``: a reviewer who disagrees)."""
+    title = record.title.lower()
+    animal = any(word in title for word in ("rat ", "rats", "mice", "rabbit", "canine", "equine"))
+    cells = any(word in title for word in ("mesenchymal", "stem cell", "stromal"))
+    knee = "knee" in title or "osteoarthritis" in title
+    include = cells and knee and not animal and "review" not in title
+    if flip:
+        include = not include
+    if include:
+        return "include", ""
+    if animal:
+        return "exclude", REASONS[TA][0]
+    if not knee:
+        return "exclude", REASONS[TA][1]
+    if not cells:
+        return "exclude", REASONS[TA][2]
+    return "exclude", REASONS[TA][3]

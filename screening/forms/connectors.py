@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django import forms
+
+from screening.models import ConnectorSource
+from screening.services.connectors import MAX_QUERY_LENGTH
+
+
+class SavedSearchForm(forms.Form):
+    source = forms.ChoiceField(choices=ConnectorSource.choices, initial=ConnectorSource.PUBMED)
+    query = forms.CharField(
+        max_length=MAX_QUERY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="In the database's own syntax, exactly as you would type it on its site.",
+    )
+    date_from = forms.DateField(
+        required=False,
+        label="Published from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="Published until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

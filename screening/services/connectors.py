@@ -1,0 +1,363 @@
+"""Saved database searches, run from inside reviewflow (PubMed, Europe PMC).
+
+"Run now" queues ``screening.tasks.run_saved_search``, which calls ``run_saved_search``:
+the whole search is fetched first (``screening.connectors``), so a failure half-way
+changes nothing but the run's status and message; then the records become a search exactly
+like an uploaded export (``identification.create_search``: same file storage, progress
+bar, rejections, provenance and deduplication), linked from the run that made it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from reviewflow.broker import send_task
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import Review
+from reviewflow.reviews.services import record_audit
+from screening.connectors import (
+    ConnectorError,
+    Fetched,
+    HttpClient,
+    RateLimiter,
+    fetch_europepmc,
+    fetch_pubmed,
+)
+from screening.exporters import write_ris
+from screening.models import (
+    ConnectorSource,
+    RunStatus,
+    SavedSearch,
+    SavedSearchRun,
+    Search,
+    SearchStatus,
+    SourceType,
+)
+from screening.services import identification
+
+log = logging.getLogger(__name__)
+
+RUN_TASK = "screening.tasks.run_saved_search"
+MAX_QUERY_LENGTH = 10_000
+RUN_NOT_SENT = (
+    "The task queue could not be reached, so the search was not run; nothing was imported. "
+    "Run it again when the worker is back."
+)
+RUN_CRASHED = (
+    "The run stopped on an unexpected error and nothing was imported; the server log has "
+    "the details."
+)
+RUN_LOST = "The run stopped without finishing (its worker was lost); nothing was imported."
+# A run queued or fetching for longer than this lost its worker: a new run may start.
+RUN_STALE_AFTER = timedelta(hours=1)
+NO_RECORDS = "The database found no records, so no search was added to the review."
+
+
+def _sleep(seconds: float) -> None:
+    # A function of this module, so tests can skip the waits.
+    time.sleep(seconds)
+
+
+def check_saved_search(
+    *, source: str, query: str, date_from: date | None, date_to: date | None
+) -> str:
+    """The query, trimmed, if a saved search of it may be made; else the user's message."""
+    if source not in ConnectorSource.values:
+        raise ReviewflowError(
+            f"Unknown source “{source}”: choose {' or '.join(ConnectorSource.values)}.",
+            field="source",
+        )
+    query = query.strip()
+    if not query:
+        raise ReviewflowError("Write the search query.", field="query")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ReviewflowError(
+            f"The query is {len(query)} characters long; the limit is {MAX_QUERY_LENGTH}.",
+            field="query",
+        )
+    if date_from and date_to and date_from > date_to:
+        raise ReviewflowError(
+            f"The start date ({date_from:%-d %b %Y}) is after the end date ({date_to:%-d %b %Y}).",
+            field="date_to",
+        )
+    return query
+
+
+@transaction.atomic
+def create_saved_search(
+    *,
+    review: Review,
+    actor: User | None,
+    source: str,
+    query: str,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> SavedSearch:
+    """Keep a database search with the review (run it with ``request_run``)."""
+    query = check_saved_search(source=source, query=query, date_from=date_from, date_to=date_to)
+    saved = SavedSearch.objects.create(
+        review=review,
+        source=source,
+        query=query,
+        date_from=date_from,
+        date_to=date_to,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    record_audit(
+        review=review,
+        actor=actor,
+        action="saved_search.created",
+        target=str(saved),
+        after={
+            "source": source,
+            "query": query,
+            "date_from": date_from.isoformat() if date_from else None,
+            "date_to": date_to.isoformat() if date_to else None,
+        },
+        object_type="saved_search",
+        object_id=saved.pk,
+    )
+    return saved
+
+
+@transaction.atomic
+def request_run(*, saved_search: SavedSearch, actor: User | None) -> SavedSearchRun:
+    """Queue a run of ``saved_search`` (after commit); refused while one is under way."""
+    SavedSearch.objects.select_for_update().get(pk=saved_search.pk)
+    unfinished = saved_search.runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+    unfinished.filter(created_at__lt=timezone.now() - RUN_STALE_AFTER).update(
+        status=RunStatus.FAILED, failure=RUN_LOST, finished_at=timezone.now()
+    )
+    if unfinished.exists():
+        raise ReviewflowError("This search is already running; wait for it to finish.")
+    run = SavedSearchRun.objects.create(
+        saved_search=saved_search,
+        requested_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    record_audit(
+        review=saved_search.review,
+        actor=actor,
+        action="saved_search.run_requested",
+        target=str(saved_search),
+        object_type="saved_search",
+        object_id=saved_search.pk,
+    )
+    run_id = run.pk
+
+    def send() -> None:
+        if not send_task(RUN_TASK, run_id):
+            SavedSearchRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+                status=RunStatus.FAILED, failure=RUN_NOT_SENT, finished_at=timezone.now()
+            )
+
+    transaction.on_commit(send)
+    return run
+
+
+def run_saved_search(
+    *, run_id: int, fetch: Callable[[SavedSearch], Fetched] | None = None
+) -> SavedSearchRun:
+    """Fetch the whole search, then store it as a search of the review; safe to run twice.
+
+    A run already finished is left as it is. A run found running (its worker died, the
+    broker delivered the task again) fetches again: nothing was written before the fetch
+    ended. ``fetch`` replaces the connector (tests).
+    """
+    with transaction.atomic():
+        run = SavedSearchRun.objects.select_for_update().get(pk=run_id)
+        if run.is_finished:
+            return run
+        run.status = RunStatus.RUNNING
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    saved = SavedSearch.objects.select_related("review").get(pk=run.saved_search_id)
+    try:
+        fetched = (fetch or fetch_saved_search)(saved)
+        return _store(run, saved, fetched)
+    except ConnectorError as exc:
+        return _finish(run, saved, failure=exc.message)
+    except Exception:
+        log.exception("run %s of saved search %s failed", run_id, saved.pk)
+        _finish(run, saved, failure=RUN_CRASHED)
+        raise
+
+
+def fetch_saved_search(saved: SavedSearch) -> Fetched:
+    """The whole search from its database, with the addresses and limits of the settings."""
+    if saved.source == ConnectorSource.PUBMED:
+        key = settings.PUBMED_API_KEY
+        client = _client("PubMed", per_second=10 if key else 3)
+        return fetch_pubmed(
+            client,
+            base_url=settings.PUBMED_EUTILS_URL,
+            query=saved.query,
+            date_from=saved.date_from,
+            date_to=saved.date_to,
+            api_key=key,
+            email=settings.CONNECTOR_EMAIL,
+        )
+    client = _client("Europe PMC", per_second=settings.EUROPEPMC_REQUESTS_PER_SECOND)
+    return fetch_europepmc(
+        client,
+        base_url=settings.EUROPEPMC_URL,
+        query=saved.query,
+        date_from=saved.date_from,
+        date_to=saved.date_to,
+        email=settings.CONNECTOR_EMAIL,
+    )
+
+
+def _client(service: str, *, per_second: float) -> HttpClient:
+    return HttpClient(
+        service,
+        limiter=RateLimiter(per_second, sleep=_sleep),
+        attempts=settings.CONNECTOR_ATTEMPTS,
+        sleep=_sleep,
+    )
+
+
+def _export(fetched: Fetched) -> bytes:
+    """The fetched search as the export file the importer reads."""
+    if fetched.fmt == "ris":
+        out = io.StringIO()
+        write_ris(fetched.records, out)
+        return out.getvalue().encode("utf-8")
+    return fetched.text.encode("utf-8")
+
+
+def _store(run: SavedSearchRun, saved: SavedSearch, fetched: Fetched) -> SavedSearchRun:
+    if fetched.fetched == 0:
+        return _finish(run, saved, fetched=fetched, notes=[NO_RECORDS])
+    content = _export(fetched)
+    today = timezone.localdate()
+    filename = f"{saved.source}-{today:%Y-%m-%d}-run{run.pk}.{fetched.fmt}"
+    search_string = fetched.query_sent
+    if fetched.fmt == "nbib" and (saved.date_from or saved.date_to):
+        search_string += "\n" + fetched.notes[0]  # PubMed takes its date limits apart
+    with transaction.atomic():
+        current = SavedSearchRun.objects.select_for_update().get(pk=run.pk)
+        if current.is_finished:
+            return current  # another delivery of the task stored it meanwhile
+        try:
+            search = identification.create_search(
+                review=saved.review,
+                actor=run.requested_by,
+                file=io.BytesIO(content),
+                filename=filename,
+                source=fetched.source,
+                source_type=SourceType.DATABASE,
+                search_date=today,
+                search_string=search_string,
+                fmt=fetched.fmt,
+                supersedes=_replaceable_search(saved),
+            )
+        except ReviewflowError as exc:
+            return _finish(run, saved, fetched=fetched, failure=exc.message)
+        return _finish(run, saved, fetched=fetched, search=search)
+
+
+def _replaceable_search(saved: SavedSearch) -> int | None:
+    """The search of this saved search's last imported run, when a new run may replace it
+    (issue #19: a new run of a search replaces it in every count, unless its records have
+    been screened; then the new run is a search of its own, deduplicated against it)."""
+    last = (
+        SavedSearchRun.objects.filter(
+            saved_search=saved, status=RunStatus.DONE, search__status=SearchStatus.DONE
+        )
+        .order_by("-finished_at", "-pk")
+        .values_list("search_id", flat=True)
+        .first()
+    )
+    if last is None:
+        return None
+    try:
+        identification.check_supersedes(review=saved.review, supersedes=last)
+    except ReviewflowError:
+        return None
+    return last
+
+
+def _finish(
+    run: SavedSearchRun,
+    saved: SavedSearch,
+    *,
+    fetched: Fetched | None = None,
+    failure: str = "",
+    search: Search | None = None,
+    notes: list[str] | None = None,
+) -> SavedSearchRun:
+    """Record the run's outcome: counts and notes, or why nothing was imported."""
+    with transaction.atomic():
+        now = timezone.now()
+        run.status = RunStatus.FAILED if failure else RunStatus.DONE
+        run.failure = failure
+        run.finished_at = now
+        run.search = search
+        if fetched is not None:
+            run.query_sent = fetched.query_sent
+            run.reported_count, run.fetched_count = fetched.reported, fetched.fetched
+            run.notes = [*fetched.notes, *(notes or [])]
+        run.save()
+        SavedSearch.objects.filter(pk=saved.pk).update(last_run_at=now)
+        record_audit(
+            review=saved.review,
+            actor=None,
+            action="saved_search.failed" if failure else "saved_search.ran",
+            target=str(saved),
+            after={
+                "reported": run.reported_count,
+                "fetched": run.fetched_count,
+                "search": search.pk if search else None,
+                "failure": failure,
+            },
+            object_type="saved_search",
+            object_id=saved.pk,
+        )
+    return run
+
+
+def explain_run(run: SavedSearchRun) -> list[str]:
+    """Sentences that account for every record between the count the database reported
+    and the count imported (``run`` from ``SavedSearchRun.objects.with_counts()``)."""
+    if run.status == RunStatus.FAILED:
+        return [run.failure]
+    if run.reported_count is None:
+        return ["Waiting for the database's answer."]
+    name = run.saved_search.get_source_display()
+    lines = [f"{name} reported {run.reported_count} records; {run.fetched_count} were fetched."]
+    search = run.search
+    if search is None:
+        return lines + list(run.notes)
+    if search.status != SearchStatus.DONE:
+        if search.status == SearchStatus.FAILED:
+            return [*lines, f"The import failed: {search.failure}"]
+        if search.status in (SearchStatus.QUEUED, SearchStatus.RUNNING):
+            return [*lines, "Importing them now."]
+        # e.g. replaced by a newer run of the same search (issue #19)
+        return [*lines, f"The search is {search.get_status_display().lower()}."]
+    if search.records_read != run.fetched_count:
+        lines.append(f"The importer read {search.records_read} of them.")
+    if search.records_rejected:
+        lines.append(
+            f"{search.records_rejected} were rejected as empty (listed with their reasons on "
+            "the search's page)."
+        )
+    lines.append(f"{search.records_imported} were imported.")
+    duplicates = getattr(run, "duplicates", None)
+    if search.dedup_requested_at is not None:
+        lines.append("Deduplication against the review's other records is still running.")
+    elif duplicates:
+        lines.append(
+            f"{duplicates} of them were found to duplicate records already in the review "
+            "(see Duplicates); the others go on to screening."
+        )
+    return lines
