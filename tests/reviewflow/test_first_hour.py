@@ -133,6 +133,15 @@ def test_the_demo_is_a_review_set_up_as_a_real_one(tmp_path, settings, capsys):
     assert PilotRound.objects.get(review=review).closed_at is not None
     assert Vote.objects.filter(review=review).count() == 80
     assert Conflict.objects.filter(review=review, resolved_at__isnull=True).count() == 5
+    # The team's labels, some in use.
+    from screening.models import Label, RecordLabel
+
+    assert set(Label.objects.filter(review=review).values_list("name", flat=True)) == {
+        "background reading",
+        "check references",
+        "non-English",
+    }
+    assert RecordLabel.objects.filter(record__review=review).exists()
     # Deduplicated already: the worker has nothing to re-send when it first connects.
     assert not Search.objects.filter(review=review, dedup_requested_at__isnull=False).exists()
     assert Record.objects.filter(review=review, duplicate_of__isnull=False).exists()

@@ -155,8 +155,10 @@ class Command(BaseCommand):
 
     def _set_up_screening(self, review: Review, owner: Any, alice: Any, bob: Any) -> None:
         """The review as a real one is set up: criteria, highlight terms and exclusion
-        reasons at both stages; a pilot round done; records screened, some in conflict."""
+        reasons at both stages; labels; a pilot round done; records screened, some in
+        conflict."""
         from screening.models import Record
+        from screening.services.labels import apply_label, create_label
         from screening.services.screening import pilot, stage_settings
         from screening.services.screening.votes import cast_vote
 
@@ -179,9 +181,22 @@ class Command(BaseCommand):
                     pilot=round_, record=record, reviewer=reviewer, decision=decision, reason=reason
                 )
         pilot.close_pilot(pilot=round_, actor=owner)
+        # The team's labels, and a few of them in use (each reviewer's own).
+        made = {
+            name: create_label(review=review, actor=owner, name=name, colour=colour, key=key)
+            for name, colour, key in LABELS
+        }
         records = Record.objects.for_review(review).unique().order_by("pk")[:SCREENED]
         conflicts = 0
         for i, record in enumerate(records):
+            if "review" in record.title.lower():
+                apply_label(
+                    review=review, record=record, label=made["check references"], user=alice
+                )
+            elif i % 9 == 4:
+                apply_label(
+                    review=review, record=record, label=made["background reading"], user=bob
+                )
             # Every eighth record: the two reviewers disagree, and a conflict waits.
             for reviewer, flip in ((alice, False), (bob, i % 8 == 3)):
                 decision, reason = _demo_decision(record, flip)
@@ -204,6 +219,14 @@ class Command(BaseCommand):
         if path.exists():
             self.stdout.write("Demo logins (username password):")
             self.stdout.write(path.read_text().rstrip())
+
+
+#: The demo team's labels: name, colour, key.
+LABELS = (
+    ("background reading", "blue", "b"),
+    ("check references", "green", "r"),
+    ("non-English", "orange", "x"),
+)
 
 
 def _demo_decision(record: Any, flip: bool) -> tuple[str, str]:
