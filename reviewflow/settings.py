@@ -196,6 +196,8 @@ PUBMED_EUTILS_URL = env_str("PUBMED_EUTILS_URL", "https://eutils.ncbi.nlm.nih.go
 PUBMED_API_KEY = env_str("PUBMED_API_KEY")
 EUROPEPMC_URL = env_str("EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webservices/rest/")
 EUROPEPMC_REQUESTS_PER_SECOND = env_int("EUROPEPMC_REQUESTS_PER_SECOND", 5)
+OPENALEX_URL = env_str("OPENALEX_URL", "https://api.openalex.org/")
+CLINICALTRIALS_URL = env_str("CLINICALTRIALS_URL", "https://clinicaltrials.gov/api/v2/")
 CONNECTOR_EMAIL = env_str("CONNECTOR_EMAIL")
 CONNECTOR_ATTEMPTS = env_int("CONNECTOR_ATTEMPTS", 5)
 

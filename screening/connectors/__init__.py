@@ -12,8 +12,10 @@ limits it read from the settings, so the clients are tested against a local serv
 
 from __future__ import annotations
 
+from .clinicaltrials import fetch_clinicaltrials
 from .europepmc import fetch_europepmc
 from .http import ConnectorError, Fetched, HttpClient, RateLimiter
+from .openalex import fetch_openalex
 from .pubmed import PUBMED_MAX_RECORDS, fetch_pubmed
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "Fetched",
     "HttpClient",
     "RateLimiter",
+    "fetch_clinicaltrials",
     "fetch_europepmc",
+    "fetch_openalex",
     "fetch_pubmed",
 ]

@@ -16,6 +16,7 @@ class SavedSearchForm(forms.Form):
     date_from = forms.DateField(
         required=False,
         label="Published from",
+        help_text="For ClinicalTrials.gov, the date a study was first posted.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     date_to = forms.DateField(

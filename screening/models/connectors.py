@@ -14,6 +14,8 @@ from screening.models.identification import Search
 class ConnectorSource(models.TextChoices):
     PUBMED = "pubmed", "PubMed"
     EUROPEPMC = "europepmc", "Europe PMC"
+    OPENALEX = "openalex", "OpenAlex"
+    CLINICALTRIALS = "clinicaltrials", "ClinicalTrials.gov"
 
 
 class RunStatus(models.TextChoices):

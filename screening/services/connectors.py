@@ -1,4 +1,5 @@
-"""Saved database searches, run from inside reviewflow (PubMed, Europe PMC).
+"""Saved database searches, run from inside reviewflow (PubMed, Europe PMC, OpenAlex,
+ClinicalTrials.gov).
 
 "Run now" queues ``screening.tasks.run_saved_search``, which calls ``run_saved_search``:
 the whole search is fetched first (``screening.connectors``), so a failure half-way
@@ -29,7 +30,9 @@ from screening.connectors import (
     Fetched,
     HttpClient,
     RateLimiter,
+    fetch_clinicaltrials,
     fetch_europepmc,
+    fetch_openalex,
     fetch_pubmed,
 )
 from screening.exporters import write_ris
@@ -60,6 +63,12 @@ RUN_LOST = "The run stopped without finishing (its worker was lost); nothing was
 # A run queued or fetching for longer than this lost its worker: a new run may start.
 RUN_STALE_AFTER = timedelta(hours=1)
 NO_RECORDS = "The database found no records, so no search was added to the review."
+# What PRISMA counts each source's searches as: ClinicalTrials.gov is a trial register.
+SOURCE_TYPES: dict[str, str] = {ConnectorSource.CLINICALTRIALS: SourceType.REGISTER}
+# Requests a second: OpenAlex's polite pool allows 10; ClinicalTrials.gov asks for about
+# 50 a minute.
+OPENALEX_REQUESTS_PER_SECOND = 10.0
+CLINICALTRIALS_REQUESTS_PER_SECOND = 0.8
 
 
 def _sleep(seconds: float) -> None:
@@ -205,6 +214,23 @@ def fetch_saved_search(saved: SavedSearch) -> Fetched:
             api_key=key,
             email=settings.CONNECTOR_EMAIL,
         )
+    if saved.source == ConnectorSource.OPENALEX:
+        return fetch_openalex(
+            _client("OpenAlex", per_second=OPENALEX_REQUESTS_PER_SECOND),
+            base_url=settings.OPENALEX_URL,
+            query=saved.query,
+            date_from=saved.date_from,
+            date_to=saved.date_to,
+            email=settings.CONNECTOR_EMAIL,
+        )
+    if saved.source == ConnectorSource.CLINICALTRIALS:
+        return fetch_clinicaltrials(
+            _client("ClinicalTrials.gov", per_second=CLINICALTRIALS_REQUESTS_PER_SECOND),
+            base_url=settings.CLINICALTRIALS_URL,
+            query=saved.query,
+            date_from=saved.date_from,
+            date_to=saved.date_to,
+        )
     client = _client("Europe PMC", per_second=settings.EUROPEPMC_REQUESTS_PER_SECOND)
     return fetch_europepmc(
         client,
@@ -241,8 +267,10 @@ def _store(run: SavedSearchRun, saved: SavedSearch, fetched: Fetched) -> SavedSe
     today = timezone.localdate()
     filename = f"{saved.source}-{today:%Y-%m-%d}-run{run.pk}.{fetched.fmt}"
     search_string = fetched.query_sent
-    if fetched.fmt == "nbib" and (saved.date_from or saved.date_to):
-        search_string += "\n" + fetched.notes[0]  # PubMed takes its date limits apart
+    if (saved.date_from or saved.date_to) and fetched.query_sent == saved.query:
+        # PubMed, OpenAlex and ClinicalTrials.gov take date limits apart from the query;
+        # their first note says how they were sent, and the search keeps it.
+        search_string += "\n" + fetched.notes[0]
     with transaction.atomic():
         current = SavedSearchRun.objects.select_for_update().get(pk=run.pk)
         if current.is_finished:
@@ -254,7 +282,7 @@ def _store(run: SavedSearchRun, saved: SavedSearch, fetched: Fetched) -> SavedSe
                 file=io.BytesIO(content),
                 filename=filename,
                 source=fetched.source,
-                source_type=SourceType.DATABASE,
+                source_type=SOURCE_TYPES.get(saved.source, SourceType.DATABASE),
                 search_date=today,
                 search_string=search_string,
                 fmt=fetched.fmt,

@@ -1,4 +1,5 @@
-"""Pages of saved database searches: keep a PubMed or Europe PMC search, run it now."""
+"""Pages of saved database searches: keep a PubMed, Europe PMC, OpenAlex or ClinicalTrials.gov
+search, run it now."""
 
 from __future__ import annotations
 
