@@ -171,6 +171,18 @@ def parse_year(value: str | None) -> int | None:
 
 # Lower-case words that only occur in names of organisations ("Name of a University").
 _ORGANISATION_WORDS = frozenset({"of", "and", "for", "the", "&", "on", "in"})
+#: Words that make a short name an organisation ("Mayo Clinic", "Pfizer Inc", "Novartis
+#: Pharmaceuticals"), compared in lower case: never turned round into "Clinic, Mayo".
+_ORGANISATION_NOUNS = frozenset(
+    {
+        "clinic", "hospital", "hospitals", "university", "universitat", "universite",
+        "institute", "institut", "instituto", "center", "centre", "centro", "inc", "inc.",
+        "ltd", "ltd.", "llc", "gmbh", "ag", "plc", "corp", "corp.", "corporation",
+        "company", "pharmaceuticals", "pharmaceutical", "pharma", "laboratories", "group",
+        "foundation", "association", "society", "council", "trust", "consortium",
+        "collaboration", "network", "committee", "investigators", "ministry", "agency",
+    }
+)  # fmt: skip
 _DOTTED_INITIALS_RE = re.compile(r"(?:[A-Z]\.-?){1,4}$")
 
 
@@ -179,7 +191,8 @@ def normalise_author(value: str) -> str:
 
     Accepts ``Family, Given``, ``Family Given-initials`` (MEDLINE ``AU``: ``Smith JA``)
     and ``Given Family``. Organisation names without a comma are kept as they are when
-    they look like one (more than three words).
+    they look like one (more than four words, a connective, or a word such as "Clinic",
+    "University" or "Inc").
     """
     name = clean_text(value).strip(" ;,")
     if not name:
@@ -191,6 +204,8 @@ def normalise_author(value: str) -> str:
     parts = name.split(" ")
     if len(parts) == 1 or len(parts) > 4 or not _ORGANISATION_WORDS.isdisjoint(parts):
         return name
+    if not _ORGANISATION_NOUNS.isdisjoint(part.lower() for part in parts):
+        return name  # "Mayo Clinic", "Novartis Pharmaceuticals"
     last = parts[-1]
     # MEDLINE style: "Smith JA" — the initials come last, upper-case, no dots;
     # Embase style: "Adler D.G." — the same with dots.

@@ -527,3 +527,14 @@ def test_undefined_bibtex_macros_are_warned_about() -> None:
     assert (one.journal, one.warnings) == ("jomch", [warning])
     assert (two.journal, two.warnings) == ("Journal of Computational Chemistry", [])
     assert parsed.warnings == [f"line 3: {warning}"]
+
+
+def test_a_short_organisation_name_is_not_turned_round_like_a_persons() -> None:
+    # ClinicalTrials.gov sponsors, group authors: "Mayo Clinic" is not "Clinic, Mayo".
+    from screening.importers.base import normalise_author
+
+    assert normalise_author("Mayo Clinic") == "Mayo Clinic"
+    assert normalise_author("Novartis Pharmaceuticals") == "Novartis Pharmaceuticals"
+    assert normalise_author("Pfizer Inc") == "Pfizer Inc"
+    assert normalise_author("John Smith") == "Smith, John"
+    assert normalise_author("Smith JA") == "Smith, JA"
