@@ -10,6 +10,9 @@ from screening.models.dedup import (
     DuplicatePair,
     PairDecision,
 )
+from screening.models.discussion import (
+    Comment,
+)
 from screening.models.fulltext import (
     FullTextReport,
     RetrievalStatus,
@@ -38,6 +41,11 @@ from screening.models.prioritisation import (
 )
 from screening.models.prisma import (
     PrismaSettings,
+)
+from screening.models.questions import (
+    Answer,
+    QuestionAnswer,
+    ScreeningQuestion,
 )
 from screening.models.screening import (
     Adjudicators,
@@ -96,4 +104,8 @@ __all__ = [
     "RunStatus",
     "SavedSearch",
     "SavedSearchRun",
+    "Answer",
+    "ScreeningQuestion",
+    "QuestionAnswer",
+    "Comment",
 ]

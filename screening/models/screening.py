@@ -176,6 +176,9 @@ class Outcome(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices)
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.CharField(max_length=200, blank=True)
+    note = models.TextField(
+        blank=True, help_text="The adjudicator's note: why the conflict was decided so."
+    )
     kind = models.CharField(max_length=15, choices=OutcomeKind.choices)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
