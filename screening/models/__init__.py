@@ -5,6 +5,7 @@ from screening.models.connectors import (
     RunStatus,
     SavedSearch,
     SavedSearchRun,
+    Schedule,
 )
 from screening.models.dedup import (
     DuplicatePair,
@@ -104,6 +105,7 @@ __all__ = [
     "RunStatus",
     "SavedSearch",
     "SavedSearchRun",
+    "Schedule",
     "Answer",
     "ScreeningQuestion",
     "QuestionAnswer",

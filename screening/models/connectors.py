@@ -16,6 +16,15 @@ class ConnectorSource(models.TextChoices):
     EUROPEPMC = "europepmc", "Europe PMC"
     OPENALEX = "openalex", "OpenAlex"
     CLINICALTRIALS = "clinicaltrials", "ClinicalTrials.gov"
+    CROSSREF = "crossref", "Crossref"
+
+
+class Schedule(models.TextChoices):
+    """How often a saved search runs by itself (Celery beat checks every few minutes)."""
+
+    NONE = "", "Only when run by hand"
+    WEEKLY = "weekly", "Every week"
+    MONTHLY = "monthly", "Every month"
 
 
 class RunStatus(models.TextChoices):
@@ -38,10 +47,33 @@ class SavedSearch(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_run_at = models.DateTimeField(null=True, blank=True)
+    schedule = models.CharField(
+        max_length=10, choices=Schedule.choices, default=Schedule.NONE, blank=True
+    )
+    next_run_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the schedule runs it next (empty without a schedule).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The beat task's lookup of due searches: only scheduled ones are indexed.
+            models.Index(
+                fields=["next_run_at"],
+                name="saved_search_due",
+                condition=Q(next_run_at__isnull=False),
+            ),
+        ]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(schedule__in=Schedule.values), name="saved_search_schedule_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(schedule="", next_run_at__isnull=True) | ~Q(schedule=""),
+                name="saved_search_next_run_only_scheduled",
+            ),
             models.CheckConstraint(
                 condition=Q(source__in=ConnectorSource.values), name="saved_search_source_valid"
             ),
