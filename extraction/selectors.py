@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -41,6 +42,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Membership, Review, Role
 from screening.models import Record
 from screening.selectors.identification import included_at_full_text
+from screening.services.rounds import SHOWN, ChangeItem, ChangelogSection
 
 EXTRACTOR_ROLES = (Role.OWNER, Role.REVIEWER)
 
@@ -277,3 +279,40 @@ def comparison_for(*, form: Form, record: Record, user: User) -> list[FieldCompa
     a = extractions[0].values
     b = extractions[1].values if len(extractions) > 1 else a
     return compare_values(spec, a, b)
+
+
+def round_extraction_section(
+    review: Review, starts: datetime, ends: datetime | None
+) -> ChangelogSection:
+    """The changelog section of an update round (``screening.services.rounds``): extractions
+    submitted and consensus rows finalised in the round, each a set of new values."""
+    during = Q(submitted_at__gte=starts) & (Q(submitted_at__lt=ends) if ends else Q())
+    submitted = Extraction.objects.filter(during, form__review=review).select_related(
+        "record", "extractor", "form"
+    )
+    finalised = Consensus.objects.filter(
+        Q(finalised_at__gte=starts) & (Q(finalised_at__lt=ends) if ends else Q()),
+        form__review=review,
+    ).select_related("record", "form")
+    items = [
+        ChangeItem(
+            e.submitted_at or e.updated_at,
+            e.record_id,
+            e.record.title,
+            f"{e.extractor.get_username()} submitted {len(e.values)} values ({e.form.title})",
+        )
+        for e in submitted.order_by("submitted_at", "id")[:SHOWN]
+    ] + [
+        ChangeItem(
+            c.finalised_at or c.updated_at,
+            c.record_id,
+            c.record.title,
+            f"consensus finalised: {len(c.values)} values ({c.form.title})",
+        )
+        for c in finalised.order_by("finalised_at", "id")[:SHOWN]
+    ]
+    return ChangelogSection(
+        "New extraction values",
+        submitted.count() + finalised.count(),
+        sorted(items, key=lambda item: item.when)[:SHOWN],
+    )

@@ -198,6 +198,7 @@ EUROPEPMC_URL = env_str("EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webser
 EUROPEPMC_REQUESTS_PER_SECOND = env_int("EUROPEPMC_REQUESTS_PER_SECOND", 5)
 OPENALEX_URL = env_str("OPENALEX_URL", "https://api.openalex.org/")
 CLINICALTRIALS_URL = env_str("CLINICALTRIALS_URL", "https://clinicaltrials.gov/api/v2/")
+CROSSREF_URL = env_str("CROSSREF_URL", "https://api.crossref.org")
 CONNECTOR_EMAIL = env_str("CONNECTOR_EMAIL")
 CONNECTOR_ATTEMPTS = env_int("CONNECTOR_ATTEMPTS", 5)
 
@@ -296,6 +297,15 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.2,
+}
+# Celery beat's timetable (run `celery -A reviewflow beat` once per installation; `make run`
+# runs it inside its worker). Scheduled saved searches are checked this often, in seconds.
+SAVED_SEARCH_CHECK_SECONDS = env_int("SAVED_SEARCH_CHECK_SECONDS", 300)
+CELERY_BEAT_SCHEDULE = {
+    "run-due-saved-searches": {
+        "task": "screening.tasks.run_due_saved_searches",
+        "schedule": float(SAVED_SEARCH_CHECK_SECONDS),
+    },
 }
 
 LOGGING = {

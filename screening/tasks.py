@@ -43,3 +43,12 @@ def run_saved_search(run_id: int) -> str:
     from screening.services import connectors
 
     return connectors.run_saved_search(run_id=run_id).status
+
+
+@shared_task(acks_late=True)
+def run_due_saved_searches() -> int:
+    """Queue the scheduled saved searches that are due (Celery beat, every few minutes);
+    safe to run twice or from two beats at once (each due search is claimed once)."""
+    from screening.services import connectors
+
+    return len(connectors.run_due_saved_searches())

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from screening.views import dedup, exports, identification, labels, prioritisation, prisma
-from screening.views.connectors import saved_search_run, saved_searches
+from screening.views.connectors import saved_search_run, saved_search_schedule, saved_searches
 from screening.views.fulltext import fulltext_attach, fulltext_pdf, fulltext_study
 from screening.views.screening import (
     agreement,
@@ -31,6 +31,11 @@ urlpatterns = [
         "r/<slug:slug>/saved-searches/<int:saved_search_id>/run/",
         saved_search_run,
         name="saved-search-run",
+    ),
+    path(
+        "r/<slug:slug>/saved-searches/<int:saved_search_id>/schedule/",
+        saved_search_schedule,
+        name="saved-search-schedule",
     ),
     path("r/<slug:slug>/records/", identification.records, name="review-records"),
     path(
@@ -101,6 +106,8 @@ urlpatterns = [
     ),
     path("r/<slug:slug>/prisma/", prisma.prisma_page, name="prisma"),
     path("r/<slug:slug>/prisma/csv/", prisma.prisma_csv_upload, name="prisma-csv"),
+    path("r/<slug:slug>/prisma/rounds/", prisma.round_start, name="round-start"),
+    path("r/<slug:slug>/prisma/changes.csv", prisma.round_changelog_csv, name="round-changelog"),
     path("r/<slug:slug>/exports/", exports.exports, name="exports"),
     path(
         "r/<slug:slug>/exports/records-<str:stage>.<str:fmt>",

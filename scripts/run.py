@@ -114,6 +114,10 @@ def main() -> int:
         manage("collectstatic", "--no-input", "-v", "0")
 
     output = WorkerOutput()
+    # The worker runs Celery beat too (scheduled saved searches); a production installation
+    # runs one `celery -A reviewflow beat` of its own (README).
+    beat_schedule = data_dir() / "celery" / "beat-schedule"
+    beat_schedule.parent.mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(
         [
             PY,
@@ -126,6 +130,9 @@ def main() -> int:
             "INFO",
             "--concurrency",
             os.environ.get("CELERY_CONCURRENCY", "2"),
+            "--beat",
+            "--schedule",
+            str(beat_schedule),
         ],
         cwd=ROOT,
         # DEBUG makes Django keep every query's text: a long import would fill memory.
@@ -159,7 +166,8 @@ def main() -> int:
             found = logins()
             print(
                 f"\n  reviewflow is running at http://{args.host}:{args.port}/\n"
-                f"  Celery worker on {broker}. Ctrl-C stops both.\n"
+                f"  Celery worker (and beat, for scheduled searches) on {broker}. "
+                "Ctrl-C stops both.\n"
                 + (f"  Sign in with one of these (username password):\n{found}\n" if found else ""),
                 flush=True,
             )

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
-from screening.models import ConnectorSource, SavedSearch, SavedSearchRun
+from screening.models import ConnectorSource, SavedSearch, SavedSearchRun, Schedule, SearchMethod
 from screening.services import connectors
 
 
@@ -39,7 +39,9 @@ class SavedSearchRunSerializer(serializers.ModelSerializer):
             "query_sent",
             "reported_count",
             "fetched_count",
+            "known_count",
             "imported_count",
+            "scheduled",
             "search",
             "search_url",
             "failure",
@@ -68,13 +70,17 @@ class SavedSearchSerializer(serializers.ModelSerializer):
             "id",
             "url",
             "source",
+            "method",
             "query",
             "date_from",
             "date_to",
             "created_at",
             "last_run_at",
+            "schedule",
+            "next_run_at",
             "runs",
         ]
+        read_only_fields = ["next_run_at"]
 
     def get_url(self, obj: SavedSearch) -> str:
         return reverse("api-saved-search", args=[obj.review.slug, obj.pk])
@@ -82,9 +88,27 @@ class SavedSearchSerializer(serializers.ModelSerializer):
 
 class SavedSearchCreateSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=ConnectorSource.choices)  # type: ignore[assignment]
-    query = serializers.CharField(max_length=connectors.MAX_QUERY_LENGTH)
+    query = serializers.CharField(
+        max_length=connectors.MAX_QUERY_LENGTH, required=False, allow_blank=True, default=""
+    )
+    method = serializers.ChoiceField(
+        choices=SearchMethod.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Empty for a query search; references, cited-by or citations for citation "
+        "searching of the included studies (OpenAlex; source and query are then ignored).",
+    )
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ScheduleSerializer(serializers.Serializer):
+    schedule = serializers.ChoiceField(
+        choices=Schedule.choices,
+        allow_blank=True,
+        help_text="weekly, monthly, or empty for only by hand.",
+    )
 
 
 class RunQueuedSerializer(serializers.Serializer):
@@ -130,6 +154,20 @@ class SavedSearchDetailView(GenericAPIView):
         access = get_review_for(request.user, slug)
         saved = get_object_or_404(_saved_searches(access.review), pk=saved_search_id)
         return Response(SavedSearchSerializer(saved).data)
+
+    @extend_schema(request=ScheduleSerializer, responses={200: SavedSearchSerializer})
+    def patch(self, request: Request, slug: str, saved_search_id: int) -> Response:
+        """Set the saved search's schedule (owners): ``{"schedule": "weekly"}``."""
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        saved = get_object_or_404(SavedSearch, pk=saved_search_id, review=access.review)
+        data = ScheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        connectors.set_schedule(
+            saved_search=saved,
+            actor=signed_in_user(request),
+            schedule=data.validated_data["schedule"],
+        )
+        return Response(SavedSearchSerializer(_saved_searches(access.review).get(pk=saved.pk)).data)
 
 
 class SavedSearchRunView(GenericAPIView):

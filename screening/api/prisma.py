@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.params import choice_param
+from reviewflow.params import choice_param, int_param
 from reviewflow.reviews.access import get_review_for
 from screening.prisma import check, in_progress, prisma_svg
+from screening.selectors.rounds import rounds_of
 from screening.services import prisma
+
+ROUND = OpenApiParameter("round", int, description="An update round (default: the current round)")
+
+
+def _counts(request: Request, review: Any) -> prisma.PrismaCounts:
+    every = rounds_of(review)
+    asked = int_param(request.query_params, "round", default=None, min_value=1)
+    if asked is not None and asked not in every:
+        raise NotFound(f"This review has no round {asked}.")
+    return prisma.prisma_counts(review, asked or every[-1])
 
 
 class PrismaView(GenericAPIView):
@@ -20,10 +34,10 @@ class PrismaView(GenericAPIView):
 
     serializer_class = None
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(parameters=[ROUND], responses={200: dict})
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug)
-        counts = prisma.prisma_counts(access.review)
+        counts = _counts(request, access.review)
         body = counts.to_json()
         body["problems"] = [
             {"box": p.box, "message": p.message, "difference": p.difference} for p in check(counts)
@@ -39,7 +53,8 @@ class PrismaSvgView(GenericAPIView):
         parameters=[
             OpenApiParameter(
                 "draft", str, enum=["1"], description="1: frame what does not add up in red"
-            )
+            ),
+            ROUND,
         ],
         responses={(200, "image/svg+xml"): str},
     )
@@ -47,6 +62,6 @@ class PrismaSvgView(GenericAPIView):
         access = get_review_for(request.user, slug)
         draft = choice_param(request.query_params, "draft", choices=("1",), default="") == "1"
         return HttpResponse(
-            prisma_svg(prisma.prisma_counts(access.review), draft=draft),
+            prisma_svg(_counts(request, access.review), draft=draft),
             content_type="image/svg+xml",
         )

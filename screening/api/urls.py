@@ -14,6 +14,7 @@ from screening.api.identification import (
     SearchListView,
 )
 from screening.api.prisma import PrismaSvgView, PrismaView
+from screening.api.rounds import RoundChangelogView, RoundListView
 
 urlpatterns = [
     path("reviews/<slug:slug>/searches/", SearchListView.as_view(), name="api-searches"),
@@ -101,5 +102,11 @@ urlpatterns = [
         name="api-record-labels",
     ),
     path("reviews/<slug:slug>/prisma/", PrismaView.as_view(), name="api-prisma"),
+    path("reviews/<slug:slug>/rounds/", RoundListView.as_view(), name="api-rounds"),
+    path(
+        "reviews/<slug:slug>/rounds/<int:number>/changelog/",
+        RoundChangelogView.as_view(),
+        name="api-round-changelog",
+    ),
     path("reviews/<slug:slug>/prisma.svg", PrismaSvgView.as_view(), name="api-prisma-svg"),
 ]

@@ -13,18 +13,21 @@ limits it read from the settings, so the clients are tested against a local serv
 from __future__ import annotations
 
 from .clinicaltrials import fetch_clinicaltrials
+from .crossref import CROSSREF_MAX_RECORDS, fetch_crossref
 from .europepmc import fetch_europepmc
 from .http import ConnectorError, Fetched, HttpClient, RateLimiter
 from .openalex import fetch_openalex
 from .pubmed import PUBMED_MAX_RECORDS, fetch_pubmed
 
 __all__ = [
+    "CROSSREF_MAX_RECORDS",
     "PUBMED_MAX_RECORDS",
     "ConnectorError",
     "Fetched",
     "HttpClient",
     "RateLimiter",
     "fetch_clinicaltrials",
+    "fetch_crossref",
     "fetch_europepmc",
     "fetch_openalex",
     "fetch_pubmed",

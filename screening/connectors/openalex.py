@@ -52,47 +52,175 @@ def fetch_openalex(
 ) -> Fetched:
     """Run ``query`` in OpenAlex's works and fetch every work, page by page (``cursor``);
     ``ConnectorError`` unless as many came back as OpenAlex reported."""
-    url = base_url.rstrip("/") + "/works"
     limits = openalex_filter(date_from, date_to)
-    cursor = "*"
-    records: list[dict[str, Any]] = []
-    reported: int | None = None
-    while True:
-        params: dict[str, str | int] = {"search": query, "per-page": page_size, "cursor": cursor}
-        if limits:
-            params["filter"] = limits
-        if email:
-            params["mailto"] = email  # OpenAlex's "polite pool": faster, steadier answers
-        page = _page(client.get(url, params))
-        if reported is None:
-            reported = page["count"]
-            if reported > OPENALEX_MAX_RECORDS:
-                raise ConnectorError(
-                    f"OpenAlex found {reported} works; reviewflow fetches at most "
-                    f"{OPENALEX_MAX_RECORDS} of one search, so nothing was imported. Narrow "
-                    "the search, or split it (by publication date, say)."
-                )
-        results = page["results"]
-        records.extend(to_fields(work) for work in results)
-        following = page["next"]
-        if len(records) >= reported or not results or not following or following == cursor:
-            break
-        cursor = following
-    if len(records) != reported:
-        raise ConnectorError(
-            f"OpenAlex reported {reported} records but answered {len(records)}; a partial "
-            "search is not imported, so nothing was. Run the search again."
-        )
+    params: dict[str, str | int] = {"search": query}
+    if limits:
+        params["filter"] = limits
+    works, reported = _all_pages(
+        client, base_url, params, email=email, page_size=page_size, limit=OPENALEX_MAX_RECORDS
+    )
     notes = [f"Publication dates filtered as: {limits}"] if limits else []
     return Fetched(
         source=SERVICE,
         query_sent=query,
         reported=reported,
-        fetched=len(records),
+        fetched=len(works),
         fmt="ris",
-        records=records,
+        records=[to_fields(work) for work in works],
         notes=notes,
     )
+
+
+def _all_pages(
+    client: HttpClient,
+    base_url: str,
+    params: dict[str, str | int],
+    *,
+    email: str,
+    page_size: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Every work of one works list (``params``: its search or filter), walked with
+    ``cursor``, and the count OpenAlex reported; ``ConnectorError`` above ``limit`` works
+    (before fetching) or when fewer came back than reported."""
+    url = base_url.rstrip("/") + "/works"
+    cursor = "*"
+    works: list[dict[str, Any]] = []
+    reported: int | None = None
+    while True:
+        asked: dict[str, str | int] = {**params, "per-page": page_size, "cursor": cursor}
+        if email:
+            asked["mailto"] = email  # OpenAlex's "polite pool": faster, steadier answers
+        page = _page(client.get(url, asked))
+        if reported is None:
+            reported = page["count"]
+            if reported > limit:
+                raise ConnectorError(
+                    f"OpenAlex found {reported} works; reviewflow fetches at most "
+                    f"{limit} of one search, so nothing was imported. Narrow "
+                    "the search, or split it (by publication date, say)."
+                )
+        results = page["results"]
+        works.extend(results)
+        following = page["next"]
+        if len(works) >= reported or not results or not following or following == cursor:
+            break
+        cursor = following
+    if len(works) != reported:
+        raise ConnectorError(
+            f"OpenAlex reported {reported} records but answered {len(works)}; a partial "
+            "search is not imported, so nothing was. Run the search again."
+        )
+    return works, reported
+
+
+# OpenAlex takes up to 100 values joined with "|" in one filter; 50 keeps the address short.
+FILTER_BATCH = 50
+CITATION_WORDS = {
+    "references": "The works cited by (references)",
+    "cited-by": "The works citing (cited by)",
+    "citations": "The works cited by and citing",
+}
+CITATION_DIRECTIONS = tuple(CITATION_WORDS)
+
+
+def fetch_openalex_citations(
+    client: HttpClient,
+    *,
+    base_url: str,
+    dois: list[str],
+    direction: str,
+    email: str = "",
+    page_size: int = PAGE_SIZE,
+) -> Fetched:
+    """Citation searching in OpenAlex for the studies with ``dois``: the works they cite
+    (``references``: each work's ``referenced_works``), the works citing them
+    (``cited-by``: the ``cites:`` filter), or both (``citations``).
+
+    The studies are found by DOI first; a DOI OpenAlex does not know is named in the notes.
+    The studies themselves are left out, and a work found twice (cited by two studies, or
+    both cited and citing) comes once. ``reported`` and ``fetched`` count those works.
+    """
+    if direction not in CITATION_DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}")
+
+    def works_of(filter_: str) -> list[dict[str, Any]]:
+        works, _ = _all_pages(
+            client,
+            base_url,
+            {"filter": filter_},
+            email=email,
+            page_size=page_size,
+            limit=OPENALEX_MAX_RECORDS,
+        )
+        return works
+
+    wanted = sorted({d.strip().lower() for d in dois if d.strip()})
+    seeds: dict[str, dict[str, Any]] = {}
+    for batch in _batches(wanted):
+        for work in works_of("doi:" + "|".join(f"https://doi.org/{d}" for d in batch)):
+            seeds[_short_id(work.get("id"))] = work
+    known = {_DOI_PREFIX.sub("", (w.get("doi") or "")).lower() for w in seeds.values()}
+    missing = [d for d in wanted if d not in known]
+    notes = [
+        f"Citations of {len(seeds)} included "
+        f"{'study' if len(seeds) == 1 else 'studies'} found in OpenAlex by DOI."
+    ]
+    if missing:
+        notes.append(
+            f"OpenAlex does not know {len(missing)} of the DOIs, so their citations were not "
+            f"searched: {', '.join(missing)}."
+        )
+    found_works: dict[str, dict[str, Any]] = {}
+    if direction in ("references", "citations"):
+        references = list(
+            dict.fromkeys(
+                _short_id(ref)
+                for work in seeds.values()
+                for ref in work.get("referenced_works") or []
+                if _short_id(ref) not in seeds
+            )
+        )
+        served = 0
+        for batch in _batches(references):
+            works = works_of("openalex:" + "|".join(batch))
+            served += len(works)
+            for work in works:
+                found_works[_short_id(work.get("id"))] = work
+        notes.append(f"References: {len(references)} works cited by the studies.")
+        if served < len(references):
+            notes.append(
+                f"OpenAlex no longer serves {len(references) - served} of the referenced "
+                "works (merged or withdrawn records); they could not be imported."
+            )
+    if direction in ("cited-by", "citations"):
+        citing = 0
+        for batch in _batches(sorted(seeds)):
+            for work in works_of("cites:" + "|".join(batch)):
+                key = _short_id(work.get("id"))
+                if key not in seeds:
+                    citing += key not in found_works
+                    found_works[key] = work
+        notes.append(f"Cited by: {citing} works citing the studies (not counted twice).")
+    rows = [to_fields(work) for key, work in found_works.items() if key not in seeds]
+    return Fetched(
+        source=SERVICE,
+        query_sent=f"{CITATION_WORDS[direction]} of the studies with the DOIs: {', '.join(wanted)}",
+        reported=len(rows),
+        fetched=len(rows),
+        fmt="ris",
+        records=rows,
+        notes=notes,
+    )
+
+
+def _batches(values: list[str]) -> list[list[str]]:
+    return [values[i : i + FILTER_BATCH] for i in range(0, len(values), FILTER_BATCH)]
+
+
+def _short_id(value: Any) -> str:
+    """``https://openalex.org/W2741809807`` → ``W2741809807``."""
+    return str(value or "").rsplit("/", 1)[-1]
 
 
 def _page(body: bytes) -> dict[str, Any]:

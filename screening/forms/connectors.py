@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from screening.models import ConnectorSource
+from screening.models import ConnectorSource, Schedule, SearchMethod
 from screening.services.connectors import MAX_QUERY_LENGTH
 
 
@@ -23,4 +23,18 @@ class SavedSearchForm(forms.Form):
         required=False,
         label="Published until",
         widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class ScheduleForm(forms.Form):
+    schedule = forms.ChoiceField(choices=Schedule.choices, required=False)
+
+
+class CitationSearchForm(forms.Form):
+    method = forms.ChoiceField(
+        label="Citations to search",
+        choices=[c for c in SearchMethod.choices if c[0]],
+        initial=SearchMethod.CITATIONS,
+        help_text="Through OpenAlex, from the DOIs of the studies included at full text when "
+        "it runs; counted in PRISMA as citation searching.",
     )

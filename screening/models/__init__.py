@@ -6,6 +6,7 @@ from screening.models.connectors import (
     SavedSearch,
     SavedSearchRun,
     Schedule,
+    SearchMethod,
 )
 from screening.models.dedup import (
     DuplicatePair,
@@ -47,6 +48,9 @@ from screening.models.questions import (
     Answer,
     QuestionAnswer,
     ScreeningQuestion,
+)
+from screening.models.rounds import (
+    UpdateRound,
 )
 from screening.models.screening import (
     Adjudicators,
@@ -106,6 +110,8 @@ __all__ = [
     "SavedSearch",
     "SavedSearchRun",
     "Schedule",
+    "SearchMethod",
+    "UpdateRound",
     "Answer",
     "ScreeningQuestion",
     "QuestionAnswer",

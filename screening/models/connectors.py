@@ -19,6 +19,16 @@ class ConnectorSource(models.TextChoices):
     CROSSREF = "crossref", "Crossref"
 
 
+class SearchMethod(models.TextChoices):
+    """What a saved search asks its database: a query, or (OpenAlex) the citations of the
+    review's included studies (PRISMA: "other methods: citation searching")."""
+
+    QUERY = "", "Search with a query"
+    REFERENCES = "references", "References of the included studies (backward)"
+    CITED_BY = "cited-by", "Works citing the included studies (forward)"
+    CITATIONS = "citations", "References and citing works of the included studies"
+
+
 class Schedule(models.TextChoices):
     """How often a saved search runs by itself (Celery beat checks every few minutes)."""
 
@@ -40,6 +50,9 @@ class SavedSearch(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="saved_searches")
     source = models.CharField(max_length=20, choices=ConnectorSource.choices)
     query = models.TextField()
+    method = models.CharField(
+        max_length=12, choices=SearchMethod.choices, default=SearchMethod.QUERY, blank=True
+    )
     date_from = models.DateField(null=True, blank=True, help_text="Published on or after")
     date_to = models.DateField(null=True, blank=True, help_text="Published on or before")
     created_by = models.ForeignKey(
@@ -69,6 +82,10 @@ class SavedSearch(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(schedule__in=Schedule.values), name="saved_search_schedule_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(method="") | Q(method__in=SearchMethod.values, source="openalex"),
+                name="saved_search_citations_from_openalex",
             ),
             models.CheckConstraint(
                 condition=Q(schedule="", next_run_at__isnull=True) | ~Q(schedule=""),
@@ -118,6 +135,15 @@ class SavedSearchRun(models.Model):
     )
     fetched_count = models.PositiveIntegerField(
         null=True, blank=True, help_text="How many records the database answered."
+    )
+    known_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many of the fetched records the review had already from this source "
+        "(an earlier run, an uploaded export): left out of the import.",
+    )
+    scheduled = models.BooleanField(
+        default=False, help_text="Started by the saved search's schedule, not by a person."
     )
     notes = models.JSONField(default=list, blank=True)
     failure = models.TextField(blank=True, help_text="Why nothing was imported.")

@@ -109,6 +109,10 @@ class Search(models.Model):
         related_name="superseded_by",
         help_text="The earlier search this one is a new run of; it replaces it once imported.",
     )
+    round = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="The update round the search belongs to (1: the review as first done).",
+    )
 
     objects = SearchQuerySet.as_manager()
 

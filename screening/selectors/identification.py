@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q
@@ -21,15 +21,19 @@ from screening.models import (
 from screening.selectors.screening import eligible_records, stage_settings_of
 
 
-def included_at_full_text(review: Review) -> tuple[list[int], set[int]]:
+def included_at_full_text(
+    review: Review, *, rounds: Iterable[int] | None = None
+) -> tuple[list[int], set[int]]:
     """Ids of the reports (records) included at full text, and of the studies they make:
     a report linked as "same study as" another belongs to the study at the end of that
-    chain (PRISMA counts reports and studies apart; extraction works per study)."""
-    reports = list(
-        Outcome.objects.filter(
-            review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
-        ).values_list("record_id", flat=True)
+    chain (PRISMA counts reports and studies apart; extraction works per study).
+    ``rounds``: only reports whose search belongs to one of these update rounds."""
+    included = Outcome.objects.filter(
+        review=review, stage=Stage.FULL_TEXT, decision=Decision.INCLUDE
     )
+    if rounds is not None:
+        included = included.filter(record__search__round__in=list(rounds))
+    reports = list(included.values_list("record_id", flat=True))
     links: dict[int, int] = dict(
         FullTextReport.objects.filter(review=review, same_study_as__isnull=False).values_list(
             "record_id", "same_study_as_id"

@@ -53,6 +53,7 @@ from screening.models import (
     SearchStatus,
     SourceType,
 )
+from screening.selectors.rounds import current_round
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def create_search(
         created_by=actor if actor is not None and actor.is_authenticated else None,
         content_sha256=content_sha256,
         supersedes=earlier,
+        round=current_round(review),
     )
     search.file.save(filename[-100:] or "export", File(file), save=False)
     search.save()

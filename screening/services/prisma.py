@@ -28,6 +28,7 @@ from screening.models import (
 )
 from screening.prisma import PrismaCounts
 from screening.selectors.identification import included_at_full_text
+from screening.selectors.rounds import current_round
 
 MANUAL_FIELDS = (
     "updated_review",
@@ -76,12 +77,30 @@ def update_prisma_settings(*, review: Review, actor: User, **changes: Any) -> Pr
     return current
 
 
-def prisma_counts(review: Review) -> PrismaCounts:
+def prisma_counts(review: Review, round_number: int | None = None) -> PrismaCounts:
     """Every box of the flow diagram from the review's searches, duplicates, outcomes and
     reports, plus the counts an owner entered. Records found by other methods skip the
-    title/abstract stage, as in PRISMA's right-hand column."""
+    title/abstract stage, as in PRISMA's right-hand column.
+
+    ``round_number`` (default: the current round): a living review's update round. Each
+    round's diagram counts the records of that round's searches; from round 2 on it is the
+    "updated review" template, its previous studies and reports being those included from
+    the earlier rounds (plus, where an owner said the review updates an earlier one, the
+    counts they entered). The counts an owner enters apply to round 1.
+    """
+    number = round_number or current_round(review)
     manual = prisma_settings(review)
-    records = Record.objects.filter(review=review, search__status=SearchStatus.DONE)
+    if number > 1:
+        manual = PrismaSettings(
+            review=review,
+            updated_review=True,
+            previous_studies=manual.previous_studies if manual.updated_review else 0,
+            previous_reports=manual.previous_reports if manual.updated_review else 0,
+        )
+    in_round = Q(record__search__round=number)
+    records = Record.objects.filter(
+        review=review, search__status=SearchStatus.DONE, search__round=number
+    )
     per_source: dict[str, Counter[str]] = defaultdict(Counter)
     for source_type, source, other_method, n in (
         records.values("search__source_type", "search__source", "search__other_method")
@@ -98,7 +117,7 @@ def prisma_counts(review: Review) -> PrismaCounts:
     # automation tools" (PRISMA box 3): not screened, so not in the screened/excluded boxes.
     automated = (
         Outcome.objects.filter(
-            review=review, stage=Stage.TITLE_ABSTRACT, kind=OutcomeKind.AUTOMATION
+            in_round, review=review, stage=Stage.TITLE_ABSTRACT, kind=OutcomeKind.AUTOMATION
         )
         .exclude(record__search__source_type=SourceType.OTHER)
         .count()
@@ -107,7 +126,7 @@ def prisma_counts(review: Review) -> PrismaCounts:
 
     outcomes: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for stage, decision, other, n in (
-        Outcome.objects.filter(review=review)
+        Outcome.objects.filter(in_round, review=review)
         .exclude(kind=OutcomeKind.AUTOMATION)
         .values("stage", "decision", "record__search__source_type")
         .annotate(n=Count("id"))
@@ -117,7 +136,9 @@ def prisma_counts(review: Review) -> PrismaCounts:
         outcomes[(stage, column)][decision] += n
     reasons: dict[str, Counter[str]] = {"dbr": Counter(), "other": Counter()}
     for reason, other, n in (
-        Outcome.objects.filter(review=review, stage=Stage.FULL_TEXT, decision=Decision.EXCLUDE)
+        Outcome.objects.filter(
+            in_round, review=review, stage=Stage.FULL_TEXT, decision=Decision.EXCLUDE
+        )
         .values("reason", "record__search__source_type")
         .annotate(n=Count("id"))
         .values_list("reason", "record__search__source_type", "n")
@@ -126,15 +147,21 @@ def prisma_counts(review: Review) -> PrismaCounts:
     not_retrieved = Counter(
         "other" if other == SourceType.OTHER else "dbr"
         for other in FullTextReport.objects.filter(
-            review=review, status=RetrievalStatus.NOT_RETRIEVED
+            in_round, review=review, status=RetrievalStatus.NOT_RETRIEVED
         ).values_list("record__search__source_type", flat=True)
     )
     other_unique = records.filter(is_other, duplicate_of__isnull=True).count()
     ta = outcomes[(Stage.TITLE_ABSTRACT, "dbr")]
     ft_dbr, ft_other = outcomes[(Stage.FULL_TEXT, "dbr")], outcomes[(Stage.FULL_TEXT, "other")]
     sought_dbr = ta[Decision.INCLUDE]
-    included_reports, included_studies = included_at_full_text(review)
+    included_reports, included_studies = included_at_full_text(review, rounds=[number])
     new_reports, new_studies = len(included_reports), len(included_studies)
+    if number > 1:
+        earlier_reports, earlier_studies = included_at_full_text(review, rounds=range(1, number))
+        # A new report of a study included earlier is a new report, not a new study.
+        new_studies = len(included_studies - earlier_studies)
+        manual.previous_studies = (manual.previous_studies or 0) + len(earlier_studies)
+        manual.previous_reports = (manual.previous_reports or 0) + len(earlier_reports)
 
     def total(name: str) -> int:
         return sum(per_source[name].values())

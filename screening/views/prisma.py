@@ -3,6 +3,8 @@ an owner enters."""
 
 from __future__ import annotations
 
+import csv
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,9 +14,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import choice_param
+from reviewflow.exports import safe_cell
+from reviewflow.params import choice_param, int_param
 from reviewflow.reviews.access import get_review_for
-from reviewflow.reviews.models import Role
+from reviewflow.reviews.models import Review, Role
 from screening.models import PrismaSettings
 from screening.prisma import (
     check,
@@ -25,7 +28,8 @@ from screening.prisma import (
     prisma_svg,
     to_csv,
 )
-from screening.services import prisma
+from screening.selectors.rounds import rounds_of
+from screening.services import prisma, rounds
 
 CONTENT_TYPES = {
     "svg": "image/svg+xml",
@@ -59,15 +63,29 @@ def render_prisma(
     return response
 
 
+def _round(request: HttpRequest, review: Review) -> tuple[int, list[int]]:
+    """The round asked for (``?round=N``; the current one when absent or not a round of the
+    review) and every round."""
+    every = rounds_of(review)
+    asked = int_param(request.GET, "round", default=None, min_value=1)
+    return (asked if asked in every else every[-1]), every
+
+
 @login_required
 def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
     fmt = choice_param(request.GET, "format", choices=CONTENT_TYPES, default="")
-    counts = prisma.prisma_counts(review)
+    number, every = _round(request, review)
+    counts = prisma.prisma_counts(review, number)
     if fmt:
         draft = choice_param(request.GET, "draft", choices=("1",), default="") == "1"
-        return render_prisma(slug, counts, fmt, draft=draft)
+        response = render_prisma(slug, counts, fmt, draft=draft)
+        if len(every) > 1:
+            response["Content-Disposition"] = response["Content-Disposition"].replace(
+                "-prisma", f"-prisma-round{number}"
+            )
+        return response
     form = None
     if access.is_owner:
         form = PrismaSettingsForm(request.POST or None, instance=prisma.prisma_settings(review))
@@ -98,9 +116,49 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
             # a draft: the boxes that do not add up are framed in red.
             "svg": mark_safe(prisma_svg(counts, draft=True)),  # noqa: S308
             "form": form,
-            "entered": _entered(prisma.prisma_settings(review)),
+            "entered": _entered(prisma.prisma_settings(review)) if number == 1 else [],
+            "round": number,
+            "rounds": every,
+            "round_query": f"round={number}&" if len(every) > 1 else "",
+            "changelog": rounds.round_changelog(review, number) if len(every) > 1 else None,
         },
     )
+
+
+@login_required
+@require_POST
+def round_start(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    try:
+        started = rounds.start_update_round(
+            review=access.review,
+            actor=access.user,
+            label=request.POST.get("label", "")[:120],
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+        return redirect("prisma", slug=slug)
+    messages.success(
+        request,
+        f"Round {started.number} started: searches imported from now on belong to it, and "
+        "its diagram is the updated-review template, with the studies included so far as "
+        "previous.",
+    )
+    return redirect("prisma", slug=slug)
+
+
+@login_required
+def round_changelog_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """A round's changelog in full, as CSV (cells safe against formula injection)."""
+    access = get_review_for(request.user, slug)
+    number, _ = _round(request, access.review)
+    changelog = rounds.round_changelog(access.review, number, shown=10**9)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-round{number}-changes.csv"'
+    writer = csv.writer(response)
+    for row in rounds.changelog_rows(changelog):
+        writer.writerow([safe_cell(cell) for cell in row])
+    return response
 
 
 def _entered(settings: PrismaSettings) -> list[tuple[str, object]]:
@@ -145,7 +203,7 @@ def prisma_csv_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 previous_studies=counts.previous_studies,
                 previous_reports=counts.previous_reports,
             )
-        current = prisma.prisma_counts(access.review)
+        current = prisma.prisma_counts(access.review, 1)
         for name in ("website_results", "organisation_results", "citations_results"):
             extra = (getattr(counts, name) or 0) - (getattr(current, name) or 0)
             if extra > 0:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewflow.reviews.models import Review
 from screening.prisma import check, in_progress, prisma_pdf, prisma_png, prisma_svg, to_csv
+from screening.selectors.rounds import rounds_of
 from screening.services.prisma import prisma_counts
 
 
@@ -20,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "json", "csv"])
         parser.add_argument("-o", "--output", type=Path, help="File to write (default: stdout)")
         parser.add_argument(
+            "--round",
+            type=int,
+            help="The update round whose diagram to write (default: the current round)",
+        )
+        parser.add_argument(
             "--draft",
             action="store_true",
             help="Frame the boxes that do not add up in red, with a panel saying why",
@@ -29,7 +35,13 @@ class Command(BaseCommand):
         review = Review.objects.filter(slug=opts["slug"]).first()
         if review is None:
             raise CommandError(f"No review with the slug “{opts['slug']}”.")
-        counts = prisma_counts(review)
+        every = rounds_of(review)
+        if opts["round"] is not None and opts["round"] not in every:
+            raise CommandError(
+                f"The review has no round {opts['round']}: its rounds are "
+                f"{', '.join(map(str, every))}."
+            )
+        counts = prisma_counts(review, opts["round"] or every[-1])
         fmt = opts["format"]
         if fmt in ("png", "pdf") and not opts["output"]:
             raise CommandError(f"Name the file to write the {fmt.upper()} to with -o FILE.")

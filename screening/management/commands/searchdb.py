@@ -22,8 +22,8 @@ def _date(value: str) -> date:
 class Command(BaseCommand):
     help = (
         "Search a bibliographic database or register (PubMed, Europe PMC, OpenAlex, "
-        "ClinicalTrials.gov) and import what it finds as a search of the review, like an "
-        "uploaded export; the search is kept as a saved search."
+        "Crossref, ClinicalTrials.gov) and import what it finds as a search of the review, "
+        "like an uploaded export; the search is kept as a saved search."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,0 +1,77 @@
+"""API for update rounds: list and start them, and each round's changelog."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.models import Role
+from screening.models import UpdateRound
+from screening.services import rounds
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    started_by = serializers.CharField(source="started_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = UpdateRound
+        fields = ["number", "label", "started_by", "started_at"]
+
+
+class RoundStartSerializer(serializers.Serializer):
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=120, required=False, allow_blank=True, default=""
+    )
+
+
+class RoundListView(GenericAPIView):
+    """Round 1 is the review as first done; each later round an update (``POST`` starts the
+    next: owners)."""
+
+    serializer_class = RoundSerializer
+    pagination_class = None  # a review has a handful of rounds
+
+    def get(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug)
+        later = UpdateRound.objects.filter(review=access.review).select_related("started_by")
+        first = {
+            "number": 1,
+            "label": "",
+            "started_by": None,
+            "started_at": access.review.created_at,
+        }
+        return Response([first, *RoundSerializer(later, many=True).data])
+
+    @extend_schema(request=RoundStartSerializer, responses={201: RoundSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        data = RoundStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = rounds.start_update_round(
+            review=access.review, actor=signed_in_user(request), label=data.validated_data["label"]
+        )
+        return Response(RoundSerializer(started).data, status=status.HTTP_201_CREATED)
+
+
+class RoundChangelogView(GenericAPIView):
+    """What a round changed: new records, new inclusions, changed decisions, new extraction
+    values (each section's count, and up to 50 items)."""
+
+    serializer_class = None
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        access = get_review_for(request.user, slug)
+        try:
+            changelog = rounds.round_changelog(access.review, number)
+        except ReviewflowError as exc:
+            raise NotFound(exc.message) from None
+        return Response(asdict(changelog))
