@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
         "FormStatusEnum": "extraction.models.FormStatus",
         "ExtractionStatusEnum": "extraction.models.ExtractionStatus",
         "ConsensusStatusEnum": "extraction.models.ConsensusStatus",
+        "SearchMethodEnum": "screening.models.SearchMethod",
     },
 }
 

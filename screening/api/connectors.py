@@ -99,6 +99,12 @@ class SavedSearchCreateSerializer(serializers.Serializer):
         help_text="Empty for a query search; references, cited-by or citations for citation "
         "searching of the included studies (OpenAlex; source and query are then ignored).",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs["method"] and not attrs["query"].strip():
+            raise serializers.ValidationError({"query": ["Write the search query."]})
+        return attrs
+
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
 

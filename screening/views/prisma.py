@@ -11,11 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.exports import safe_cell
-from reviewflow.params import choice_param, int_param
+from reviewflow.params import choice_param, int_param, text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Review, Role
 from screening.models import PrismaSettings
@@ -133,7 +133,7 @@ def round_start(request: HttpRequest, slug: str) -> HttpResponse:
         started = rounds.start_update_round(
             review=access.review,
             actor=access.user,
-            label=request.POST.get("label", "")[:120],
+            label=text_param(request.POST, "label")[:120],
         )
     except ReviewflowError as exc:
         messages.error(request, exc.message)
@@ -148,6 +148,7 @@ def round_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def round_changelog_csv(request: HttpRequest, slug: str) -> HttpResponse:
     """A round's changelog in full, as CSV (cells safe against formula injection)."""
     access = get_review_for(request.user, slug)

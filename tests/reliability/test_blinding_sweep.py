@@ -373,6 +373,7 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         "saved_search_id": list(
             SavedSearch.objects.filter(review=review).values_list(pk, flat=True)
         ),
+        "number": [1],  # the review's one round
     }
 
 

@@ -94,6 +94,10 @@ READS: dict[str, Reads] = {
     # Saved database searches read their fields through SavedSearchForm.
     "saved-searches": Reads(),
     "saved-search-run": Reads(),
+    # Its choice is read through ScheduleForm.
+    "saved-search-schedule": Reads(),
+    "round-start": Reads(post=("label",)),
+    "round-changelog": Reads(get=("round",)),
     "search-detail": Reads(),
     "search-delete": Reads(),
     "review-records": Reads(
@@ -126,7 +130,7 @@ READS: dict[str, Reads] = {
     "fulltext-attach": Reads(post=("action", "note"), base={"action": "not_retrieved"}),
     "fulltext-study": Reads(post=("study_of",)),
     "fulltext-pdf": Reads(),
-    "prisma": Reads(get=("format",)),
+    "prisma": Reads(get=("format", "round", "draft")),
     "prisma-csv": Reads(),
     "exports": Reads(),
     "export-records": Reads(),

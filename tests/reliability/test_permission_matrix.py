@@ -129,6 +129,8 @@ WRITE_ROLES: dict[str, Role] = {
     f"DELETE {_R}/labels/{{label_id}}/": Role.OWNER,
     f"POST {_R}/saved-searches/": Role.OWNER,
     f"POST {_R}/saved-searches/{{saved_search_id}}/run/": Role.OWNER,
+    f"PATCH {_R}/saved-searches/{{saved_search_id}}/": Role.OWNER,
+    f"POST {_R}/rounds/": Role.OWNER,
     f"POST {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"DELETE {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"POST {_R}/consensus/{{form_id}}/{{record_id}}/finalise/": Role.OWNER,
@@ -165,6 +167,8 @@ WRITE_ROLES: dict[str, Role] = {
     "review-labels": Role.OWNER,
     "saved-searches": Role.OWNER,
     "saved-search-run": Role.OWNER,
+    "saved-search-schedule": Role.OWNER,
+    "round-start": Role.OWNER,
     "record-labels": Role.REVIEWER,
 }
 # A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
@@ -192,6 +196,9 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     # Members see the saved database searches and their runs; owners save and run them.
     "saved-searches": ("login", 404, 404, 200, 200, 200),
     "saved-search-run": ("login", 405, 405, 405, 405, 405),
+    "saved-search-schedule": ("login", 405, 405, 405, 405, 405),
+    "round-start": ("login", 405, 405, 405, 405, 405),
+    "round-changelog": ("login", 404, 404, 200, 200, 200),
     "record-detail": ("login", 404, 404, 200, 200, 200),
     # Members read the pairs (as in the API); owners decide them.
     "review-duplicates": ("login", 404, 404, 200, 200, 200),
@@ -260,6 +267,8 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/members/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/prisma.svg": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/prisma/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/rounds/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/rounds/{number}/changelog/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/labels/": (404, 404, 404, 200, 200, 200),
@@ -374,6 +383,7 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         "fmt": "csv",
         "label_id": label.pk,
         "saved_search_id": saved_search.pk,
+        "number": 1,  # round 1: every review has it
     }
 
 
