@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
@@ -45,6 +46,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=code)
+    if isinstance(exc, SuspiciousOperation):
+        # Django refuses a request body with too many fields or too large (TooManyFieldsSent,
+        # RequestDataTooBig) while DRF parses it: answer in the API's JSON, not Django's
+        # HTML 400 page.
+        return Response(
+            {"detail": f"The request was refused: {exc}"}, status=status.HTTP_400_BAD_REQUEST
+        )
     return exception_handler(exc, context)
 
 

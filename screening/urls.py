@@ -1,12 +1,21 @@
 from django.urls import path
 
-from screening.views import dedup, exports, identification, labels, prioritisation, prisma
+from screening.views import (
+    dedup,
+    discussion,
+    exports,
+    history,
+    identification,
+    labels,
+    prioritisation,
+    prisma,
+)
+from screening.views.adjudication import conflict_resolve, conflicts
 from screening.views.connectors import saved_search_run, saved_search_schedule, saved_searches
 from screening.views.fulltext import fulltext_attach, fulltext_pdf, fulltext_study
+from screening.views.questions import questions_page
 from screening.views.screening import (
     agreement,
-    conflict_resolve,
-    conflicts,
     pilot_page,
     screen,
     stage_settings,
@@ -38,6 +47,9 @@ urlpatterns = [
         name="saved-search-schedule",
     ),
     path("r/<slug:slug>/records/", identification.records, name="review-records"),
+    # The records list's bulk actions (#18): labels on the selection, and its export.
+    path("r/<slug:slug>/records/bulk/", identification.records_bulk, name="records-bulk"),
+    path("r/<slug:slug>/records/export/", identification.records_export, name="records-export"),
     path(
         "r/<slug:slug>/records/<int:record_id>/", identification.record_detail, name="record-detail"
     ),
@@ -61,10 +73,44 @@ urlpatterns = [
     path("r/<slug:slug>/screen/<str:stage>/", screen, name="screen"),
     path("r/<slug:slug>/screen/<str:stage>/vote/", vote, name="screen-vote"),
     path("r/<slug:slug>/screen/<str:stage>/undo/", undo, name="screen-undo"),
+    # My votes (#18): the history, one record of it, a jump by id, a change of vote.
+    path("r/<slug:slug>/screen/<str:stage>/history/", history.history, name="screen-history"),
+    path("r/<slug:slug>/screen/<str:stage>/goto/", history.screen_goto, name="screen-goto"),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/record/<int:record_id>/",
+        history.screen_record,
+        name="screen-record",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/record/<int:record_id>/change/",
+        history.screen_change,
+        name="screen-change",
+    ),
+    # Discussion (#18): a record's comments.
+    path(
+        "r/<slug:slug>/records/<int:record_id>/comments/",
+        discussion.record_comments,
+        name="record-comments",
+    ),
+    path(
+        "r/<slug:slug>/records/<int:record_id>/comments/<int:comment_id>/edit/",
+        discussion.comment_edit,
+        name="comment-edit",
+    ),
+    path(
+        "r/<slug:slug>/records/<int:record_id>/comments/<int:comment_id>/delete/",
+        discussion.comment_delete,
+        name="comment-delete",
+    ),
     path(
         "r/<slug:slug>/screen/<str:stage>/settings/",
         stage_settings,
         name="stage-settings",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/questions/",
+        questions_page,
+        name="stage-questions",
     ),
     path("r/<slug:slug>/screen/<str:stage>/pilot/", pilot_page, name="pilot"),
     path(

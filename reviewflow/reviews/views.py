@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,8 +17,9 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.params import int_param
 from reviewflow.reviews import services
 from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.audit_page import AuditFilterForm, audit_events, audit_lines
 from reviewflow.reviews.forms import AddMemberForm, InvitationForm, ReviewForm, RoleForm
-from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, Role
+from reviewflow.reviews.models import Invitation, Membership, Review, Role
 from reviewflow.reviews.progress import progress_for_reviews
 
 
@@ -200,12 +203,27 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 def audit_trail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
-    events = AuditEvent.objects.filter(review=access.review).select_related("actor")
+    members = list(access.review.memberships.select_related("user").order_by("user__username"))
+    form = AuditFilterForm(request.GET or None, members=members)
+    filters = form.valid_filters() if form.is_bound else {}
+    events = audit_events(access.review, filters)
     page = Paginator(events, 50).get_page(int_param(request.GET, "page", default=1, min_value=1))
     from screening.selectors.screening import mask_audit_events
 
     page.object_list = list(page.object_list)
     mask_audit_events(page.object_list, access.user)
+    # The filters that held, for the pagination links (a malformed one is not carried on).
+    query = urlencode({k: form.data[k] for k in filters})
     return render(
-        request, "reviews/audit.html", {"access": access, "review": access.review, "page": page}
+        request,
+        "reviews/audit.html",
+        {
+            "access": access,
+            "review": access.review,
+            "page": page,
+            "lines": audit_lines(access.review, page.object_list),
+            "form": form,
+            "query": query,
+            "filtered": bool(filters),
+        },
     )

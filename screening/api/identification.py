@@ -5,25 +5,43 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import parse_int, text_param
+from reviewflow.params import MAX_ID, choice_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening import bibliography
 from screening.importers import ENCODINGS, FORMATS
-from screening.models import OtherMethod, Record, Search, SourceType
-from screening.selectors.identification import filter_records
-from screening.selectors.labels import filter_by_label
+from screening.models import Answer, Decision, OtherMethod, Record, Search, SourceType, Stage
+from screening.selectors.identification import STATUSES
+from screening.selectors.labels import labels_of
+from screening.selectors.records import (
+    EXPORT_FORMATS,
+    MAX_IDS,
+    bulk_label_message,
+    export_selection,
+    filtered_records,
+    ids_from,
+    parse_ids,
+    parse_record_filters,
+    record_screening,
+    selected_records,
+    stage_columns,
+    with_list_annotations,
+)
 from screening.services import identification
+from screening.services.labels import apply_label_in_bulk, remove_label_in_bulk
 
 
 class SearchSerializer(serializers.ModelSerializer):
@@ -139,9 +157,52 @@ class RecordSerializer(serializers.ModelSerializer):
         ]
 
 
+class VoteShownSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    record = serializers.IntegerField(source="record_id")
+    reviewer = serializers.CharField(source="reviewer.username")
+    decision = serializers.CharField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class OutcomeShownSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    reason = serializers.CharField()
+    kind = serializers.CharField()
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
+    note = serializers.CharField(help_text="The adjudicator's note")
+    created_at = serializers.DateTimeField()
+
+
+class StageScreeningSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    screened_here = serializers.BooleanField()
+    votes = VoteShownSerializer(many=True, help_text="The votes the caller may see")
+    hidden_votes = serializers.IntegerField(
+        source="hidden", help_text="How many other votes are in, hidden (blind screening)"
+    )
+    needed = serializers.IntegerField()
+    outcome = OutcomeShownSerializer(allow_null=True)
+    conflict = serializers.IntegerField(
+        source="conflict.pk", default=None, allow_null=True, help_text="The open conflict's id"
+    )
+
+
 class RecordDetailSerializer(RecordSerializer):
+    screening = serializers.SerializerMethodField(
+        help_text="Per stage, the votes the caller may see (blind screening), the outcome "
+        "and the open conflict"
+    )
+
     class Meta(RecordSerializer.Meta):
-        fields = [*RecordSerializer.Meta.fields, *bibliography.DETAIL_ONLY, "raw"]
+        fields = [*RecordSerializer.Meta.fields, *bibliography.DETAIL_ONLY, "raw", "screening"]
+
+    @extend_schema_field(StageScreeningSerializer(many=True))
+    def get_screening(self, obj: Record) -> list[dict[str, Any]]:
+        stages = self.context.get("screening", [])
+        return list(StageScreeningSerializer(stages, many=True).data)
 
 
 class SearchListView(GenericAPIView):
@@ -210,42 +271,225 @@ class SearchDetailView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("q", str, description="Words to find in title, authors, journal, …"),
-        OpenApiParameter("search", int, description="Only records of this search"),
-        OpenApiParameter("year", int),
-        OpenApiParameter(
-            "duplicates",
-            str,
-            description="exclude: only records that go on to screening; only: merged duplicates",
-        ),
-    ]
-)
+RECORD_FILTER_PARAMETERS = [
+    OpenApiParameter("q", str, description="Words to find in title, authors, journal, …"),
+    OpenApiParameter("search", int, description="Only records of this search"),
+    OpenApiParameter("year", int),
+    OpenApiParameter(
+        "duplicates",
+        str,
+        description="exclude: only records that go on to screening; only: merged duplicates",
+    ),
+    OpenApiParameter("stage", str, enum=Stage.values, description="The stage of the filters"),
+    OpenApiParameter(
+        "status",
+        str,
+        enum=list(STATUSES),
+        description="Where records stand at ``stage`` for the caller (needs ``stage``)",
+    ),
+    OpenApiParameter(
+        "reason",
+        str,
+        description="With status=excluded, the outcome's reason; otherwise a vote's reason "
+        "the caller may see",
+    ),
+    OpenApiParameter(
+        "label",
+        int,
+        description="Records carrying this label, as far as the caller may see (blind screening)",
+    ),
+    OpenApiParameter("question", int, description="A screening question's id (with answer)"),
+    OpenApiParameter(
+        "answer",
+        str,
+        enum=Answer.values,
+        description="Records where ``question`` was answered so (by ``reviewer`` when given), "
+        "as far as the caller may see the answer",
+    ),
+    OpenApiParameter(
+        "reviewer",
+        str,
+        description="A username: records with that reviewer's vote (at ``stage``), as far as "
+        "the caller may see it: another reviewer's only on records settled or in conflict, "
+        "or at a stage that is not blind",
+    ),
+    OpenApiParameter(
+        "decision",
+        str,
+        enum=Decision.values,
+        description="Records with a vote of this decision the caller may see",
+    ),
+]
+
+
+class StageCellSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["not_screened", "waiting", "conflict", "included", "excluded"],
+        allow_null=True,
+        help_text="null: the record is not screened at this stage",
+    )
+    text = serializers.CharField()
+    votes = serializers.IntegerField(help_text="How many votes are in (never whose or what)")
+    needed = serializers.IntegerField()
+    reason = serializers.CharField(help_text="The outcome's exclusion reason")
+    my_vote = serializers.DictField(allow_null=True, help_text="The caller's own vote")
+
+
+class RecordListSerializer(RecordSerializer):
+    screening = serializers.SerializerMethodField(
+        help_text="Per stage, where the record stands as the caller may see it"
+    )
+
+    class Meta(RecordSerializer.Meta):
+        fields = [*RecordSerializer.Meta.fields, "screening"]
+
+    @extend_schema_field(serializers.DictField(child=StageCellSerializer()))
+    def get_screening(self, obj: Record) -> dict[str, Any]:
+        cells = self.context.get("columns", {}).get(obj.pk, {})
+        return {stage: cell.as_dict() for stage, cell in cells.items()}
+
+
+@extend_schema(parameters=RECORD_FILTER_PARAMETERS)
 class RecordListView(ListAPIView):
-    serializer_class = RecordSerializer
+    serializer_class = RecordListSerializer
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])
-        params = self.request.query_params
-        qs = (
-            filter_records(
-                Record.objects.for_review(access.review),
-                q=text_param(params, "q"),
-                search=text_param(params, "search"),
-                year=text_param(params, "year"),
-                duplicates=text_param(params, "duplicates"),
-            )
+        self.access = access
+        filters = parse_record_filters(self.request.query_params, review=access.review, strict=True)
+        return (
+            with_list_annotations(filtered_records(access.review, access.user, filters))
             .select_related("search")
             .defer("raw", *bibliography.DETAIL_ONLY)
+            .order_by("search_id", "position")
         )
-        if label := text_param(params, "label"):
-            # Records carrying the label as far as the caller may see (blind screening).
-            label_id = parse_int(label, min_value=1)
-            if label_id is None:
-                raise ReviewflowError("label: give a label's id, a whole number.", field="label")
-            qs = filter_by_label(qs, review=access.review, user=access.user, label=label_id)
-        return qs
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        rows = list(page or [])
+        columns = stage_columns(self.access.review, self.access.user, rows)
+        data = RecordListSerializer(rows, many=True, context={"columns": columns}).data
+        return self.get_paginated_response(data)
+
+
+class BulkSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["label", "unlabel"])
+    label = serializers.IntegerField(  # type: ignore[assignment]
+        min_value=1, max_value=MAX_ID, help_text="A label's id"
+    )
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=MAX_IDS,
+        help_text=f"The records, by id (at most {MAX_IDS}); or give ``filter``",
+    )
+    filter = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="The records list's filters (as its query parameters): every record they "
+        "match, as far as the caller may see",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("ids" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError("Give either ids or filter.")
+        return attrs
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.IntegerField()  # type: ignore[assignment]
+    records = serializers.IntegerField(help_text="How many records were selected")
+    changed = serializers.IntegerField(
+        help_text="How many got the label (label) or lost the caller's (unlabel)"
+    )
+    message = serializers.CharField()
+
+
+class RecordBulkView(GenericAPIView):
+    """Put a label on many records as the caller's, or take the caller's own off: all or
+    nothing, one audit event."""
+
+    serializer_class = BulkSerializer
+
+    @extend_schema(request=BulkSerializer, responses={200: BulkResultSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        access = get_review_for(request.user, slug, role=Role.REVIEWER)
+        given = BulkSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        v = given.validated_data
+        label = labels_of(access.review).filter(pk=v["label"]).first()
+        if label is None:
+            raise ReviewflowError("label: no such label in this review.", field="label")
+        if "ids" in v:
+            ids = parse_ids(v["ids"])
+            how = "ids"
+            selected = selected_records(access.review, access.user, ids=ids, filters=None)
+        else:
+            params = QueryDict(mutable=True)
+            params.update(v["filter"])
+            filters = parse_record_filters(params, review=access.review, strict=True)
+            how = f"filter: {filters.query()}" if filters.query() else "every record"
+            selected = selected_records(access.review, access.user, ids=None, filters=filters)
+        service = apply_label_in_bulk if v["action"] == "label" else remove_label_in_bulk
+        n, changed = service(
+            review=access.review,
+            records=selected,
+            label=label,
+            user=signed_in_user(request),
+            selection=how,
+        )
+        return Response(
+            {
+                "action": v["action"],
+                "label": label.pk,
+                "records": n,
+                "changed": changed,
+                "message": bulk_label_message(v["action"], label.name, n, changed),
+            }
+        )
+
+
+class RecordExportView(GenericAPIView):
+    """The records the filters match (or ``ids``), as RIS, CSV or BibTeX."""
+
+    serializer_class = None
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # ``format`` names the export's format here, not DRF's renderer: errors are JSON.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=list(EXPORT_FORMATS), description="csv by default"
+            ),
+            OpenApiParameter("ids", str, description="Record ids, 1,2,3 (instead of filters)"),
+            *RECORD_FILTER_PARAMETERS,
+        ],
+        responses={
+            (200, content_type): OpenApiTypes.STR for content_type, _ in EXPORT_FORMATS.values()
+        },
+    )
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        access = get_review_for(request.user, slug)
+        params = request.query_params
+        fmt = choice_param(params, "format", choices=EXPORT_FORMATS, default="csv", strict=True)
+        given_ids = [text for text in ids_from(params) if text.strip()]
+        if given_ids:
+            selected = selected_records(
+                access.review, access.user, ids=parse_ids(given_ids), filters=None
+            )
+        else:
+            filters = parse_record_filters(params, review=access.review, strict=True)
+            selected = selected_records(access.review, access.user, ids=None, filters=filters)
+        chunks, content_type, extension = export_selection(
+            access.review, access.user, selected, fmt
+        )
+        response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{slug}-records.{extension}"'
+        return response
 
 
 class RecordDetailView(RetrieveAPIView):
@@ -253,7 +497,12 @@ class RecordDetailView(RetrieveAPIView):
 
     def get_object(self) -> Record:
         access = get_review_for(self.request.user, self.kwargs["slug"])
-        return get_object_or_404(
+        record = get_object_or_404(
             Record.objects.for_review(access.review).select_related("search"),
             pk=self.kwargs["record_id"],
         )
+        self.screening = record_screening(access.review, access.user, record)
+        return record
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "screening": getattr(self, "screening", [])}

@@ -19,7 +19,9 @@ from screening.services import rounds
 
 
 class RoundSerializer(serializers.ModelSerializer):
-    started_by = serializers.CharField(source="started_by.username", read_only=True, default=None)
+    started_by = serializers.CharField(
+        source="started_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = UpdateRound
@@ -39,6 +41,7 @@ class RoundListView(GenericAPIView):
     serializer_class = RoundSerializer
     pagination_class = None  # a review has a handful of rounds
 
+    @extend_schema(responses={200: RoundSerializer(many=True)})
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug)
         later = UpdateRound.objects.filter(review=access.review).select_related("started_by")

@@ -1,24 +1,23 @@
-"""REST API of screening: next record, votes, conflicts (same services as the pages)."""
+"""REST API of screening: next record and votes (same services as the pages; conflicts are
+in ``api/adjudication.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import Http404
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
-from screening.models import Conflict, Decision, Record, Stage, Vote
+from screening.api.questions import answers_field
+from screening.models import Decision, Record, Stage, Vote
+from screening.selectors.questions import my_answers
+from screening.services.questions import cast_vote_with_answers
 from screening.services.screening.assignment import next_record
-from screening.services.screening.conflicts import resolve_conflict
-from screening.services.screening.votes import cast_vote, others_votes, undo_last_vote
+from screening.services.screening.votes import others_votes, undo_last_vote
 
 
 def _stage(stage: str) -> str:
@@ -98,28 +97,24 @@ class VoteCreateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     note = serializers.CharField(required=False, allow_blank=True, default="")
+    answers = answers_field(required=False)
 
 
-class ConflictSerializer(serializers.ModelSerializer):
-    votes = serializers.SerializerMethodField()
-    title = serializers.CharField(source="record.title")
+class OwnVoteSerializer(VoteSerializer):
+    """One of the caller's votes, with the caller's answers to the stage's questions on
+    its record (others' votes never carry answers here)."""
 
-    class Meta:
-        model = Conflict
-        fields = ["id", "record", "title", "stage", "created_at", "resolved_at", "votes"]
+    answers = serializers.SerializerMethodField(
+        help_text="The caller's answers on the vote's record at its stage, keyed by "
+        'question id: {"12": "yes"}.'
+    )
 
-    def get_votes(self, obj: Conflict) -> Any:
-        return VoteSerializer(
-            Vote.objects.filter(record_id=obj.record_id, stage=obj.stage).select_related(
-                "reviewer"
-            ),
-            many=True,
-        ).data
+    class Meta(VoteSerializer.Meta):
+        fields = [*VoteSerializer.Meta.fields, "answers"]
 
-
-class ResolveSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=[Decision.INCLUDE, Decision.EXCLUDE])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    def get_answers(self, obj: Vote) -> dict[str, str]:
+        found: dict[int, dict[str, str]] = self.context.get("answers", {})
+        return found.get(obj.record_id, {})
 
 
 class NextRecordView(GenericAPIView):
@@ -138,27 +133,36 @@ class NextRecordView(GenericAPIView):
 
 
 class VoteListView(GenericAPIView):
-    """The caller's own votes at a stage; POST casts one."""
+    """The caller's own votes at a stage (with their answers); POST casts one."""
 
-    serializer_class = VoteSerializer
+    serializer_class = OwnVoteSerializer
 
-    @extend_schema(operation_id="votes_list", responses=VoteSerializer(many=True))
+    @extend_schema(operation_id="votes_list", responses=OwnVoteSerializer(many=True))
     def get(self, request: Request, slug: str, stage: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.REVIEWER)
         votes = Vote.objects.filter(
             review=access.review, stage=_stage(stage), reviewer=access.user
         ).select_related("reviewer")
         page = self.paginate_queryset(votes)
-        return self.get_paginated_response(VoteSerializer(page, many=True).data)
+        answers = my_answers(
+            access.review, access.user, stage=stage, record_ids=[v.record_id for v in page or []]
+        )
+        return self.get_paginated_response(
+            OwnVoteSerializer(page, many=True, context={"answers": answers}).data
+        )
 
-    @extend_schema(request=VoteCreateSerializer, responses={201: VoteSerializer})
+    @extend_schema(request=VoteCreateSerializer, responses={201: OwnVoteSerializer})
     def post(self, request: Request, slug: str, stage: str) -> Response:
+        """Cast the caller's vote, with their answers to the stage's questions (``answers``,
+        saved in the vote's transaction). An exclusion without a ``reason`` takes the
+        reason of the first question (in the stage's order) answered "no" that proposes
+        one of the stage's reasons."""
         access = get_review_for(request.user, slug, role=Role.REVIEWER)
         data = VoteCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         # The service finds the record (or says there is none) in its one locking query.
-        vote = cast_vote(
+        vote = cast_vote_with_answers(
             review=access.review,
             record=v["record"],
             reviewer=access.user,
@@ -166,8 +170,13 @@ class VoteListView(GenericAPIView):
             decision=v["decision"],
             reason=v["reason"],
             note=v["note"],
+            answers=v.get("answers"),
         )
-        return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
+        answers = my_answers(access.review, access.user, stage=stage, record_ids=[vote.record_id])
+        return Response(
+            OwnVoteSerializer(vote, context={"answers": answers}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class UndoVoteView(GenericAPIView):
@@ -178,43 +187,3 @@ class UndoVoteView(GenericAPIView):
         access = get_review_for(request.user, slug, role=Role.REVIEWER)
         vote = undo_last_vote(review=access.review, reviewer=access.user, stage=_stage(stage))
         return Response(VoteSerializer(vote).data)
-
-
-@extend_schema(
-    parameters=[OpenApiParameter("stage", str, description="title-abstract or full-text")]
-)
-class ConflictListView(ListAPIView):
-    """Open conflicts (with every vote: all reviewers of these records have voted)."""
-
-    serializer_class = ConflictSerializer
-
-    def get_queryset(self) -> Any:
-        access = get_review_for(self.request.user, self.kwargs["slug"], role=Role.REVIEWER)
-        qs = Conflict.objects.filter(review=access.review, resolved_at__isnull=True).select_related(
-            "record"
-        )
-        stage = choice_param(
-            self.request.query_params, "stage", choices=Stage.values, default="", strict=True
-        )
-        if stage:
-            qs = qs.filter(stage=stage)
-        return qs.order_by("created_at", "id")
-
-
-class ConflictResolveView(GenericAPIView):
-    serializer_class = ConflictSerializer
-
-    @extend_schema(request=ResolveSerializer, responses={200: ConflictSerializer})
-    def post(self, request: Request, slug: str, conflict_id: int) -> Response:
-        access = get_review_for(request.user, slug, role=Role.REVIEWER)
-        conflict = get_object_or_404(Conflict, pk=conflict_id, review=access.review)
-        data = ResolveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        resolve_conflict(
-            conflict=conflict,
-            actor=access.user,
-            decision=data.validated_data["decision"],
-            reason=data.validated_data["reason"],
-        )
-        conflict.refresh_from_db()
-        return Response(ConflictSerializer(conflict).data)

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from screening.api import labels, prioritisation, screening
+from screening.api import (
+    adjudication,
+    discussion,
+    history,
+    labels,
+    prioritisation,
+    questions,
+    screening,
+)
 from screening.api.connectors import (
     SavedSearchDetailView,
     SavedSearchListView,
@@ -8,7 +16,9 @@ from screening.api.connectors import (
 )
 from screening.api.dedup import DuplicateListView, DuplicateResolveView, RecordUnmergeView
 from screening.api.identification import (
+    RecordBulkView,
     RecordDetailView,
+    RecordExportView,
     RecordListView,
     SearchDetailView,
     SearchListView,
@@ -39,6 +49,12 @@ urlpatterns = [
         name="api-saved-search-run",
     ),
     path("reviews/<slug:slug>/records/", RecordListView.as_view(), name="api-records"),
+    path("reviews/<slug:slug>/records/bulk/", RecordBulkView.as_view(), name="api-records-bulk"),
+    path(
+        "reviews/<slug:slug>/records/export/",
+        RecordExportView.as_view(),
+        name="api-records-export",
+    ),
     path(
         "reviews/<slug:slug>/records/<int:record_id>/",
         RecordDetailView.as_view(),
@@ -71,6 +87,26 @@ urlpatterns = [
         name="api-votes-undo",
     ),
     path(
+        "reviews/<slug:slug>/screening/<str:stage>/votes/<int:vote_id>/",
+        history.VoteDetailView.as_view(),
+        name="api-vote",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/history/",
+        history.HistoryView.as_view(),
+        name="api-screen-history",
+    ),
+    path(
+        "reviews/<slug:slug>/records/<int:record_id>/comments/",
+        discussion.CommentListView.as_view(),
+        name="api-record-comments",
+    ),
+    path(
+        "reviews/<slug:slug>/records/<int:record_id>/comments/<int:comment_id>/",
+        discussion.CommentDetailView.as_view(),
+        name="api-record-comment",
+    ),
+    path(
         "reviews/<slug:slug>/screening/<str:stage>/prioritisation/",
         prioritisation.PrioritisationView.as_view(),
         name="api-prioritisation",
@@ -82,12 +118,17 @@ urlpatterns = [
     ),
     path(
         "reviews/<slug:slug>/conflicts/",
-        screening.ConflictListView.as_view(),
+        adjudication.ConflictListView.as_view(),
         name="api-conflicts",
     ),
     path(
+        "reviews/<slug:slug>/conflicts/<int:conflict_id>/",
+        adjudication.ConflictDetailView.as_view(),
+        name="api-conflict",
+    ),
+    path(
         "reviews/<slug:slug>/conflicts/<int:conflict_id>/resolve/",
-        screening.ConflictResolveView.as_view(),
+        adjudication.ConflictResolveView.as_view(),
         name="api-conflict-resolve",
     ),
     path("reviews/<slug:slug>/labels/", labels.LabelListView.as_view(), name="api-labels"),
@@ -100,6 +141,21 @@ urlpatterns = [
         "reviews/<slug:slug>/records/<int:record_id>/labels/",
         labels.RecordLabelListView.as_view(),
         name="api-record-labels",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/questions/",
+        questions.QuestionListView.as_view(),
+        name="api-questions",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/questions/<int:question_id>/",
+        questions.QuestionDetailView.as_view(),
+        name="api-question",
+    ),
+    path(
+        "reviews/<slug:slug>/records/<int:record_id>/answers/",
+        questions.RecordAnswersView.as_view(),
+        name="api-record-answers",
     ),
     path("reviews/<slug:slug>/prisma/", PrismaView.as_view(), name="api-prisma"),
     path("reviews/<slug:slug>/rounds/", RoundListView.as_view(), name="api-rounds"),

@@ -3,7 +3,9 @@
 Checks come first (each raises the message a person reads, naming the field); writes only
 write. Defining, changing and deleting a label is audited. Putting a label on a record is
 not: an audit event on a record is read by every member in its history, and a label may
-hint at its author's vote (blinding); the ``RecordLabel`` row keeps who and when.
+hint at its author's vote (blinding); the ``RecordLabel`` row keeps who and when. A bulk
+action from the records list is audited once, on the label (owners read it), with its
+counts and how the records were selected, never which records they are.
 """
 
 from __future__ import annotations
@@ -12,12 +14,32 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from reviewflow.reviews.services import record_audit
-from screening.models import LABEL_KEYS, Label, LabelColour, Record, RecordLabel, Stage
+from screening.models import (
+    LABEL_KEYS,
+    Decision,
+    Label,
+    LabelColour,
+    Outcome,
+    Record,
+    RecordLabel,
+    SourceType,
+    Stage,
+)
 from screening.selectors.labels import current_stage
 from screening.selectors.screening import check_screener
 
@@ -219,3 +241,83 @@ def toggle_label(
         return False
     apply_label(review=review, record=record, label=label, user=user, stage=stage)
     return True
+
+
+def _current_stages(review: Review, records: QuerySet[Record]) -> dict[int, str]:
+    """``current_stage`` of every record of ``records``, in one query."""
+    passed = Outcome.objects.filter(
+        record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+    )
+    at_full_text = records.filter(review=review).annotate(
+        at_ft=Case(
+            When(Q(search__source_type=SourceType.OTHER) | Exists(passed), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+    return {
+        pk: Stage.FULL_TEXT if at_ft else Stage.TITLE_ABSTRACT
+        for pk, at_ft in at_full_text.order_by().values_list("pk", "at_ft")
+    }
+
+
+def apply_label_in_bulk(
+    *, review: Review, records: QuerySet[Record], label: Label, user: User, selection: str = ""
+) -> tuple[int, int]:
+    """Put ``label`` on every record of ``records`` as ``user``'s, each at the stage it is
+    screened at now; all or nothing. Returns (records selected, records that did not carry
+    it yet). One audit event on the label says who, how many and how they were selected
+    (``selection``); which records stays in the ``RecordLabel`` rows, as for one label
+    (an event per record would show a colleague's label in the record's history)."""
+    check_screener(review, user)
+    if label.review_id != review.pk:
+        raise ReviewflowError("No such label in this review.", field="label", code="not_found")
+    with transaction.atomic():
+        stages = _current_stages(review, records)
+        had = set(
+            RecordLabel.objects.filter(
+                label=label, applied_by=user, record_id__in=records.values("pk")
+            ).values_list("record_id", "stage")
+        )
+        new = [
+            RecordLabel(review=review, record_id=pk, label=label, stage=stage, applied_by=user)
+            for pk, stage in stages.items()
+            if (pk, stage) not in had
+        ]
+        # ``ignore_conflicts``: a label put on one of them at the same moment stays one.
+        RecordLabel.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        record_audit(
+            review=review,
+            actor=user,
+            action="label.applied_in_bulk",
+            target=label.name,
+            after={"records": len(stages), "added": len(new), "selection": selection},
+            object_type="label",
+            object_id=label.pk,
+        )
+    return len(stages), len(new)
+
+
+def remove_label_in_bulk(
+    *, review: Review, records: QuerySet[Record], label: Label, user: User, selection: str = ""
+) -> tuple[int, int]:
+    """Take ``user``'s ``label`` off every record of ``records`` (at every stage); others'
+    labels stay. Returns (records selected, records it was taken off). One audit event."""
+    check_screener(review, user)
+    if label.review_id != review.pk:
+        raise ReviewflowError("No such label in this review.", field="label", code="not_found")
+    with transaction.atomic():
+        ids = list(records.filter(review=review).order_by().values_list("pk", flat=True))
+        mine = RecordLabel.objects.filter(label=label, applied_by=user, record_id__in=ids)
+        taken_off = mine.values("record_id").distinct().count()
+        mine.delete()
+        record_audit(
+            review=review,
+            actor=user,
+            action="label.removed_in_bulk",
+            target=label.name,
+            after={"records": len(ids), "removed": taken_off, "selection": selection},
+            object_type="label",
+            object_id=label.pk,
+        )
+    return len(ids), taken_off

@@ -18,6 +18,7 @@ from screening.exporters import iter_bibtex, iter_csv, iter_ris, iter_rows_csv, 
 from screening.models import Outcome, Vote
 from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
 from screening.selectors.labels import label_names, visible_labels_by_record
+from screening.selectors.questions import questions_of, visible_answers_by_vote
 from screening.selectors.screening import mask_audit_events, votes_visible_to
 
 RECORD_STAGES = {
@@ -107,8 +108,18 @@ def _labels_by(access: Any) -> dict[tuple[int, str, int | None], list[str]]:
     return found
 
 
-def _vote_rows(access: Any) -> Iterator[list[Any]]:
+def _question_columns(access: Any) -> tuple[list[str], list[int]]:
+    """The votes export's question columns, ``Q1: <text>``…, numbered across the review
+    (title/abstract first, each stage in its order), and their question ids."""
+    questions = list(questions_of(access.review))
+    return [f"Q{n}: {q.text}" for n, q in enumerate(questions, 1)], [q.pk for q in questions]
+
+
+def _vote_rows(access: Any, question_ids: list[int] | None = None) -> Iterator[list[Any]]:
     labels = _labels_by(access)
+    # On a vote's row, its reviewer's answers on the record (as far as the exporter may see
+    # them, ``answers_visible_to``: the same rule as the vote itself).
+    answers = visible_answers_by_vote(access.review, access.user) if question_ids else {}
     votes = (
         votes_visible_to(access.user, Vote.objects.filter(review=access.review))
         .select_related("reviewer", "record")
@@ -125,6 +136,10 @@ def _vote_rows(access: Any) -> Iterator[list[Any]]:
             v.note,
             timezone.localtime(v.created_at).isoformat(),
             "; ".join(labels.get((v.record_id, v.stage, v.reviewer_id), [])),
+            *(
+                answers.get((v.record_id, v.stage, v.reviewer_id), {}).get(q, "")
+                for q in question_ids or []
+            ),
         ]
 
 
@@ -152,15 +167,18 @@ def export_votes(request: HttpRequest, slug: str, fmt: str) -> HttpResponse | St
     holds here too: another reviewer's vote is left out until the record is settled."""
     access = get_review_for(request.user, slug, role=Role.OWNER)
     response: HttpResponse | StreamingHttpResponse
+    columns, question_ids = _question_columns(access)
+    vote_header = [*VOTE_HEADER, *columns]
     if fmt == "csv":
         response = StreamingHttpResponse(
-            iter_rows_csv(VOTE_HEADER, _vote_rows(access)), content_type="text/csv; charset=utf-8"
+            iter_rows_csv(vote_header, _vote_rows(access, question_ids)),
+            content_type="text/csv; charset=utf-8",
         )
     elif fmt == "xlsx":
         buffer = io.BytesIO()
         write_rows_xlsx(
             {
-                "Votes": (VOTE_HEADER, _vote_rows(access)),
+                "Votes": (vote_header, _vote_rows(access, question_ids)),
                 "Outcomes": (OUTCOME_HEADER, _outcome_rows(access)),
             },
             buffer,

@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.params import choice_param, int_param, text_param
-from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import AuditEvent, Role
 from screening.forms.identification import SOURCES, SearchUploadForm
-from screening.models import Record, Search, Stage
-from screening.selectors.identification import STATUSES, filter_by_stage_status, filter_records
-from screening.selectors.labels import (
-    current_stage,
-    filter_by_label,
-    labels_of,
-    visible_labels_by_record,
+from screening.models import (
+    Answer,
+    Decision,
+    Record,
+    RecordQuerySet,
+    ScreeningQuestion,
+    Search,
+    Stage,
+)
+from screening.selectors.identification import STATUSES
+from screening.selectors.labels import current_stage, labels_of, visible_labels_by_record
+from screening.selectors.records import (
+    EXPORT_FORMATS,
+    bulk_label_message,
+    export_selection,
+    filtered_records,
+    ids_from,
+    parse_ids,
+    parse_record_filters,
+    record_screening,
+    screeners_of,
+    selected_records,
+    stage_columns,
+    with_list_annotations,
 )
 from screening.services import identification
+from screening.services import labels as label_services
 from screening.views.labels import record_labels_context
 
 RECORD_LIST_FIELDS = (
@@ -40,6 +62,7 @@ RECORD_LIST_FIELDS = (
     "incomplete",
     "search__source",
     "search_id",
+    "search__source_type",
     "duplicate_of",
     "merge_kind",
 )
@@ -127,60 +150,25 @@ def search_delete(request: HttpRequest, slug: str, search_id: int) -> HttpRespon
 def records(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug)
     review = access.review
-    params = request.GET
-    q = text_param(params, "q").strip()
-    # The selector reads the search and year as whole numbers (or ignores them).
-    search_id = text_param(params, "search")
-    duplicates = choice_param(params, "duplicates", choices=("exclude", "only"), default="")
+    filters = parse_record_filters(request.GET, review=review)
     qs = (
-        filter_records(
-            Record.objects.for_review(review),
-            q=q,
-            search=search_id,
-            year=text_param(params, "year"),
-            duplicates=duplicates,
-        )
+        with_list_annotations(filtered_records(review, access.user, filters))
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
-    stage = choice_param(params, "stage", choices=Stage.values, default="")
-    status = choice_param(params, "status", choices=STATUSES, default="")
-    reason = text_param(params, "reason")
-    if stage and status:
-        qs = filter_by_stage_status(
-            qs, review=review, user=access.user, stage=stage, status=status, reason=reason
-        )
-    labels = list(labels_of(review))
-    label = int_param(params, "label", default=None, min_value=1)
-    if label is not None and label in {x.pk for x in labels}:
-        qs = filter_by_label(qs, review=review, user=access.user, label=label)
-    else:
-        label = None
     page = Paginator(qs.order_by("search_id", "position"), 50).get_page(
-        int_param(params, "page", default=1, min_value=1)
+        int_param(request.GET, "page", default=1, min_value=1)
     )
-    # The labels the user may see on this page's records (none to read without labels).
+    # One query per column family for the page's records: labels, votes, outcomes,
+    # conflicts (``stage_columns``), whatever the page's size.
     page.object_list = list(page.object_list)
-    page_labels = (
-        visible_labels_by_record(review, access.user, [r.pk for r in page]) if labels else {}
-    )
+    ids = [r.pk for r in page]
+    page_labels = visible_labels_by_record(review, access.user, ids) if filters.labels else {}
+    columns = stage_columns(review, access.user, page.object_list)
     for row in page.object_list:
         row.visible_labels = page_labels.get(row.pk, [])  # type: ignore[attr-defined]
-    query = urlencode(
-        {
-            k: v
-            for k, v in {
-                "q": q,
-                "search": search_id,
-                "duplicates": duplicates,
-                "stage": stage,
-                "status": status,
-                "reason": reason,
-                "label": label or "",
-            }.items()
-            if v
-        }
-    )
+        row.stage_cells = list(columns.get(row.pk, {}).values())  # type: ignore[attr-defined]
+    query = filters.query()
     return render(
         request,
         "screening/records.html",
@@ -188,22 +176,111 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
             "access": access,
             "review": review,
             "page": page,
-            "q": q,
+            "f": filters,
+            "q": filters.q,
             "query": query,
-            "search_id": search_id,
-            "duplicates": duplicates,
-            "stage": stage,
-            "status": status,
-            "reason": reason,
+            "back": f"{request.path}?{query + '&' if query else ''}page={page.number}",
+            "search_id": filters.search,
+            "duplicates": filters.duplicates,
+            "stage": filters.stage,
+            "status": filters.status,
+            "reason": filters.reason,
             "statuses": STATUSES.items(),
-            "labels": labels,
-            "label": label,
+            "labels": filters.labels,
+            "label": filters.label,
             "stages": Stage.choices,
+            "decisions": Decision.choices,
+            "answers": Answer.choices,
+            "questions": ScreeningQuestion.objects.filter(review=review).order_by(
+                "stage", "order", "id"
+            ),
+            "screeners": screeners_of(review),
+            "formats": [("ris", "RIS"), ("csv", "CSV"), ("bibtex", "BibTeX")],
             "searches": Search.objects.for_review(review)
             .counted()
             .only("id", "source", "filename"),
         },
     )
+
+
+def _selection(
+    data: QueryDict, access: ReviewAccess, *, by_filter: bool
+) -> tuple[RecordQuerySet, str]:
+    """The records a bulk form selected: every record matching the filter it carries (its
+    ``filter`` field, when ``scope`` is ``all``; a GET's own query), or the ticked ``ids``;
+    and how, for the audit trail."""
+    if by_filter or choice_param(data, "scope", choices=("all",), default="") == "all":
+        given = data if by_filter else QueryDict(text_param(data, "filter"))
+        filters = parse_record_filters(given, review=access.review)
+        qs = selected_records(access.review, access.user, ids=None, filters=filters)
+        return qs, f"filter: {filters.query()}" if filters.query() else "every record"
+    ids = parse_ids(ids_from(data))
+    return selected_records(access.review, access.user, ids=ids, filters=None), "ids"
+
+
+def _back_to_list(request: HttpRequest, slug: str) -> HttpResponse:
+    back = text_param(request.POST, "next")
+    list_url = reverse("review-records", args=[slug])
+    # Only back to the records list (with its filters), never elsewhere.
+    return redirect(back if back.startswith(f"{list_url}?") else list_url)
+
+
+@login_required
+@require_POST
+def records_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    """Put a label on the selected records, or take the caller's own off: all or nothing."""
+    access = get_review_for(request.user, slug, role=Role.REVIEWER)
+    action = choice_param(request.POST, "action", choices=("label", "unlabel"), default="")
+    # ``bulk_label``: the list page has a filter by label too.
+    label_id = int_param(request.POST, "bulk_label", default=None, min_value=1)
+    label = labels_of(access.review).filter(pk=label_id).first() if label_id else None
+    try:
+        if not action:
+            raise ReviewflowError("Choose what to do with the selected records.")
+        if label is None:
+            raise ReviewflowError("Choose a label.", field="bulk_label")
+        selected, how = _selection(request.POST, access, by_filter=False)
+        service = (
+            label_services.apply_label_in_bulk
+            if action == "label"
+            else label_services.remove_label_in_bulk
+        )
+        n, changed = service(
+            review=access.review,
+            records=selected,
+            label=label,
+            user=signed_in_user(request),
+            selection=how,
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+        return _back_to_list(request, slug)
+    messages.success(request, bulk_label_message(action, label.name, n, changed))
+    return _back_to_list(request, slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def records_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
+    """The selected records (POST: the bulk form's ticked ids or its filter) or those the
+    query's filters match (GET), as RIS, CSV or BibTeX: every member exports what they
+    can see (a CSV's labels column follows blinding)."""
+    access = get_review_for(request.user, slug)
+    data = request.POST if request.method == "POST" else request.GET
+    fmt = choice_param(data, "format", choices=EXPORT_FORMATS, default="csv")
+    try:
+        selected, _ = _selection(data, access, by_filter=request.method == "GET")
+        chunks, content_type, extension = export_selection(
+            access.review, access.user, selected, fmt
+        )
+    except ReviewflowError as exc:
+        if request.method == "GET":
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        messages.error(request, exc.message)
+        return _back_to_list(request, slug)
+    response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-records.{extension}"'
+    return response
 
 
 @login_required
@@ -233,6 +310,8 @@ def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpRespon
             "duplicates": duplicates,
             "history": history,
             "filled": sorted(record.filled_from.items()),
+            # Votes as blinding allows (``votes_visible_to``), outcomes, open conflicts.
+            "screening": record_screening(access.review, access.user, record),
             **record_labels_context(
                 access,
                 record,

@@ -1,5 +1,5 @@
-"""The screening page (one record at a time, keyboard first), conflicts, settings, and
-full texts."""
+"""The screening page (one record at a time, keyboard first), settings, and full texts
+(conflicts are in ``views/adjudication.py``)."""
 
 from __future__ import annotations
 
@@ -16,33 +16,34 @@ from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.exports import safe_cell
-from reviewflow.params import choice_param, int_param, text_param
+from reviewflow.params import int_param, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
 from screening.forms.screening import StageSettingsForm
 from screening.highlight import compile_terms
 from screening.models import (
-    Conflict,
     FullTextReport,
     Record,
     ReservedVote,
     Stage,
-    StageSettings,
     Vote,
 )
+from screening.selectors.history import pace_of
+from screening.selectors.questions import question_agreement
 from screening.selectors.screening import agreement_report, stage_progress
 from screening.services import prioritisation
+from screening.services.questions import cast_vote_with_answers
 from screening.services.screening import pilot
 from screening.services.screening.assignment import next_record
-from screening.services.screening.conflicts import can_adjudicate, resolve_conflict
 from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
 from screening.services.screening.votes import (
-    cast_vote,
     others_votes,
     undo_last_vote,
     vote_changed_after_reveal,
 )
+from screening.views.discussion import discussion_context
 from screening.views.labels import record_labels_context
+from screening.views.questions import answers_from_post, screen_questions_context
 
 
 def _stage(stage: str) -> str:
@@ -58,6 +59,7 @@ def _screen_context(
     caller has just cast it (else it is looked up)."""
     conf = get_stage_settings(access.review, stage)
     user = access.user
+    progress = stage_progress(access.review, stage, user)
     highlighter = compile_terms(conf.include_terms.splitlines(), conf.exclude_terms.splitlines())
     report = None
     if record is not None and stage == Stage.FULL_TEXT:
@@ -82,7 +84,7 @@ def _screen_context(
             else []
         ),
         "highlighter": highlighter,
-        "progress": stage_progress(access.review, stage, user),
+        "progress": progress,
         "report": report,
         "last_vote": last,
         "reasons": list(enumerate(conf.exclusion_reasons, start=1)),
@@ -96,6 +98,19 @@ def _screen_context(
             if record is not None
             else {}
         ),
+        **(screen_questions_context(access, record, stage) if record is not None else {}),
+        # Discussion, history and pace (#18): the comments box, ``[`` back to my last
+        # vote, "N left for me" and my votes in the last hour and day.
+        **(
+            discussion_context(
+                access, record, stage, back=reverse("screen", args=[access.review.slug, stage])
+            )
+            if record is not None
+            else {}
+        ),
+        "pace": pace_of(access.review, stage, user, progress),
+        "vote_form": "vote",
+        "nav_previous": last.record_id if last is not None else None,
     }
 
 
@@ -137,6 +152,7 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     reason = text_param(request.POST, "reason")
     note = text_param(request.POST, "note")
     in_pilot = bool(text_param(request.POST, "pilot"))
+    answers = answers_from_post(request.POST)
     error, code = None, ""
     cast: Vote | None = None
     pilot_round = pilot.open_pilot(access.review, stage) if in_pilot else None
@@ -154,7 +170,8 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
             )
         else:
             # The service finds the record itself (one locking query): no lookup here.
-            cast = cast_vote(
+            # The answers to the stage's questions go with the vote, in its transaction.
+            cast = cast_vote_with_answers(
                 review=access.review,
                 record=record_id,
                 reviewer=access.user,
@@ -162,6 +179,7 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
                 decision=decision,
                 reason=reason,
                 note=note,
+                answers=answers,
             )
     except ReviewflowError as exc:
         error, code = exc.message, exc.code
@@ -177,6 +195,8 @@ def vote(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         record = get_object_or_404(Record.objects.for_review(access.review), pk=record_id)
         context = _screen_context(access, stage, record)
         context.update(error=error, note=note, pilot=pilot_round)
+        if answers and not pilot_round:  # keep what the reviewer answered, too
+            context.update(screen_questions_context(access, record, stage, typed=answers))
         status = 400
     else:
         context = _next_context(access, stage, cast)
@@ -272,69 +292,6 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def conflicts(request: HttpRequest, slug: str) -> HttpResponse:
-    access = get_review_for(request.user, slug, role=Role.REVIEWER)
-    stage = choice_param(
-        request.GET, "stage", choices=Stage.values, default=Stage.TITLE_ABSTRACT.value
-    )
-    conf = StageSettings.objects.filter(review=access.review, stage=stage).first()
-    open_conflicts = list(
-        Conflict.objects.filter(review=access.review, stage=stage, resolved_at__isnull=True)
-        .select_related("record", "record__search")
-        .order_by("created_at", "id")
-    )
-    votes: dict[int, list[Vote]] = {}
-    for v in Vote.objects.filter(
-        record_id__in=[c.record_id for c in open_conflicts], stage=stage
-    ).select_related("reviewer"):
-        votes.setdefault(v.record_id, []).append(v)
-    rows = [
-        {
-            "conflict": c,
-            "votes": votes.get(c.record_id, []),
-            # Votes cast again after the record's votes were shown, that differ from their
-            # reviewer's first, blind vote: the reason the record is here.
-            "changed": {v.pk for v in votes.get(c.record_id, []) if vote_changed_after_reveal(v)},
-            "can_resolve": can_adjudicate(review=access.review, user=access.user, conflict=c),
-        }
-        for c in open_conflicts
-    ]
-    return render(
-        request,
-        "screening/conflicts.html",
-        {
-            "access": access,
-            "review": access.review,
-            "rows": rows,
-            "stage": stage,
-            "stage_label": Stage(stage).label,
-            "reasons": conf.exclusion_reasons if conf else [],
-            "stages": Stage.choices,
-        },
-    )
-
-
-@login_required
-@require_POST
-def conflict_resolve(request: HttpRequest, slug: str, conflict_id: int) -> HttpResponse:
-    access = get_review_for(request.user, slug, role=Role.REVIEWER)
-    conflict = get_object_or_404(Conflict, pk=conflict_id, review=access.review)
-    try:
-        resolve_conflict(
-            conflict=conflict,
-            actor=access.user,
-            decision=text_param(request.POST, "decision"),
-            reason=text_param(request.POST, "reason"),
-        )
-    except ReviewflowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Conflict on record {conflict.record_id} resolved.")
-    return redirect(reverse("conflicts", args=[slug]) + f"?stage={conflict.stage}")
-
-
-@login_required
-@require_safe
 def agreement(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     report = agreement_report(access.review)
@@ -371,7 +328,12 @@ def agreement(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "screening/agreement.html",
-        {"access": access, "review": access.review, "report": report},
+        {
+            "access": access,
+            "review": access.review,
+            "report": report,
+            "question_report": question_agreement(access.review),
+        },
     )
 
 

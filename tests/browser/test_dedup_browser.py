@@ -38,6 +38,7 @@ def test_queue_by_keyboard_and_undo(live_server, new_page, owner, tmp_path):
     upload(page, base, tmp_path, "embase.ris", ris(SURE_B, UNSURE), "Embase")
     assert unique_count(page, base) == "3"  # 4 records, one sure pair merged
 
+    page.click(".review-nav summary:text-is('Identify')")  # the nav's Identify menu
     page.click(".review-nav >> text=Duplicates")
     assert "Pair 1 of 1" in page.locator("#pair h2").inner_text()
     assert page.locator("tr.cmp-differs").count() >= 1

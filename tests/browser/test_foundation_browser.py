@@ -40,6 +40,7 @@ def test_owner_creates_review_invites_member_who_accepts(live_server, new_page, 
     page.wait_for_url(f"{base}/r/msc-dfu/")
     assert page.locator("h1").inner_text() == "MSC for diabetic foot ulcers"
 
+    page.click(".review-nav summary:text-is('Team')")  # the nav's Team menu
     page.click(".review-nav >> text=Members")
     page.fill("#id_invite-email", "newcomer@example.org")
     page.select_option("#id_invite-role", "reviewer")

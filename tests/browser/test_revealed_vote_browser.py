@@ -50,5 +50,8 @@ def test_a_vote_changed_after_the_conflict_goes_to_the_adjudicator(
     card = adjudicator.locator(f".conflict[data-record='{record.pk}']")
     expect(card.locator("[data-changed-after-reveal]")).to_be_visible()
     expect(card.locator("[data-blind-vote]")).to_contain_text("Include first, blind vote")
-    card.locator("button[value=exclude]").click()
+    # The adjudication desk (#18): e chooses exclude, Enter resolves.
+    adjudicator.keyboard.press("e")
+    adjudicator.keyboard.press("Enter")
+    expect(adjudicator.locator("[data-info]")).to_contain_text("resolved: excluded")
     assert Outcome.objects.get(record=record).kind == "adjudication"

@@ -73,8 +73,10 @@ def test_two_reviewers_conflict_adjudication_and_full_text_reason(
     card = adjudicator.locator(f".conflict[data-record='{disputed}']")
     assert "Include" in card.inner_text() and "Exclude" in card.inner_text()
     screenshot(adjudicator, "conflicts")
-    card.locator("button[value=include]").click()
-    assert "resolved" in adjudicator.locator(".messages").inner_text()
+    # The adjudication desk: choose include, then resolve (#18).
+    adjudicator.locator("label:has(input[name=decision][value=include])").click()
+    adjudicator.locator("button[data-resolve-button]").click()
+    expect(adjudicator.locator("[data-info]")).to_contain_text("resolved")
     assert Outcome.objects.get(record_id=disputed).kind == "adjudication"
 
     first.goto(f"{base}/r/msc-oa/screen/full-text/")

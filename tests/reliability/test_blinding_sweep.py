@@ -29,7 +29,12 @@ paths. What each may see is what the design says:
   carry one. B puts ``ZQX-LBL-HIDDEN`` only on records A and the owner have not finished,
   A puts ``ZQX-LBL-A-MINE`` on A's own, and B ``ZQX-LBL-SHOWN`` on the conflict's record:
   each is looked for where pages show labels on records (and in exports), and JSON label
-  applications and counts are checked against the rule.
+  applications and counts are checked against the rule;
+- answers to screening questions (``answers_visible_to``): as votes. B answers on records A
+  and the owner have not finished (and changes the answer on the record A is offered, which
+  must not change A's views), A on A's own, B on the conflict's record: every JSON answer
+  (and every vote's ``answers``) and every answer cell of the votes export must be one the
+  persona may see, and the owner's export shows B's answer on the conflict's record.
 
 Markers are looked for in every body; JSON is also read for structure: every vote object
 (``reviewer``, ``record``, ``decision``), extraction with values, comparison and audit event
@@ -39,6 +44,7 @@ JSON holds votes and values A may not see: the collector can fail.
 
 from __future__ import annotations
 
+import csv
 import html as html_lib
 import io
 import itertools
@@ -69,23 +75,30 @@ from extraction.services.extractions import (
 from reviewflow.reviews import services as review_services
 from reviewflow.reviews.models import Invitation, Membership, Role
 from screening.models import (
+    Comment,
     Conflict,
     DuplicatePair,
     Label,
+    QuestionAnswer,
     Record,
     RecordLabel,
     SavedSearch,
+    ScreeningQuestion,
     Search,
     Stage,
     Vote,
 )
+from screening.selectors.discussion import comments_visible_to
 from screening.selectors.identification import STATUSES
 from screening.selectors.labels import label_counts, labels_visible_to
+from screening.selectors.questions import answers_visible_to
 from screening.selectors.screening import votes_visible_to
 from screening.services import prioritisation
 from screening.services.connectors import create_saved_search
+from screening.services.discussion import add_comment
 from screening.services.fulltext import attach_full_text
 from screening.services.labels import apply_label, create_label
+from screening.services.questions import create_question, save_answers
 from screening.services.screening import pilot
 from screening.services.screening.stage_settings import update_stage_settings
 from screening.services.screening.votes import cast_vote, undo_last_vote
@@ -119,6 +132,7 @@ B_HIDDEN = {
     "ZQX-VAL-B-S1": "B's submitted text value, A's extraction still a draft",
     "ZQX-ARM-B-S1": "B's submitted table value, A's extraction still a draft",
     "987654": "B's submitted number, A's extraction still a draft",
+    "ZQX-CMT-B-HIDDEN": "B's comment on a record B voted on, A and the owner not (#18)",
     "ZQX-VAL-B-S2": "B's submitted text value, A has not started",
     "876543": "B's submitted number, A has not started",
 }
@@ -126,9 +140,10 @@ B_HIDDEN = {
 A_OWN = {
     "ZQX-NOTE-A-MINE": "A's note on a record only A voted on",
     "ZQX-VAL-A-S1": "A's draft value on the study B submitted",
+    "ZQX-CMT-A-MINE": "A's comment on a record only A voted on (#18)",
 }
 # On a record in conflict between B and the owner (A can never vote on it): shown.
-CONFLICT = {"ZQX-NOTE-B-CONF", "ZQX-NOTE-C-CONF"}
+CONFLICT = {"ZQX-NOTE-B-CONF", "ZQX-NOTE-C-CONF", "ZQX-CMT-B-CONF"}
 # B's own markers that B's own sweep must find (the pilot's are shown nowhere).
 B_FINDS = set(B_HIDDEN) - {"ZQX-PILOT-B"}
 
@@ -160,6 +175,26 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
             review=review, record=record, reviewer=user, stage=stage, decision=decision, **extra
         )
 
+    # Answers (#18), planted before the votes (they change only while a record's votes are
+    # not shown): B's on records A and the owner have not finished, A's on A's own, B's on
+    # the record that goes to conflict; and B's at full text below.
+    questions = {
+        stage: create_question(review=review, actor=owner, stage=stage, text=f"ZQX-Q {stage}?")
+        for stage in (TA, FT)
+    }
+
+    def answer(record: Record, user: Any, value: str, stage: str = TA) -> None:
+        save_answers(
+            review=review,
+            record=record,
+            reviewer=user,
+            stage=stage,
+            answers={questions[stage].pk: value},
+        )
+
+    for record, user, value in ((p[0], b, "no"), (p[1], b, "no"), (p[2], b, "unclear")):
+        answer(record, user, value)
+    answer(p[4], a, "yes")
     vote(p[0], b, "include", note="ZQX-NOTE-B-INC")
     vote(p[1], b, "exclude", reason="ZQX-RSN-B-EXC", note="ZQX-NOTE-B-EXC")
     vote(p[2], b, "include", note="ZQX-NOTE-B-CONF")
@@ -177,6 +212,7 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
         file=io.BytesIO(b"%PDF-1.4\n% blind full text\n%%EOF\n"),
         filename="blind.pdf",
     )
+    answer(p[5], b, "no", stage=FT)
     vote(p[5], b, "exclude", stage=FT, reason="Wrong population", note="ZQX-NOTE-B-FT")
     for record in p[6:8]:  # two more included studies
         vote(record, b, "include", stage=FT)
@@ -225,6 +261,11 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
     apply_label(review=review, record=p[5], label=hidden, user=b, stage=FT)
     apply_label(review=review, record=p[4], label=a_mine, user=a, stage=TA)
     apply_label(review=review, record=p[2], label=shown, user=b, stage=TA)
+    # Comments (#18), by the rule of votes plus "once the reader voted": B's on a record
+    # A and the owner have not voted on, A's on A's own, B's on the conflict's record.
+    add_comment(record=p[0], stage=TA, author=b, body="ZQX-CMT-B-HIDDEN cc @rachel")
+    add_comment(record=p[4], stage=TA, author=a, body="ZQX-CMT-A-MINE")
+    add_comment(record=p[2], stage=TA, author=b, body="ZQX-CMT-B-CONF")
     return {
         "r_inc": p[0],
         "r_exc": p[1],
@@ -265,8 +306,10 @@ VOTE_EVENT = re.compile(rb"<td>([^<]*)</td><td><code>vote\.")  # a record's hist
 # Where a page shows labels put on records (not the review's list of labels, which every
 # member reads), and the exports that carry a labels column.
 APPLIED = re.compile(rb"data-others-labels>(.*?)</p>|data-record-list-labels>(.*?)</small>", re.S)
-LABELLED_EXPORTS = ("/exports/records-", "/exports/votes.")
+LABELLED_EXPORTS = ("/exports/records-", "/exports/votes.", "/records/export/")
 LABEL_FILTER = re.compile(r"[?&]label=(\d+)")
+# The records list's filter by a reviewer's votes (#18): only the votes one may see.
+REVIEWER_FILTER = re.compile(r"/records/\?reviewer=([\w.@+-]+)$")
 RECORDS_COUNT = re.compile(rb'Records <span class="muted">\(([\d,]+)\)</span>')
 
 
@@ -369,11 +412,19 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
             Extraction.objects.filter(form__review=review).values_list(pk, flat=True)
         ),
         "usernames": [m.user.username for m in members],
+        "screeners": [m.user.username for m in members if m.role != Role.VIEWER],
         "label_id": list(Label.objects.filter(review=review).values_list(pk, flat=True)),
         "saved_search_id": list(
             SavedSearch.objects.filter(review=review).values_list(pk, flat=True)
         ),
         "number": [1],  # the review's one round
+        # Every comment and every vote of the review, others' too (#18): a 404 for those
+        # the persona may not see.
+        "comment_id": list(Comment.objects.filter(review=review).values_list(pk, flat=True)),
+        "vote_id": list(Vote.objects.filter(review=review).values_list(pk, flat=True)),
+        "question_id": list(
+            ScreeningQuestion.objects.filter(review=review).values_list(pk, flat=True)
+        ),
     }
 
 
@@ -392,18 +443,29 @@ def _queries(name: str, kwargs: dict[str, Any], values: dict[Any, list[Any]]) ->
     """Query-string variants of one URL: filters, formats, one extractor's export."""
     stages = [TA, FT]
     by_label = [f"?label={n}" for n in values["label_id"]]
+    # #18: by a reviewer's votes, by a vote's decision (blinding decides what they list).
+    by_vote = [
+        *(f"?reviewer={u}" for u in values["screeners"]),
+        *(f"?decision={d}&stage={s}" for d in ("include", "exclude") for s in stages),
+    ]
     if name == "review-records":
         filters = [f"?stage={s}&status={st}" for s in stages for st in STATUSES]
-        return ["", "?q=ZQX", "?duplicates=exclude", *filters, *by_label]
+        return ["", "?q=ZQX", "?duplicates=exclude", *filters, *by_label, *by_vote]
+    if name == "records-export" or name.endswith("/records/export/"):
+        return ["", *(f"?format=csv&reviewer={u}" for u in values["screeners"])]
     if name == "conflicts":
         return [f"?stage={s}" for s in stages]
+    if name == "record-comments" or name.endswith("/comments/"):  # #18
+        return ["", *(f"?stage={s}" for s in stages)]
+    if name == "screen-history" or name.endswith("/history/"):
+        return ["", "?q=ZQX", "?decision=exclude"]
     if name == "agreement":
         return ["", "?format=csv"]
     if name == "extraction-export" and kwargs.get("which") == "extractor":
         return [f"?user={u}" for u in values["usernames"]]
     if name.endswith("/records/"):
         searches = (f"?search={s}" for s in values["search_id"])
-        return ["", "?q=ZQX", "?duplicates=exclude", *searches, *by_label]
+        return ["", "?q=ZQX", "?duplicates=exclude", *searches, *by_label, *by_vote]
     if name.endswith("/conflicts/"):
         return ["", *(f"?stage={s}" for s in stages)]
     if name.endswith("/extractions/"):
@@ -472,6 +534,24 @@ def _visible(review: Any, user: Any) -> dict[str, Any]:
             for label in Label.objects.filter(review=review).values_list("pk", flat=True)
         },
         "votes": set(votes.values_list("pk", flat=True)),
+        "answers": set(
+            answers_visible_to(user, QuestionAnswer.objects.filter(review=review)).values_list(
+                "pk", flat=True
+            )
+        ),
+        "answer_keys": set(
+            answers_visible_to(user, QuestionAnswer.objects.filter(review=review)).values_list(
+                "record_id", "question__stage", "reviewer__username"
+            )
+        ),
+        "reviewer_records": {
+            username: set(
+                votes.filter(reviewer__username=username).values_list("record_id", flat=True)
+            )
+            for username in Membership.objects.filter(review=review).values_list(
+                "user__username", flat=True
+            )
+        },
         "vote_records": set(votes.values_list("record_id", "stage")),
         "hidden_records": set(
             Vote.objects.filter(review=review)
@@ -480,6 +560,11 @@ def _visible(review: Any, user: Any) -> dict[str, Any]:
         ),
         "extractions": set(extractions.values_list("pk", flat=True)),
         "comparable": comparable,
+        "comments": set(  # #18
+            comments_visible_to(user, Comment.objects.filter(review=review)).values_list(
+                "pk", flat=True
+            )
+        ),
     }
 
 
@@ -490,8 +575,17 @@ def _structural_leaks(documents: list[tuple[str, Any]], rules: dict[str, Any]) -
         for d in _dicts(doc):
             if {"reviewer", "record", "decision"} <= d.keys() and d.get("id") not in rules["votes"]:
                 leaks.append(f"{where}: vote {d.get('id')} of {d['reviewer']} on {d['record']}")
+            comment_keys = {"author", "body", "mentions", "record"}
+            if comment_keys <= d.keys() and d.get("id") not in rules["comments"]:
+                leaks.append(f"{where}: comment {d.get('id')} of {d['author']} on {d['record']}")
             if {"applied_by", "label", "record"} <= d.keys() and d.get("id") not in rules["labels"]:
                 leaks.append(f"{where}: label {d['name']} of {d['applied_by']} on {d['record']}")
+            answer_keys = {"question", "reviewer", "answer", "record"}
+            if answer_keys <= d.keys() and d.get("id") not in rules["answers"]:
+                leaks.append(f"{where}: answer {d['id']} of {d['reviewer']} on {d['record']}")
+            answers = d.get("answers")
+            if isinstance(answers, dict) and answers and d.get("reviewer") != rules["username"]:
+                leaks.append(f"{where}: answers of {d.get('reviewer')} on {d.get('record')}")
             if {"name", "key", "records"} <= d.keys():
                 expected = rules["label_counts"].get(d.get("id"), 0)
                 if d["records"] != expected:
@@ -509,6 +603,19 @@ def _structural_leaks(documents: list[tuple[str, Any]], rules: dict[str, Any]) -
                 if shown and (record, data.get("stage")) not in rules["vote_records"]:
                     leaks.append(f"{where}: audit event {d.get('id')} of {d.get('actor')}")
     return leaks
+
+
+def _answer_cells(bodies: list[tuple[str, bytes]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """(where, (record, stage, reviewer)) of every non-empty answer cell of a votes CSV."""
+    for where, body in bodies:
+        if "/exports/votes.csv" not in where or not body.startswith(b"record,"):
+            continue
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        columns = [n for n, title in enumerate(rows[0]) if re.match(r"Q\d+: ", title)]
+        for row in rows[1:]:
+            for n in columns:
+                if row[n]:
+                    yield where, (int(row[0]), row[2], row[3], row[n])
 
 
 def _normalised(body: bytes) -> bytes:
@@ -557,9 +664,18 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
 
     hint = Label.objects.get(review=review, name="ZQX-LBL-HIDDEN")
     apply_label(review=review, record=Record.objects.get(pk=target), label=hint, user=b, stage=TA)
+    question = ScreeningQuestion.objects.get(review=review, text=f"ZQX-Q {TA}?")
+
+    def b_answers(value: str) -> None:
+        save_answers(
+            review=review, record=target, reviewer=b, stage=TA, answers={question.pk: value}
+        )
+
+    b_answers("yes")
     b_votes("include", note="ZQX-NOTE-B-DIFF")
     included = snapshot()
     undo_last_vote(review=review, reviewer=b, stage=TA)
+    b_answers("no")
     b_votes("exclude", reason="ZQX-RSN-B-DIFF", note="ZQX-NOTE-B-DIFF")
     excluded = snapshot()
     assert f'data-record="{target}"'.encode() in included[0], "A's page shows that record"
@@ -688,7 +804,39 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
                 found_n = int(count.group(1).replace(b",", b"")) if count else -1
             if found_n != expected_n:
                 failures.append(f"as {name}: {where} lists {found_n} records, not {expected_n}")
+        # ...and a filter by a reviewer lists only the records one may see their vote on.
+        for where, body in sweeper.bodies:
+            match = REVIEWER_FILTER.search(where)
+            if match is None:
+                continue
+            expected_n = len(rules[name]["reviewer_records"][match.group(1)])
+            if "/api/" in where:
+                found_n = json.loads(body)["count"]
+            else:
+                count = RECORDS_COUNT.search(body)
+                found_n = int(count.group(1).replace(b",", b"")) if count else -1
+            if found_n != expected_n:
+                failures.append(f"as {name}: {where} lists {found_n} records, not {expected_n}")
     assert sweep_b.found({"ZQX-LBL-HIDDEN"}), "B's sweep finds B's labels: the collector can fail"
+    # Answers in the votes export: only those the exporter may see, and those they may.
+    for sweeper in (sweep_a, sweep_o, sweep_b):
+        name = sweeper.user.username
+        cells = list(_answer_cells(sweeper.bodies))
+        failures += [
+            f"as {name}: {where} shows the answer {cell[3]!r} of {cell[2]} on record {cell[0]}"
+            for where, cell in cells
+            if cell[:3] not in rules[name]["answer_keys"]
+        ]
+    owner_cells = {cell for _, cell in _answer_cells(sweep_o.bodies)}
+    assert (s["r_conf"].pk, TA, b.username, "unclear") in owner_cells, owner_cells
+    # The structural check of answers can fail: B's JSON holds B's answers A may not see...
+    assert any(": answer " in leak for leak in _structural_leaks(sweep_b.documents, a_rules))
+    # ...and A's holds A's own.
+    assert any(
+        d.get("reviewer") == a.username and "answer" in d
+        for _, doc in sweep_a.documents
+        for d in _dicts(doc)
+    )
 
     assert not failures, "\n".join(failures)
     print(  # noqa: T201 - figures for the report (pytest -s)
@@ -705,7 +853,9 @@ def test_nobody_sees_another_persons_vote_or_values_on_an_item_they_have_not_com
     conflicts = sweep_a.get(f"/api/v1/reviews/{review.slug}/conflicts/?stage={TA}", api=True)
     shown = json.dumps(conflicts.json())
     assert "ZQX-NOTE-B-EXC" in shown and "ZQX-RSN-B-EXC" in shown
-    page = sweep_a.get(f"/r/{review.slug}/conflicts/?stage={TA}", api=False)
+    # The adjudication desk shows one conflict at a time (#18): ask for this one.
+    disputed = Conflict.objects.get(record=s["r_exc"], stage=TA)
+    page = sweep_a.get(f"/r/{review.slug}/conflicts/?conflict={disputed.pk}", api=False)
     assert b"ZQX-NOTE-B-EXC" in page.content
     votes_csv = _body(sweep_o.html.get(f"/r/{review.slug}/exports/votes.csv"))
     assert b"ZQX-NOTE-B-INC" in votes_csv, "a settled record's votes go to the owner's export"

@@ -97,12 +97,32 @@ READS: dict[str, Reads] = {
     # Its choice is read through ScheduleForm.
     "saved-search-schedule": Reads(),
     "round-start": Reads(post=("label",)),
+    # My votes (#18): the history, a jump by id, one record, a change of vote.
+    "screen-history": Reads(get=("q", "decision", "page")),
+    "screen-goto": Reads(get=("record",)),
+    "screen-record": Reads(),
+    "screen-change": Reads(post=("decision", "reason", "note")),
+    # A record's discussion (#18).
+    "record-comments": Reads(
+        get=("stage",), post=("stage", "body", "next"), base={"stage": "title-abstract"}
+    ),
+    "comment-edit": Reads(post=("body", "next")),
+    "comment-delete": Reads(post=("next",)),
     "round-changelog": Reads(get=("round",)),
     "search-detail": Reads(),
     "search-delete": Reads(),
     "review-records": Reads(
         get=("q", "search", "year", "duplicates", "stage", "status", "reason", "label", "page"),
         base={"stage": "title-abstract", "status": "excluded"},
+    ),
+    # The filters of #18 (a reviewer, a vote, an answer to a question).
+    "records-bulk": Reads(
+        post=("action", "bulk_label", "ids", "scope", "filter", "next"),
+        base={"action": "label", "bulk_label": "{label_id}"},
+    ),
+    "records-export": Reads(
+        get=("format", "reviewer", "decision", "question", "answer"),
+        post=("format", "ids", "scope", "filter", "next"),
     ),
     "record-detail": Reads(),
     "review-labels": Reads(
@@ -120,13 +140,17 @@ READS: dict[str, Reads] = {
     ),
     "screen-undo": Reads(),
     "stage-settings": Reads(),
+    "stage-questions": Reads(
+        post=("action", "question", "text", "exclusion_reason"),
+        base={"action": "update", "question": "{question_id}"},
+    ),
     "pilot": Reads(post=("action", "size")),
     "prioritisation": Reads(),
     "prioritisation-retrain": Reads(),
     "prioritisation-stop": Reads(post=("confirm", "method")),
-    "conflicts": Reads(get=("stage",)),
+    "conflicts": Reads(get=("stage", "view", "conflict", "page")),
     "agreement": Reads(get=("format",)),
-    "conflict-resolve": Reads(post=("decision", "reason")),
+    "conflict-resolve": Reads(post=("decision", "reason", "note", "view", "page")),
     "fulltext-attach": Reads(post=("action", "note"), base={"action": "not_retrieved"}),
     "fulltext-study": Reads(post=("study_of",)),
     "fulltext-pdf": Reads(),

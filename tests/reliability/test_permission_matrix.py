@@ -53,8 +53,10 @@ from screening.models import (
 )
 from screening.services import dedup, identification
 from screening.services.connectors import create_saved_search
+from screening.services.discussion import add_comment
 from screening.services.fulltext import attach_full_text
 from screening.services.labels import apply_label, create_label
+from screening.services.questions import create_question
 from screening.services.screening import pilot
 from screening.services.screening.votes import cast_vote
 from tests.extraction.helpers import GOOD, spec
@@ -133,7 +135,18 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/rounds/": Role.OWNER,
     f"POST {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"DELETE {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
+    f"POST {_R}/records/bulk/": Role.REVIEWER,  # one's own labels, on many records
     f"POST {_R}/consensus/{{form_id}}/{{record_id}}/finalise/": Role.OWNER,
+    # Screening questions (#18): owners define them; reviewers answer, their own.
+    f"POST {_R}/screening/{{stage}}/questions/": Role.OWNER,
+    f"PATCH {_R}/screening/{{stage}}/questions/{{question_id}}/": Role.OWNER,
+    f"DELETE {_R}/screening/{{stage}}/questions/{{question_id}}/": Role.OWNER,
+    f"PUT {_R}/records/{{record_id}}/answers/": Role.REVIEWER,  # one's own
+    # Discussion and my votes (#18): one's own comments (owners delete any), one's own vote.
+    f"POST {_R}/records/{{record_id}}/comments/": Role.REVIEWER,
+    f"PATCH {_R}/records/{{record_id}}/comments/{{comment_id}}/": Role.REVIEWER,
+    f"DELETE {_R}/records/{{record_id}}/comments/{{comment_id}}/": Role.REVIEWER,
+    f"PATCH {_R}/screening/{{stage}}/votes/{{vote_id}}/": Role.REVIEWER,
     # Pages (their POST).
     "review-settings": Role.OWNER,
     "review-members": Role.OWNER,
@@ -170,6 +183,15 @@ WRITE_ROLES: dict[str, Role] = {
     "saved-search-schedule": Role.OWNER,
     "round-start": Role.OWNER,
     "record-labels": Role.REVIEWER,
+    "stage-questions": Role.OWNER,
+    "record-comments": Role.REVIEWER,
+    "comment-edit": Role.REVIEWER,
+    "comment-delete": Role.REVIEWER,
+    "screen-change": Role.REVIEWER,
+    "records-bulk": Role.REVIEWER,  # one's own labels, on many records
+    # Not a write: the download of the records ticked on the list (a POST, to carry their
+    # ids with the CSRF token); every member exports what they can see.
+    "records-export": Role.VIEWER,
 }
 # A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
 KWARG_OVERRIDES = {("export-records", "stage"): "included"}
@@ -191,6 +213,9 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "review-searches": ("login", 404, 404, 200, 200, 200),
     "search-detail": ("login", 404, 404, 200, 200, 200),
     "review-records": ("login", 404, 404, 200, 200, 200),
+    # The records list's bulk labels (POST only) and the export of what it lists (#18).
+    "records-bulk": ("login", 405, 405, 405, 405, 405),
+    "records-export": ("login", 404, 404, 200, 200, 200),
     # Members read the labels and their counts; owners define them.
     "review-labels": ("login", 404, 404, 200, 200, 200),
     # Members see the saved database searches and their runs; owners save and run them.
@@ -204,9 +229,12 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "review-duplicates": ("login", 404, 404, 200, 200, 200),
     "screen": ("login", 404, 404, 403, 200, 200),
     "stage-settings": ("login", 404, 404, 403, 403, 200),
+    # A stage's screening questions, defined by owners from its settings (#18).
+    "stage-questions": ("login", 404, 404, 403, 403, 200),
     "pilot": ("login", 404, 404, 403, 403, 200),
     "prioritisation": ("login", 404, 404, 403, 403, 200),
-    "conflicts": ("login", 404, 404, 403, 200, 200),
+    # Every member reads the adjudication desk; adjudicators decide (#18).
+    "conflicts": ("login", 404, 404, 200, 200, 200),
     "agreement": ("login", 404, 404, 403, 403, 200),
     "fulltext-pdf": ("login", 404, 404, 200, 200, 200),
     "prisma": ("login", 404, 404, 200, 200, 200),
@@ -236,6 +264,14 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "fulltext-attach": ("login", 405, 405, 405, 405, 405),
     "fulltext-study": ("login", 405, 405, 405, 405, 405),
     "record-labels": ("login", 405, 405, 405, 405, 405),
+    # Discussion and my votes (#18).
+    "record-comments": ("login", 404, 404, 200, 200, 200),
+    "comment-edit": ("login", 405, 405, 405, 405, 405),
+    "comment-delete": ("login", 405, 405, 405, 405, 405),
+    "screen-history": ("login", 404, 404, 403, 200, 200),
+    "screen-goto": ("login", 404, 404, 403, 200, 200),
+    "screen-record": ("login", 404, 404, 403, 200, 200),
+    "screen-change": ("login", 405, 405, 405, 405, 405),
     "prisma-csv": ("login", 405, 405, 405, 405, 405),
     "extraction-form-new": ("login", 405, 405, 405, 405, 405),
     "extraction-form-action": ("login", 405, 405, 405, 405, 405),
@@ -251,7 +287,14 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/": (403, 200, 200, 200, 200, 200),  # each user's own reviews
     "/api/v1/reviews/{slug}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/audit/": (404, 404, 404, 403, 403, 200),
-    "/api/v1/reviews/{slug}/conflicts/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/conflicts/": (404, 404, 404, 200, 200, 200),
+    # Discussion (#18): the built comment is on a settled record, so every member reads it.
+    "/api/v1/reviews/{slug}/records/{record_id}/comments/": (404, 404, 404, 200, 200, 200),
+    f"{_R}/records/{{record_id}}/comments/{{comment_id}}/": (404, 404, 404, 200, 200, 200),
+    # My votes (#18): the built vote is the reviewer's; the owner's own votes are others.
+    "/api/v1/reviews/{slug}/screening/{stage}/history/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/votes/{vote_id}/": (404, 404, 404, 403, 200, 404),
+    "/api/v1/reviews/{slug}/conflicts/{conflict_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/consensus/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/consensus/{form_id}/{record_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/duplicates/": (404, 404, 404, 200, 200, 200),
@@ -270,8 +313,20 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/rounds/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/rounds/{number}/changelog/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/records/export/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/labels/": (404, 404, 404, 200, 200, 200),
+    # Every member reads a stage's questions and the answers they may see (#18).
+    "/api/v1/reviews/{slug}/records/{record_id}/answers/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/questions/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/questions/{question_id}/": (
+        404,
+        404,
+        404,
+        200,
+        200,
+        200,
+    ),
     "/api/v1/reviews/{slug}/screening/{stage}/next/": (404, 404, 404, 403, 200, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/prioritisation/": (404, 404, 404, 403, 403, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/votes/": (404, 404, 404, 403, 200, 200),
@@ -362,11 +417,17 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         review=review, actor=owner, source="pubmed", query="stem cells AND osteoarthritis"
     )
     apply_label(review=review, record=key, label=label, user=reviewer)
+    question = create_question(
+        review=review, actor=owner, stage=Stage.TITLE_ABSTRACT, text="Adults with knee OA?"
+    )
 
     invitation = review_services.create_invitation(
         review=review, actor=owner, role=Role.REVIEWER, email="nadia@example.org"
     )
     viewer_membership = Membership.objects.get(review=review, role=Role.VIEWER)
+    comment = add_comment(
+        record=key, stage=Stage.TITLE_ABSTRACT, author=reviewer, body="cc @olivia"
+    )
     return {
         "slug": review.slug,
         "member_id": viewer_membership.pk,
@@ -384,6 +445,9 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         "label_id": label.pk,
         "saved_search_id": saved_search.pk,
         "number": 1,  # round 1: every review has it
+        "question_id": question.pk,
+        "comment_id": comment.pk,
+        "vote_id": Vote.objects.get(record=key, reviewer=reviewer, stage=Stage.TITLE_ABSTRACT).pk,
     }
 
 

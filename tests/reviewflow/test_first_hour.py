@@ -142,6 +142,19 @@ def test_the_demo_is_a_review_set_up_as_a_real_one(tmp_path, settings, capsys):
         "non-English",
     }
     assert RecordLabel.objects.filter(record__review=review).exists()
+    # A checklist at each stage, answered with the votes; the conflicts discussed.
+    from screening.models import Comment, QuestionAnswer, ScreeningQuestion
+
+    for stage, n in (("title-abstract", 3), ("full-text", 2)):
+        assert ScreeningQuestion.objects.filter(review=review, stage=stage).count() == n
+    assert QuestionAnswer.objects.filter(review=review).count() == 80 * 3
+    no = QuestionAnswer.objects.filter(review=review, answer="no").select_related("question")
+    assert no.exists()
+    for answer in no:  # a "no" where the vote excludes for that question's reason
+        vote = Vote.objects.get(record=answer.record, reviewer=answer.reviewer)
+        assert (vote.decision, vote.reason) == ("exclude", answer.question.exclusion_reason)
+    comments = Comment.objects.filter(review=review)
+    assert comments.count() == 5 and all(c.mentions.exists() for c in comments)
     # Deduplicated already: the worker has nothing to re-send when it first connects.
     assert not Search.objects.filter(review=review, dedup_requested_at__isnull=False).exists()
     assert Record.objects.filter(review=review, duplicate_of__isnull=False).exists()

@@ -291,3 +291,15 @@ def test_full_text_must_be_a_pdf_within_the_limit(review, owner, reviewer, revie
     )
     assert "big.pdf: the file is 1.0 MB; the limit is 1 MB." in response.content.decode()
     assert not hasattr(record, "report") or not record.report.pdf
+
+
+@pytest.mark.django_db
+def test_an_api_body_with_too_many_fields_is_refused_in_json(review, owner, client_for):
+    """Django refuses a form body of more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields while
+    DRF parses it; the API says so in JSON, not with Django's HTML error page."""
+    url = reverse("api-records-bulk", args=[review.slug])
+    body = "&".join(f"ids={n}" for n in range(1500))
+    answer = client_for(owner).post(url, body, content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["detail"].startswith("The request was refused: ")

@@ -86,11 +86,13 @@ def test_records_page_searches_and_pins_query_count(
     imported(review, owner, n=5)
     client = client_for(viewer)
     url = reverse("review-records", args=[review.slug])
-    with django_assert_num_queries(6 + 1):  # + the review's labels (the filter's choices)
+    # + the review's labels (the filter's choices); + screeners and questions (the filters'
+    # choices), votes, outcomes, conflicts and stage settings (the stage columns, #18).
+    with django_assert_num_queries(6 + 1 + 6):
         page = client.get(url).content.decode()
     assert "number 5" in page
     imported(review, owner, n=120, name="b.ris", source="Embase")
-    with django_assert_num_queries(6 + 1):
+    with django_assert_num_queries(6 + 1 + 6):
         client.get(url)
     page = client.get(url, {"q": "number 117"}).content.decode()
     assert 'Records <span class="muted">(1)</span>' in page

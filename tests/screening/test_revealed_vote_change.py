@@ -208,7 +208,7 @@ def test_the_conflicts_page_shows_the_blind_and_the_changed_vote(
     assert f'data-blind-vote="{changed.pk}"' in body
     assert "first, blind vote" in body and "looks relevant" in body
     assert "changed after the votes were shown" in body
-    assert response.context["rows"][0]["changed"] == {changed.pk}
+    assert response.context["detail"].changed == {changed.pk}
 
 
 def test_the_screening_page_tells_the_reviewer_their_changed_vote_goes_to_adjudication(

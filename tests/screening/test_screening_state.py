@@ -177,8 +177,9 @@ def test_api_next_and_vote_take_a_fixed_number_of_queries(
     record = first.get(f"{base}/next/").json()["id"]  # settings are created on first use
 
     def vote_on(client, record, queries):
-        # settings, lock, facts, vote, state, audit (completing: + the votes, the outcome)
-        with django_assert_num_queries(2 + 1 + 2 + queries):
+        # settings, lock, facts, vote, state, audit (completing: + the votes, the outcome);
+        # the caller's answers on the record, for the response
+        with django_assert_num_queries(2 + 1 + 2 + queries + 1):
             response = client.post(
                 f"{base}/votes/", {"record": record, "decision": "include"}, format="json"
             )
@@ -205,8 +206,10 @@ def test_page_vote_shows_the_next_record_in_a_fixed_number_of_queries(
     page = client.get(reverse("screen", args=[review.slug, TA]))
     record = page.context["record"].pk
     # authentication 3; vote 2 + 6 (settings, lock, facts, vote, state, audit); pilot
-    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress; labels
-    with django_assert_num_queries(3 + 8 + 1 + 7 + 1 + 1):
+    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress; labels;
+    # the stage's questions with the reviewer's answers; my pace and the next record's
+    # discussion (its blinding rule, its comments: #18)
+    with django_assert_num_queries(3 + 8 + 1 + 7 + 1 + 1 + 1 + 1 + 2):
         response = client.post(
             reverse("screen-vote", args=[review.slug, TA]),
             {"record": record, "decision": "include"},

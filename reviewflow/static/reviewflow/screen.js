@@ -2,48 +2,20 @@
 (function () {
   function panel() { return document.getElementById("screen"); }
 
-  // Requests from the screening panel (a vote, an undo, a label) still in flight. While one
-  // is, the keys are ignored, not queued: a key pressed before the next record is on the
-  // screen cannot be a judgement of that record, and one applied to the record already
-  // voted on would be a second vote. A tap or click in that time is dropped too (the
-  // submit guard below), so nothing ever falls back to a full-page form post.
-  const inFlight = new Set();
-  function busy() { return inFlight.size > 0; }
-  function showBusy() {
-    const p = panel();
-    if (!p) return;
-    p.setAttribute("aria-busy", busy() ? "true" : "false");
-    if (!busy()) p.querySelectorAll("[data-vote-wait]").forEach((el) => { el.hidden = true; });
-  }
-  function fromPanel(event) {
-    const el = event.target;
-    return el instanceof Element && el.closest("#screen") !== null;
-  }
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    if (!fromPanel(event)) return;
-    inFlight.add(event.detail.xhr);
-    showBusy();
-  });
-  // afterRequest comes after the swap, success or failure alike (the panel's forms swap
-  // with settle:0ms, so the new record's form is already wired to htmx by then). An element
-  // swapped out has it fired on its closest parent still on the page: the set counts once.
-  document.addEventListener("htmx:afterRequest", function (event) {
-    if (!inFlight.delete(event.detail.xhr)) return;
-    showBusy();
-  });
-  document.addEventListener("submit", function (event) {
-    if (busy() && fromPanel(event)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
+  // Keys wait while a vote, an undo or a label is in flight (inflight.js says why).
+  const busy = window.reviewflowInFlight("screen", "[data-vote-wait]").busy;
 
   document.addEventListener("keydown", function (event) {
     const p = panel();
     if (!p || event.ctrlKey || event.metaKey || event.altKey) return;
     const typing = event.target.matches("textarea, input[type=text], select");
     if (typing) {
-      if (event.key === "Escape") { event.target.blur(); event.preventDefault(); }
+      if (event.key === "Escape") {
+        const go = event.target.closest("form[data-goto]");  // Esc closes the "go to" box
+        if (go) go.hidden = true;
+        event.target.blur();
+        event.preventDefault();
+      }
       return;
     }
     const help = document.getElementById("help");
@@ -70,6 +42,8 @@
       }
       return;
     }
+    // Questions: "a" starts answering, then y / n / u (questions.js; Esc leaves).
+    if (window.reviewflowQuestions && window.reviewflowQuestions.key(event, p)) return;
     if (event.key === "l" && box && box.querySelector("button[data-label-key]")) {
       box.classList.add("picking");
       event.preventDefault();
@@ -80,6 +54,16 @@
     else if (event.key === "m") click("button[value=maybe]");
     else if (event.key === "u") click("button.undo");
     else if (event.key === "n") { const note = p.querySelector("textarea[name=note]"); if (note) { note.focus(); event.preventDefault(); } }
+    // My votes (#18): "c" comments, "[" / "]" back and forward through my votes (htmx
+    // links: the in-flight guard above covers them), "g" go to a record, "h" my history.
+    else if (event.key === "c") { const comment = p.querySelector("[data-comment-box]"); if (comment) { comment.focus(); event.preventDefault(); } }
+    else if (event.key === "[") click("a[data-nav-prev]");
+    else if (event.key === "]") click("a[data-nav-next]");
+    else if (event.key === "h") click("a[data-nav-history]");
+    else if (event.key === "g") {
+      const go = p.querySelector("form[data-goto]");
+      if (go) { go.hidden = false; go.querySelector("input").focus(); event.preventDefault(); }
+    }
     else if (event.key === "?") { help.showModal(); event.preventDefault(); }
     else if (/^[1-9]$/.test(event.key)) click(`input[name=reason][data-key="${event.key}"]`);
   });

@@ -392,6 +392,83 @@ def undo_last_vote(*, review: Review, reviewer: User, stage: str) -> Vote:
     return vote
 
 
+def change_vote(
+    *,
+    review: Review,
+    stage: str,
+    reviewer: User,
+    record: Record | int,
+    decision: str,
+    reason: str = "",
+    note: str = "",
+) -> Vote:
+    """Change ``reviewer``'s vote on ``record`` (a record or its id) while the record waits
+    for other votes: no outcome, no conflict and no slot kept after a reveal at ``stage``,
+    so nobody has seen the votes yet and the change stays blind.
+
+    Once the record is settled or in conflict its votes were shown: changing one then is
+    the undo of #12 (``undo_last_vote``: the slot is kept and the new vote is marked
+    ``after_reveal``), and this refuses with a message that says so. The record's row is
+    locked as in ``cast_vote``, so a vote that completes the record at the same moment
+    either comes after the change (and settles on the changed vote) or before it (and the
+    change is refused). The vote keeps its slot and its time; the record's screening state
+    does not change (same number of votes, still open)."""
+    conf = get_stage_settings(review, stage)
+    note = note.strip()
+    record_id = record if isinstance(record, int) else record.pk
+    with not_saved_on_database_failure("Your change"), transaction.atomic():
+        screening_sql.rows(LOCK_RECORD, record=record_id)  # then read: see cast_vote
+        check_screener(review, reviewer)
+        reason = check_vote_fields(conf=conf, stage=stage, decision=decision, reason=reason)
+        vote = (
+            Vote.objects.select_for_update()
+            .filter(review=review, record_id=record_id, stage=stage, reviewer=reviewer)
+            .first()
+        )
+        if vote is None:
+            raise ReviewflowError(
+                "You have not voted on this record at this stage: there is no vote to change.",
+                code="not_found",
+            )
+        outcome = Outcome.objects.filter(record_id=record_id, stage=stage).first()
+        if outcome is not None and outcome.kind == OutcomeKind.ADJUDICATION:
+            raise ReviewflowError(
+                "This record's conflict was resolved: your vote can no longer be changed.",
+                code="conflict",
+            )
+        if (
+            outcome is not None
+            or Conflict.objects.filter(record_id=record_id, stage=stage).exists()
+            or ReservedVote.objects.filter(record_id=record_id, stage=stage).exists()
+        ):
+            raise ReviewflowError(
+                "This record is settled or in conflict, so its votes were shown to the team: "
+                "your vote can no longer be changed. Undo it (u, while it is your last vote) "
+                "and vote again: if the new vote differs from your first, blind vote, an "
+                "adjudicator decides the record.",
+                code="conflict",
+            )
+        before = {"decision": vote.decision, "reason": vote.reason, "note": vote.note}
+        after = {"decision": decision, "reason": reason[:200], "note": note}
+        if before == after:
+            return vote
+        vote.decision, vote.reason, vote.note = decision, reason[:200], note
+        vote.save(update_fields=["decision", "reason", "note"])
+        record_audit_for_record(
+            review=review,
+            actor=reviewer,
+            action="vote.changed",
+            before={"stage": stage, **before},
+            after={"stage": stage, **after},
+            record_id=record_id,
+        )
+    if conf.order == StageOrder.RELEVANCE:
+        from screening.services.prioritisation import after_vote
+
+        after_vote(review=review, stage=stage)
+    return vote
+
+
 def others_votes(*, review: Review, stage: str, record: Record, reviewer: User) -> list[Vote]:
     """Other reviewers' votes on ``record``, shown beside it when the stage is not blind;
     none (and no query) when it is blind, the default."""

@@ -77,7 +77,8 @@ class Command(BaseCommand):
     help = (
         "Create the demo review (mesenchymal stem cells for knee osteoarthritis) with an owner, "
         "two reviewers, a site administrator, three imported searches, screening set up, a "
-        "pilot round done and records screened (some in conflict). Use --if-empty to do "
+        "pilot round done and records screened with their checklist (some in conflict, "
+        "discussed). Use --if-empty to do "
         "nothing when the database already has reviews."
     )
 
@@ -158,9 +159,10 @@ class Command(BaseCommand):
         reasons at both stages; labels; a pilot round done; records screened, some in
         conflict."""
         from screening.models import Record
+        from screening.services.discussion import add_comment
         from screening.services.labels import apply_label, create_label
+        from screening.services.questions import cast_vote_with_answers, create_question
         from screening.services.screening import pilot, stage_settings
-        from screening.services.screening.votes import cast_vote
 
         for stage in (TA, FT):
             stage_settings.update_stage_settings(
@@ -181,6 +183,16 @@ class Command(BaseCommand):
                     pilot=round_, record=record, reviewer=reviewer, decision=decision, reason=reason
                 )
         pilot.close_pilot(pilot=round_, actor=owner)
+        # Each stage's checklist; a "no" proposes the matching exclusion reason.
+        questions = {
+            stage: [
+                create_question(
+                    review=review, actor=owner, stage=stage, text=text, exclusion_reason=reason
+                )
+                for text, reason in QUESTIONS[stage]
+            ]
+            for stage in (TA, FT)
+        }
         # The team's labels, and a few of them in use (each reviewer's own).
         made = {
             name: create_label(review=review, actor=owner, name=name, colour=colour, key=key)
@@ -200,15 +212,24 @@ class Command(BaseCommand):
             # Every eighth record: the two reviewers disagree, and a conflict waits.
             for reviewer, flip in ((alice, False), (bob, i % 8 == 3)):
                 decision, reason = _demo_decision(record, flip)
-                cast_vote(
+                cast_vote_with_answers(
                     review=review,
                     record=record,
                     reviewer=reviewer,
                     stage=TA,
                     decision=decision,
                     reason=reason,
+                    answers=_demo_answers(questions[TA], decision, reason),
                 )
-            conflicts += i % 8 == 3
+            if i % 8 == 3:
+                conflicts += 1
+                add_comment(
+                    record=record,
+                    stage=TA,
+                    author=bob,
+                    body="@alice I read the abstract differently: is this really what the "
+                    "criteria ask for?",
+                )
         self.stdout.write(
             f"Pilot round of {PILOT_SIZE} records done; {SCREENED} records screened by alice "
             f"and bob, {conflicts} of them in conflict."
@@ -219,6 +240,34 @@ class Command(BaseCommand):
         if path.exists():
             self.stdout.write("Demo logins (username password):")
             self.stdout.write(path.read_text().rstrip())
+
+
+#: Each stage's screening questions: text, and the exclusion reason a "no" proposes.
+QUESTIONS = {
+    TA: [
+        ("Adults with knee osteoarthritis?", "Not knee osteoarthritis"),
+        ("Mesenchymal stem/stromal cells given?", "Not a cell therapy"),
+        ("A study in people (not animals or cells)?", "Animal or in vitro study"),
+    ],
+    FT: [
+        ("Pain or function reported after treatment?", "No pain or function outcome"),
+        ("Intra-articular injection of the cells?", "Wrong intervention"),
+    ],
+}
+
+
+def _demo_answers(questions: list[Any], decision: str, reason: str) -> dict[int, str]:
+    """The checklist answered as the vote implies: "no" to the question whose reason the
+    vote gives, "yes" to the others (a maybe leaves the cell question unclear)."""
+    answers = {}
+    for question in questions:
+        if decision == "exclude" and question.exclusion_reason == reason:
+            answers[question.pk] = "no"
+        elif decision == "maybe" and question.exclusion_reason == "Not a cell therapy":
+            answers[question.pk] = "unclear"
+        else:
+            answers[question.pk] = "yes"
+    return answers
 
 
 #: The demo team's labels: name, colour, key.

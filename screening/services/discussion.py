@@ -1,0 +1,133 @@
+"""Discussion: members write comments on a record at a stage, mention each other with
+``@username``, edit their own, and delete their own (owners any).
+
+Checks come first (each raises the message a person reads); writes only write, and audit.
+The audit events name the comment and its record, never what it says: the audit trail is
+read by owners, who often screen too, and a comment may give its author's vote away
+(blinding). The ``Comment`` row keeps the words, also once deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.models import Membership, Review, Role
+from reviewflow.reviews.services import record_audit
+from screening.models import Comment, Record, Stage
+from screening.selectors.discussion import mentioned_names
+
+BODY_MAX = 5000
+
+
+def check_comment_body(body: str) -> str:
+    """Validate a comment's text; return the text to store."""
+    body = body.strip()
+    if not body:
+        raise ReviewflowError("Write something before posting the comment.", field="body")
+    if len(body) > BODY_MAX:
+        raise ReviewflowError(
+            f"A comment has at most {BODY_MAX:,} characters (this one has {len(body):,}).",
+            field="body",
+        )
+    return body
+
+
+def check_commenter(review: Review | int, user: User) -> Membership:
+    """``user``'s membership, if it may write comments (reviewers and owners)."""
+    membership = Membership.objects.filter(review=review, user=user).first()
+    if membership is None or not membership.has_role(Role.REVIEWER):
+        raise ReviewflowError(
+            "Only reviewers and owners write comments; viewers read them.", code="forbidden"
+        )
+    return membership
+
+
+def members_mentioned(review: Review | int, body: str) -> list[User]:
+    """The members of ``review`` that ``body`` mentions (``@username``, any case); a name of
+    nobody in the review stays plain text."""
+    names = mentioned_names(body)
+    if not names:
+        return []
+    wanted = {name.lower() for name in names}
+    members = get_user_model().objects.filter(memberships__review=review).only("id", "username")
+    return [user for user in members if user.username.lower() in wanted]
+
+
+def _audit(comment: Comment, actor: User, action: str, mentions: list[User]) -> None:
+    data: dict[str, Any] = {"stage": comment.stage, "record": comment.record_id}
+    if mentions:
+        data["mentions"] = sorted(user.username for user in mentions)
+    record_audit(
+        review=comment.review,
+        actor=actor,
+        action=action,
+        target=f"comment on record {comment.record_id}",
+        before=data if action == "comment.deleted" else None,
+        after=None if action == "comment.deleted" else data,
+        object_type="comment",
+        object_id=comment.pk,
+    )
+
+
+def add_comment(*, record: Record, stage: str, author: User, body: str) -> Comment:
+    """``author``'s comment on ``record`` at ``stage``; the members it mentions are kept."""
+    check_commenter(record.review_id, author)
+    if stage not in Stage.values:
+        raise ReviewflowError(
+            f"Unknown stage “{stage}”: use title-abstract or full-text.", field="stage"
+        )
+    body = check_comment_body(body)
+    mentions = members_mentioned(record.review_id, body)
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            review_id=record.review_id, record=record, stage=stage, author=author, body=body
+        )
+        if mentions:
+            comment.mentions.set(mentions)
+        _audit(comment, author, "comment.added", mentions)
+    return comment
+
+
+def _check_live(comment: Comment) -> None:
+    if comment.deleted_at is not None:
+        raise ReviewflowError("This comment was deleted.", code="conflict")
+
+
+def edit_comment(*, comment: Comment, actor: User, body: str) -> Comment:
+    """Change the text of ``actor``'s own comment; its mentions follow the new text."""
+    _check_live(comment)
+    if comment.author_id != actor.pk:
+        raise ReviewflowError("Only its author can edit a comment.", code="forbidden")
+    check_commenter(comment.review_id, actor)
+    body = check_comment_body(body)
+    mentions = members_mentioned(comment.review_id, body)
+    with transaction.atomic():
+        comment.body = body
+        comment.edited_at = timezone.now()
+        comment.save(update_fields=["body", "edited_at"])
+        comment.mentions.set(mentions)
+        _audit(comment, actor, "comment.edited", mentions)
+    return comment
+
+
+def delete_comment(*, comment: Comment, actor: User) -> Comment:
+    """Delete a comment (its author, or an owner of the review): the thread then says
+    "comment deleted" in its place; the row keeps what was said."""
+    _check_live(comment)
+    membership = Membership.objects.filter(review_id=comment.review_id, user=actor).first()
+    is_owner = membership is not None and membership.role == Role.OWNER
+    if not is_owner and (comment.author_id != actor.pk or membership is None):
+        raise ReviewflowError(
+            "Only its author or an owner of the review can delete a comment.", code="forbidden"
+        )
+    with transaction.atomic():
+        comment.deleted_at = timezone.now()
+        comment.save(update_fields=["deleted_at"])
+        _audit(comment, actor, "comment.deleted", [])
+    return comment
