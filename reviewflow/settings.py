@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from reviewflow.env import (
     database_from_url,
     env_bool,
@@ -12,6 +14,7 @@ from reviewflow.env import (
     env_list,
     env_str,
 )
+from reviewflow.mail import EmailUrlError, email_settings_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("REVIEWFLOW_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -209,6 +212,36 @@ LOGIN_FAILURE_WINDOW_MINUTES = env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15)
 # 1 when a reverse proxy sets X-Forwarded-For: throttling then counts the client's address.
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
 
+# ---------------------------------------------------------------- e-mail
+# EMAIL_URL says where mail goes (reviewflow/mail.py): smtp://user:pass@host:587?tls=1,
+# smtps://user:pass@host (port 465), console:// (the default: printed by the worker),
+# file:///folder or memory://. Mail is sent by Celery tasks, never inside a request; a
+# message is tried EMAIL_ATTEMPTS times, waiting EMAIL_RETRY_SECONDS, then twice as long
+# each time, before it is marked failed (and its owner sees why).
+try:
+    _email = email_settings_from_url(env_str("EMAIL_URL"))
+except EmailUrlError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT: int = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS: bool = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL: bool = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT: int = _email.get("EMAIL_TIMEOUT", 10)
+if "EMAIL_FILE_PATH" in _email:
+    EMAIL_FILE_PATH: str = _email["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reviewflow <reviewflow@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_ATTEMPTS = env_int("EMAIL_ATTEMPTS", 6)
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60)
+# Password reset messages one address may be sent per hour (more requests are answered
+# alike, so nobody learns which addresses have accounts, but send nothing).
+PASSWORD_RESET_EMAILS_PER_HOUR = env_int("PASSWORD_RESET_EMAILS_PER_HOUR", 3)
+# How long a link that confirms a new e-mail address works, in days.
+EMAIL_CHANGE_DAYS = env_int("EMAIL_CHANGE_DAYS", 3)
+
 # ---------------------------------------------------------------- REST API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -241,6 +274,7 @@ SPECTACULAR_SETTINGS = {
         "ExtractionStatusEnum": "extraction.models.ExtractionStatus",
         "ConsensusStatusEnum": "extraction.models.ConsensusStatus",
         "SearchMethodEnum": "screening.models.SearchMethod",
+        "InvitationProgressEnum": "reviewflow.reviews.models.INVITATION_PROGRESS",
     },
 }
 

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from reviewflow import health
+from reviewflow.reviews import account_email, passwords
 from reviewflow.reviews.throttling import ThrottledAdminAuthenticationForm, ThrottledLoginView
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -10,6 +11,25 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    # Password reset: Django's views, the message sent by a worker (reviews/passwords.py).
+    path(
+        "accounts/password_reset/",
+        passwords.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    # Changing one's e-mail address, confirmed from the new address (reviews/account_email.py).
+    path("accounts/email/", account_email.email_change, name="email-change"),
+    path(
+        "accounts/email/confirm/<str:token>/",
+        account_email.email_change_confirm,
+        name="email-change-confirm",
+    ),
+    path("accounts/email/done/", account_email.email_change_done, name="email-change-done"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -99,6 +99,14 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
             p.wait()
 
 
+def email_destination() -> str:
+    """Where ``EMAIL_URL`` sends mail, in words (never its password)."""
+    sys.path.insert(0, str(ROOT))
+    from reviewflow.mail import describe, email_settings_from_url
+
+    return describe(email_settings_from_url(os.environ.get("EMAIL_URL", "")))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", default="8000")
@@ -107,6 +115,10 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewflow.settings")
     # A laptop run is the development server by design; its production warning is noise.
     os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
+    # No mail server on a laptop: the worker prints each message (invitations, password
+    # resets) to this console instead, links and all.
+    os.environ.setdefault("EMAIL_URL", "console://")
+    mail = email_destination()
 
     manage("migrate", "--no-input", "-v", "0")
     manage("loaddemo", "--if-empty")
@@ -168,6 +180,7 @@ def main() -> int:
                 f"\n  reviewflow is running at http://{args.host}:{args.port}/\n"
                 f"  Celery worker (and beat, for scheduled searches) on {broker}. "
                 "Ctrl-C stops both.\n"
+                f"  E-mail is {mail} (EMAIL_URL).\n"
                 + (f"  Sign in with one of these (username password):\n{found}\n" if found else ""),
                 flush=True,
             )

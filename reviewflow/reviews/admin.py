@@ -9,6 +9,7 @@ from reviewflow.reviews.models import (
     FailedLogin,
     Invitation,
     Membership,
+    OutgoingEmail,
     Review,
     WorkerHeartbeat,
 )
@@ -100,4 +101,34 @@ class FailedLoginAdmin(admin.ModelAdmin):
     readonly_fields = ["username", "ip", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(admin.ModelAdmin):
+    """Messages and how their sending went: where a site admin sees a password reset
+    message that failed (invitations show theirs to the review's owners)."""
+
+    list_display = ["created_at", "kind", "to", "status", "attempts", "last_error", "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["to", "review__slug"]
+    # The text is left out: a queued password reset message holds a sign-in link.
+    fields = (
+        "kind",
+        "to",
+        "subject",
+        "review",
+        "invitation",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

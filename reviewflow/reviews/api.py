@@ -15,7 +15,15 @@ from rest_framework.response import Response
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews import services
 from reviewflow.reviews.access import get_review_for, signed_in_user
-from reviewflow.reviews.models import AuditEvent, Invitation, Membership, Review, Role
+from reviewflow.reviews.models import (
+    INVITATION_PROGRESS,
+    AuditEvent,
+    Invitation,
+    Membership,
+    OutgoingEmail,
+    Review,
+    Role,
+)
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -63,22 +71,54 @@ class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
+class InvitationEmailSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OutgoingEmail
+        fields = ["status", "attempts", "last_error", "created_at", "sent_at"]
+
+
 class InvitationSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     # Not an EmailField: an invitation made without an address answers "".
     email = serializers.CharField(
         read_only=True, help_text="The invitee's address; empty for a link anyone may use."
     )
+    progress = serializers.ChoiceField(
+        choices=INVITATION_PROGRESS,
+        read_only=True,
+        help_text="Where it stands: its status, else whether its link was opened, else how "
+        "its latest e-mail went (link: made without an address).",
+    )
+    last_email = InvitationEmailSerializer(
+        read_only=True, allow_null=True, help_text="Its latest e-mail; null for a link."
+    )
 
     class Meta:
         model = Invitation
-        fields = ["id", "token", "email", "role", "created_at", "expires_at", "status"]
-        read_only_fields = ["id", "token", "created_at", "expires_at", "status"]
+        fields = [
+            "id",
+            "token",
+            "email",
+            "role",
+            "created_at",
+            "expires_at",
+            "opened_at",
+            "status",
+            "progress",
+            "last_email",
+        ]
+        read_only_fields = fields
 
 
 class InvitationCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=254,
+        help_text="Given: the link is e-mailed there (by a worker). Empty: a link to pass on.",
+    )
     days = serializers.IntegerField(required=False, min_value=1, max_value=90)
 
 
@@ -206,16 +246,26 @@ class InvitationListView(GenericAPIView):
     @extend_schema(operation_id="invitations_list", responses=InvitationSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.OWNER)
-        return Response(InvitationSerializer(access.review.invitations.all(), many=True).data)
+        invitations = access.review.invitations.with_emails()
+        return Response(InvitationSerializer(invitations, many=True).data)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     def post(self, request: Request, slug: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.OWNER)
         data = InvitationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        invitation = services.create_invitation(
-            review=access.review, actor=signed_in_user(request), **data.validated_data
-        )
+        if data.validated_data["email"]:
+            invitation = services.invite_by_email(
+                review=access.review,
+                actor=signed_in_user(request),
+                site_url=request.build_absolute_uri("/"),
+                **data.validated_data,
+            )
+        else:
+            invitation = services.create_invitation(
+                review=access.review, actor=signed_in_user(request), **data.validated_data
+            )
+        invitation = access.review.invitations.with_emails().get(pk=invitation.pk)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
@@ -230,6 +280,24 @@ class InvitationDetailView(GenericAPIView):
             invitation=invitation, actor=signed_in_user(request)
         )
         return Response(InvitationSerializer(invitation).data)
+
+
+class InvitationResendView(GenericAPIView):
+    """Send an open invitation's link to its address again (the link stays the same)."""
+
+    serializer_class = InvitationSerializer
+
+    @extend_schema(request=None, responses={202: InvitationSerializer})
+    def post(self, request: Request, slug: str, invitation_id: int) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        invitation = get_object_or_404(Invitation, pk=invitation_id, review=access.review)
+        services.resend_invitation(
+            invitation=invitation,
+            actor=signed_in_user(request),
+            site_url=request.build_absolute_uri("/"),
+        )
+        invitation = access.review.invitations.with_emails().get(pk=invitation.pk)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
 
 class InvitationAcceptView(GenericAPIView):

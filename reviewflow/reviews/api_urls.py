@@ -22,6 +22,11 @@ urlpatterns = [
         name="api-invitation",
     ),
     path(
+        "reviews/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        api.InvitationResendView.as_view(),
+        name="api-invitation-resend",
+    ),
+    path(
         "invitations/<str:token>/accept/",
         api.InvitationAcceptView.as_view(),
         name="api-invitation-accept",

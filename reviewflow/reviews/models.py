@@ -80,6 +80,26 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
             accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
         )
 
+    def with_emails(self) -> InvitationQuerySet:
+        """With each invitation's e-mails, newest first (one query for all), for
+        ``last_email`` and ``progress``."""
+        return self.prefetch_related(
+            models.Prefetch("emails", queryset=OutgoingEmail.objects.order_by("-created_at", "-id"))
+        )
+
+
+# What ``Invitation.progress`` answers, in the order an invitation goes through them.
+INVITATION_PROGRESS = (
+    "link",
+    "sending",
+    "sent",
+    "failed",
+    "opened",
+    "accepted",
+    "expired",
+    "revoked",
+)
+
 
 class Invitation(models.Model):
     """A single-use link that makes whoever opens it (signed in) a member with ``role``."""
@@ -102,6 +122,8 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # When the link was first visited (the invitee opened the e-mail and followed it).
+    opened_at = models.DateTimeField(null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -123,6 +145,87 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "open"
+
+    @property
+    def last_email(self) -> OutgoingEmail | None:
+        """The latest e-mail sent for this invitation (prefetch with ``with_emails()``)."""
+        emails = list(self.emails.all())
+        return max(emails, key=lambda e: (e.created_at, e.pk)) if emails else None
+
+    @property
+    def progress(self) -> str:
+        """Where the invitation stands for its owner: ``accepted``, ``revoked``,
+        ``expired``, ``opened`` (the link was visited), then its latest e-mail's ``sent``,
+        ``sending`` (queued, or waiting for another try) or ``failed``; ``link`` when it was
+        not sent by e-mail (the owner passes the link on)."""
+        status = self.status
+        if status != "open":
+            return status
+        if self.opened_at:
+            return "opened"
+        last_email = self.last_email
+        if last_email is None:
+            return "link"
+        if last_email.status == EmailStatus.SENT:
+            return "sent"
+        if last_email.status == EmailStatus.FAILED:
+            return "failed"
+        return "sending"
+
+
+class EmailKind(models.TextChoices):
+    INVITATION = "invitation", "Invitation"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    EMAIL_CHANGE = "email_change", "E-mail address change"
+
+
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # waiting for a worker, or for its next try
+    SENDING = "sending", "Sending"  # a worker holds it
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # every try failed; ``last_error`` says why
+
+
+class OutgoingEmail(models.Model):
+    """One message to send, sent by a Celery task (``reviews.tasks.send_email``), never in
+    a request. The row is the message's state: a worker claims it before it talks to the
+    mail server, so a message that was sent is never sent again, and a failure is kept for
+    the owner to see instead of being lost in a log."""
+
+    kind = models.CharField(max_length=20, choices=EmailKind.choices)
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    # Emptied once a password reset message is sent: its link is a credential.
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    review = models.ForeignKey(
+        Review, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    invitation = models.ForeignKey(
+        Invitation, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=EmailStatus.values), name="outgoing_email_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=EmailKind.values), name="outgoing_email_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to} ({self.status})"
 
 
 class AuditEvent(models.Model):

@@ -9,14 +9,22 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.reviews import emails, outbox
 from reviewflow.reviews.models import (
     AuditEvent,
+    EmailKind,
+    EmailStatus,
     Invitation,
     Membership,
+    OutgoingEmail,
     Review,
     Role,
     WorkerHeartbeat,
@@ -334,6 +342,221 @@ def accept_invitation(*, token: str, user: User) -> Membership:
         after={"role": invitation.role},
     )
     return membership
+
+
+# ---------------------------------------------------------------- e-mail
+
+
+def record_email_failure(*, email_id: int, exc: BaseException, final: bool) -> OutgoingEmail | None:
+    """Keep why a message was not sent: queued again for another try, or failed for good
+    (then an invitation's failure is in its review's audit trail too)."""
+    reason = emails.failure_reason(exc)[:500]
+    status = EmailStatus.FAILED if final else EmailStatus.QUEUED
+    OutgoingEmail.objects.filter(pk=email_id).exclude(status=EmailStatus.SENT).update(
+        status=status, last_error=reason
+    )
+    email = OutgoingEmail.objects.select_related("review").filter(pk=email_id).first()
+    if email is not None and final and email.review is not None and email.invitation_id:
+        record_audit(
+            review=email.review,
+            actor=None,
+            action="invitation.email_failed",
+            target=email.to,
+            after={"error": reason, "attempts": email.attempts},
+            object_type="invitation",
+            object_id=email.invitation_id,
+        )
+    return email
+
+
+def _accept_url(site_url: str, invitation: Invitation) -> str:
+    return site_url.rstrip("/") + reverse("invitation-accept", args=[invitation.token])
+
+
+def _queue_invitation_email(*, invitation: Invitation, actor: User, site_url: str) -> OutgoingEmail:
+    review = invitation.review
+    composed = emails.compose(
+        "invitation",
+        {
+            "invitation": invitation,
+            "review": review,
+            "inviter": actor.get_full_name() or actor.get_username(),
+            "role": Role(invitation.role).label.lower(),
+            "url": _accept_url(site_url, invitation),
+            "site_url": site_url.rstrip("/"),
+        },
+    )
+    return outbox.queue_email(
+        kind=EmailKind.INVITATION,
+        to=invitation.email,
+        composed=composed,
+        review=review,
+        invitation=invitation,
+    )
+
+
+def _check_invitee(*, review: Review, email: str) -> str:
+    email = email.strip()
+    if len(email) > 254:
+        raise ReviewflowError("An e-mail address has at most 254 characters.", field="email")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ReviewflowError(
+            f"“{email}” is not an e-mail address: write it as name@example.org.", field="email"
+        ) from None
+    if Membership.objects.filter(review=review, user__email__iexact=email).exists():
+        raise ReviewflowError(
+            f"Someone with the address {email} is already a member of this review.",
+            field="email",
+        )
+    if review.invitations.open().filter(email__iexact=email).exists():
+        raise ReviewflowError(
+            f"An invitation to {email} is already open: send it again from the list of "
+            "invitations instead.",
+            field="email",
+        )
+    return email
+
+
+@transaction.atomic
+def invite_by_email(
+    *,
+    review: Review,
+    actor: User,
+    email: str,
+    role: str,
+    site_url: str,
+    days: int | None = None,
+) -> Invitation:
+    """Create an invitation for ``email`` and send its link there (by a worker, once this
+    commits). ``site_url`` is the site's address the link starts with."""
+    _lock_review(review)
+    email = _check_invitee(review=review, email=email)
+    invitation = create_invitation(review=review, actor=actor, role=role, email=email, days=days)
+    queued = _queue_invitation_email(invitation=invitation, actor=actor, site_url=site_url)
+    record_audit(
+        review=review,
+        actor=actor,
+        action="invitation.sent",
+        target=email,
+        after={"role": invitation.role, "email": queued.pk},
+        object_type="invitation",
+        object_id=invitation.pk,
+    )
+    return invitation
+
+
+@transaction.atomic
+def resend_invitation(*, invitation: Invitation, actor: User, site_url: str) -> Invitation:
+    """Send an open invitation's link to its address again (after a failure, or a lost
+    message). The link stays the same."""
+    invitation = (
+        Invitation.objects.select_for_update().select_related("review").get(pk=invitation.pk)
+    )
+    if invitation.status != "open":
+        raise ReviewflowError(
+            f"This invitation has {INVITATION_STATE[invitation.status]}: create a new one instead."
+        )
+    if not invitation.email:
+        raise ReviewflowError(
+            "This invitation was made without an e-mail address: pass its link on yourself, "
+            "or create one with an address."
+        )
+    queued = _queue_invitation_email(invitation=invitation, actor=actor, site_url=site_url)
+    record_audit(
+        review=invitation.review,
+        actor=actor,
+        action="invitation.resent",
+        target=invitation.email,
+        after={"email": queued.pk},
+        object_type="invitation",
+        object_id=invitation.pk,
+    )
+    return invitation
+
+
+def mark_invitation_opened(*, token: str, visitor: User | None) -> None:
+    """Note the first visit of an open invitation's link (owners see "opened"); its own
+    creator checking the link does not count."""
+    found = Invitation.objects.open().filter(token=token, opened_at__isnull=True)
+    if visitor is not None:
+        found = found.exclude(created_by=visitor)
+    found.update(opened_at=timezone.now())
+
+
+EMAIL_CHANGE_SALT = "reviewflow.email-change"
+
+
+def request_email_change(*, user: User, new_email: str, site_url: str) -> OutgoingEmail:
+    """Send a link to ``new_email``; the account's address changes only when it is opened
+    there (``confirm_email_change``), so nobody gives an account an address they cannot
+    read. The link names the current address too: once the address has changed, older
+    links stop working."""
+    new_email = new_email.strip()
+    if len(new_email) > 254:
+        raise ReviewflowError("An e-mail address has at most 254 characters.", field="email")
+    try:
+        validate_email(new_email)
+    except ValidationError:
+        raise ReviewflowError(
+            f"“{new_email}” is not an e-mail address: write it as name@example.org.",
+            field="email",
+        ) from None
+    if new_email.lower() == user.email.lower():
+        raise ReviewflowError("This is your address already.", field="email")
+    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        raise ReviewflowError(
+            "Another account uses this address: each account needs its own.", field="email"
+        )
+    token = signing.dumps(
+        {"user": user.pk, "old": user.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    composed = emails.compose(
+        "email_change",
+        {
+            "user": user,
+            "new_email": new_email,
+            "url": site_url.rstrip("/") + reverse("email-change-confirm", args=[token]),
+            "days": settings.EMAIL_CHANGE_DAYS,
+        },
+    )
+    return outbox.queue_email(kind=EmailKind.EMAIL_CHANGE, to=new_email, composed=composed)
+
+
+def check_email_change(*, token: str) -> tuple[User, str]:
+    """The account and the new address a change link stands for, if it still works."""
+    try:
+        data = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=timedelta(days=settings.EMAIL_CHANGE_DAYS)
+        )
+    except signing.SignatureExpired:
+        raise ReviewflowError(
+            "This link has expired: ask for the change again from your account."
+        ) from None
+    except signing.BadSignature:
+        raise ReviewflowError("This link is not valid.", code="not_found") from None
+    user = User.objects.filter(pk=data.get("user"), is_active=True).first()
+    if user is None or user.email != data.get("old"):
+        raise ReviewflowError(
+            "This link does not work any more: the address has changed since it was sent."
+        )
+    return user, str(data["new"])
+
+
+def confirm_email_change(*, token: str) -> User:
+    """Give the account the address its change link was sent to (each link works once:
+    the update applies only while the account still has the address the link names)."""
+    user, new_email = check_email_change(token=token)
+    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        raise ReviewflowError("Another account uses this address now: each account needs its own.")
+    changed = User.objects.filter(pk=user.pk, email=user.email).update(email=new_email)
+    if not changed:
+        raise ReviewflowError(
+            "This link does not work any more: the address has changed since it was sent."
+        )
+    user.email = new_email
+    return user
 
 
 def record_worker_heartbeat(*, token: str, hostname: str) -> WorkerHeartbeat:

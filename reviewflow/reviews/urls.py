@@ -17,6 +17,11 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation-revoke",
     ),
+    path(
+        "r/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        views.invitation_resend,
+        name="invitation-resend",
+    ),
     path("r/<slug:slug>/audit/", views.audit_trail, name="review-audit"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
 ]

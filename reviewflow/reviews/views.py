@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +23,8 @@ from reviewflow.reviews.audit_page import AuditFilterForm, audit_events, audit_l
 from reviewflow.reviews.forms import AddMemberForm, InvitationForm, ReviewForm, RoleForm
 from reviewflow.reviews.models import Invitation, Membership, Review, Role
 from reviewflow.reviews.progress import progress_for_reviews
+
+INVITATIONS_SHOWN = 50
 
 
 @login_required
@@ -113,19 +117,40 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             invite_form = InvitationForm(request.POST, prefix="invite")
             if invite_form.is_valid():
-                invitation = services.create_invitation(
-                    review=review, actor=signed_in_user(request), **invite_form.cleaned_data
-                )
-                link = request.build_absolute_uri(
-                    reverse("invitation-accept", args=[invitation.token])
-                )
-                messages.success(request, f"Invitation created. Send this link: {link}")
-                return redirect("review-members", slug=slug)
+                data = invite_form.cleaned_data
+                try:
+                    if data["email"]:
+                        services.invite_by_email(
+                            review=review,
+                            actor=signed_in_user(request),
+                            site_url=request.build_absolute_uri("/"),
+                            **data,
+                        )
+                    else:
+                        invitation = services.create_invitation(
+                            review=review, actor=signed_in_user(request), **data
+                        )
+                except ReviewflowError as exc:
+                    invite_form.add_error(exc.field if exc.field in data else None, exc.message)
+                else:
+                    if data["email"]:
+                        messages.success(request, f"Invitation sent to {data['email']}.")
+                    else:
+                        link = request.build_absolute_uri(
+                            reverse("invitation-accept", args=[invitation.token])
+                        )
+                        messages.success(request, f"Invitation created. Send this link: {link}")
+                    return redirect("review-members", slug=slug)
     context = {
         "access": access,
         "review": review,
         "members": review.memberships.select_related("user").order_by("user__username"),
-        "invitations": review.invitations.open() if access.is_owner else [],
+        # The latest invitations, open or not, with how each stands (sent, opened, …).
+        "invitations": (
+            review.invitations.with_emails().select_related("accepted_by")[:INVITATIONS_SHOWN]
+            if access.is_owner
+            else []
+        ),
         "add_form": add_form,
         "invite_form": invite_form,
         "roles": Role.choices,
@@ -182,7 +207,31 @@ def invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -> Ht
 
 
 @login_required
+@require_POST
+def invitation_resend(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    invitation = get_object_or_404(Invitation, pk=invitation_id, review=access.review)
+    try:
+        services.resend_invitation(
+            invitation=invitation,
+            actor=signed_in_user(request),
+            site_url=request.build_absolute_uri("/"),
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation sent again to {invitation.email}.")
+    return redirect("review-members", slug=slug)
+
+
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    # The visit counts as "opened" before signing in: a new user may have no account yet.
+    if request.method == "GET":
+        services.mark_invitation_opened(
+            token=token, visitor=request.user if isinstance(request.user, User) else None
+        )
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     invitation = (
         Invitation.objects.select_related("review", "created_by").filter(token=token).first()
     )

@@ -87,6 +87,7 @@ READS: dict[str, Reads] = {
     "member-role": Reads(),
     "member-remove": Reads(),
     "invitation-revoke": Reads(),
+    "invitation-resend": Reads(),
     "review-audit": Reads(get=("page",)),
     "invitation-accept": Reads(),
     # screening/urls.py
