@@ -186,6 +186,7 @@ def test_prisma_page_shows_each_round_and_its_changes(
     assert current_round(review) == 2
     page = client_for(owner).get(url).content.decode()
     assert 'href="?round=1"' in page and "What round 2 changed (2027)" in page
+    assert "data-entered-round-1" in page  # the entered counts live on round 1's page
     first = client_for(reviewer).get(url + "?round=1").content.decode()
     assert "What round 1 changed" in first
     assert client_for(reviewer).get(url + "?round=99").status_code == 200  # the current one
