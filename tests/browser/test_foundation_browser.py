@@ -44,7 +44,7 @@ def test_owner_creates_review_invites_member_who_accepts(live_server, new_page, 
     page.click(".review-nav >> text=Members")
     page.fill("#id_invite-email", "newcomer@example.org")
     page.select_option("#id_invite-role", "reviewer")
-    page.click("button:has-text('Create invitation link')")
+    page.click("button:has-text('Send invitation')")  # e-mailed, and listed with its link
     link = page.locator("input.copy").first.input_value()
     assert "/invitations/" in link
     screenshot(page, "members")
