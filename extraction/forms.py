@@ -16,7 +16,7 @@ from typing import Any
 
 from django.http import QueryDict
 
-from extraction import rob2
+from extraction import rob, rob2
 from extraction.spec import ColumnSpec, FieldError, FieldSpec, FormSpec
 
 PREFIX = "f-"
@@ -50,8 +50,8 @@ def values_from_post(spec: FormSpec, data: QueryDict) -> dict[str, Any]:
 
 
 def accept_proposals(spec: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
-    """A judgement left at "Use the proposal" takes the RoB 2 algorithm's proposal."""
-    proposals = rob2.proposed_judgements(spec, values)
+    """A judgement left at "Use the proposal" takes the tool's proposal (where it has one)."""
+    proposals = rob.proposed_judgements(spec, values)
     for key, proposal in proposals.items():
         if proposal is not None and key not in values:
             values[key] = {"judgement": proposal, "override_reason": ""}
@@ -106,6 +106,7 @@ class BoundField:
     rows: list[BoundRow] = field(default_factory=list)
     blank_row: BoundRow | None = None
     proposal: str | None = None
+    proposal_note: str = ""  # beside the proposal: the NOS star counts
     differs: bool = False  # on the comparison page: the extractors disagree here
 
     @property
@@ -116,7 +117,35 @@ class BoundField:
 
     @property
     def proposal_label(self) -> str:
-        return JUDGEMENT_LABELS.get(self.proposal or "", "")
+        return rob.judgement_labels(self.spec).get(self.proposal or "", "")
+
+    @property
+    def judgement_choices(self) -> list[tuple[str, str]]:
+        """The levels this judgement offers (its tool's, or its aspect's)."""
+        return list(rob.judgement_labels(self.spec).items())
+
+    @property
+    def proposed_by(self) -> str:
+        """What proposes this judgement ("the RoB 2 algorithm", "the QUADAS-2 guidance"), or
+        ``""`` when nothing does (RoB 1, applicability concerns)."""
+        tool = rob.tool_of(self.spec.rob2)
+        meta = self.spec.rob2 or {}
+        if tool is None or meta.get("aspect") or not tool.proposes(meta.get("domain", "")):
+            return ""
+        return tool.proposer_phrase()
+
+    @property
+    def no_proposal_text(self) -> str:
+        """Shown in place of the proposal while there is none."""
+        tool = rob.tool_of(self.spec.rob2)
+        if tool is None:
+            return ""
+        return tool.no_proposal_text((self.spec.rob2 or {}).get("domain", ""))
+
+    @property
+    def tool_name(self) -> str:
+        tool = rob.tool_of(self.spec.rob2)
+        return tool.name if tool is not None else ""
 
     @property
     def judgement(self) -> str:
@@ -155,6 +184,7 @@ def bind_form(
     *,
     errors: Iterable[FieldError] = (),
     proposals: Mapping[str, str | None] | None = None,
+    notes: Mapping[str, str] | None = None,
     differing: Iterable[str] = (),
     differing_cells: Iterable[tuple[str, int, str]] = (),
 ) -> list[BoundSection]:
@@ -176,6 +206,8 @@ def bind_form(
             )
             for f in section.fields
         ]
+        for field_bound in bound:
+            field_bound.proposal_note = (notes or {}).get(field_bound.spec.key, "")
         sections.append(BoundSection(section.title, section.description, bound))
     cells = set(differing_cells)
     for section_bound in sections:
@@ -235,19 +267,26 @@ def _bind_row(spec_field: FieldSpec, name: str, index: int, row: Mapping[str, An
     return BoundRow(number=index + 1, index=index, cells=cells)
 
 
-def display_value(kind: str, value: Any) -> str:
-    """A stored value as text for the comparison page ('' when empty)."""
+def display_value(kind: str, value: Any, labels: Mapping[str, str] | None = None) -> str:
+    """A stored value as text for the comparison page ('' when empty); ``labels`` are the
+    judgement levels' words (RoB 2's by default)."""
     if value is None or value == "" or value == []:
         return ""
     if kind == "boolean" and isinstance(value, bool):
         return "Yes" if value else "No"
     if kind == "judgement" and isinstance(value, dict):
-        label = JUDGEMENT_LABELS.get(value.get("judgement", ""), value.get("judgement", ""))
+        words = JUDGEMENT_LABELS if labels is None else labels
+        label = words.get(value.get("judgement", ""), value.get("judgement", ""))
         reason = value.get("override_reason", "")
         return f"{label} (override: {reason})" if reason else str(label)
     if isinstance(value, list | tuple):
         return "; ".join(str(v) for v in value)
     return str(value)
+
+
+def _display(spec_field: FieldSpec, value: Any) -> str:
+    labels = rob.judgement_labels(spec_field) if spec_field.kind == "judgement" else None
+    return display_value(spec_field.kind, value, labels)
 
 
 @dataclass
@@ -298,8 +337,8 @@ def compared_fields(comparison: Iterable[Any]) -> list[ComparedField]:
                 key=spec_field.key,
                 label=spec_field.label,
                 kind=spec_field.kind,
-                a="" if spec_field.kind == "table" else display_value(spec_field.kind, item.a),
-                b="" if spec_field.kind == "table" else display_value(spec_field.kind, item.b),
+                a="" if spec_field.kind == "table" else _display(spec_field, item.a),
+                b="" if spec_field.kind == "table" else _display(spec_field, item.b),
                 agree=item.agree,
                 rows=rows,
             )

@@ -425,7 +425,7 @@ def proposed_judgements(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, 
     recorded: dict[str, str] = {}
     for fld in spec.fields():
         meta = fld.rob2
-        if not meta:
+        if not meta or meta.get("tool", "rob2") != "rob2":  # other tools: extraction.rob
             continue
         domain = meta.get("domain", "")
         if fld.kind == "judgement":
@@ -455,5 +455,9 @@ def proposed_judgements(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, 
 
 def _has_questions(spec: FormSpec, domain: str) -> bool:
     return any(
-        f.rob2 and f.rob2.get("domain") == domain and f.rob2.get("question") for f in spec.fields()
+        f.rob2
+        and f.rob2.get("tool", "rob2") == "rob2"
+        and f.rob2.get("domain") == domain
+        and f.rob2.get("question")
+        for f in spec.fields()
     )

@@ -1,8 +1,9 @@
 """Extraction forms as plain data: the definition, its checks, and the values extractors give.
 
 A form is a ``FormSpec``: sections of fields; a field of kind ``table`` has columns (one row
-per arm, per outcome × time point, …); a field of kind ``judgement`` holds a RoB 2 judgement
-(``FieldSpec.rob2`` ties it, and the signalling questions, to a domain). Everything here is
+per arm, per outcome × time point, …); a field of kind ``judgement`` holds a risk-of-bias
+judgement (``FieldSpec.rob2`` ties it, and the signalling questions, to a tool of
+``extraction.rob`` and a domain). Everything here is
 pure Python over dicts, so the Django side stores ``FormSpec.to_dict()`` in a JSON field and
 the same code checks a form built in the browser, one posted to the API, and a template.
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from reviewflow.errors import ReviewflowError
 
-from . import rob2
+from . import rob, rob2
 
 __all__ = [
     "COLUMN_KINDS",
@@ -138,10 +139,13 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class FieldSpec(ColumnSpec):
-    """A field of a section. ``columns`` only on tables; ``rob2`` only on RoB 2 fields.
+    """A field of a section. ``columns`` only on tables; ``rob2`` only on risk-of-bias
+    fields.
 
     ``rob2`` is ``{"domain": "D1".."D5", "question": "1.1"}`` on a signalling question and
-    ``{"domain": "D1".."D5" | "overall"}`` on a judgement field.
+    ``{"domain": "D1".."D5" | "overall"}`` on a judgement field; with ``"tool"`` (a key of
+    ``extraction.rob.TOOLS``: ``quadas2``, ``rob1``, ``nos_cohort``, …) it belongs to that
+    tool instead of RoB 2, and QUADAS-2 judgements may add ``"aspect": "applicability"``.
     """
 
     columns: tuple[ColumnSpec, ...] = ()
@@ -335,15 +339,16 @@ def check_form_spec(spec: FormSpec) -> None:
     judgements cannot be columns); choice kinds have at least one choice and no duplicate,
     other kinds have none; bounds only on numbers, whole on whole numbers, min ≤ max;
     units only on numbers; tables have at least one column and only tables have columns;
-    RoB 2 metadata names a real domain and question, at most one field per question and
-    per domain judgement, and a question offers only the RoB 2 answers.
+    risk-of-bias metadata names a known tool (RoB 2 when it names none) and one of its
+    domains and questions, at most one field per question and per domain judgement (and
+    aspect), and a question offers only the tool's answers.
     """
     if not spec.title:
         raise ReviewflowError("The form needs a title.", field="title")
     if spec.extractors_needed not in (1, 2):
         raise ReviewflowError("Extractors per study must be 1 or 2.", field="extractors_needed")
     seen_keys: dict[str, str] = {}
-    seen_rob2: dict[tuple[str, str], str] = {}
+    seen_rob2: dict[tuple[str, ...], str] = {}
     for s_index, section in enumerate(spec.sections, start=1):
         if not section.title:
             raise ReviewflowError(f"Section {s_index}: needs a title", field="spec")
@@ -425,7 +430,7 @@ def _check_common(item: ColumnSpec, place: str, kinds: tuple[str, ...]) -> None:
             raise ReviewflowError(f"{place}: only number fields have a unit", field=key)
 
 
-def _check_rob2(fld: FieldSpec, place: str, seen: dict[tuple[str, str], str]) -> None:
+def _check_rob2(fld: FieldSpec, place: str, seen: dict[tuple[str, ...], str]) -> None:
     meta = fld.rob2
     if meta is None:
         if fld.kind == "judgement":
@@ -433,45 +438,65 @@ def _check_rob2(fld: FieldSpec, place: str, seen: dict[tuple[str, str], str]) ->
                 f"{place}: a judgement field must name its RoB 2 domain", field=fld.key
             )
         return
+    tool = rob.tool_of(meta)
+    if tool is None:
+        raise ReviewflowError(
+            f'{place}: unknown risk-of-bias tool "{meta.get("tool")}" (use {", ".join(rob.TOOLS)})',
+            field=fld.key,
+        )
+    name = tool.name
     domain = meta.get("domain", "")
     question = meta.get("question")
-    extra = set(meta) - {"domain", "question"}
+    aspect = meta.get("aspect")
+    allowed = {"tool", "domain", "question"} | ({"aspect"} if tool.aspects else set())
+    extra = set(meta) - allowed
     if extra:
         raise ReviewflowError(
-            f"{place}: unknown RoB 2 setting {', '.join(sorted(extra))}", field=fld.key
+            f"{place}: unknown {name} setting {', '.join(sorted(extra))}", field=fld.key
         )
-    if domain not in (*rob2.DOMAINS, rob2.OVERALL):
-        raise ReviewflowError(f'{place}: unknown RoB 2 domain "{domain}"', field=fld.key)
+    if domain not in (*tool.domains, rob.OVERALL):
+        raise ReviewflowError(f'{place}: unknown {name} domain "{domain}"', field=fld.key)
+    if aspect is not None and (
+        aspect not in tool.aspects or fld.kind != "judgement" or domain == rob.OVERALL
+    ):
+        raise ReviewflowError(
+            f'{place}: "{aspect}" is not a judgement of {name} domain {domain}', field=fld.key
+        )
     if fld.kind == "judgement":
         if question is not None:
             raise ReviewflowError(
                 f"{place}: a judgement field does not name a signalling question", field=fld.key
             )
-        slot = (domain, "")
+        slot: tuple[str, ...] = (tool.key, domain, "", aspect or "")
     else:
         if fld.kind != "single_choice" or question is None:
             raise ReviewflowError(
-                f"{place}: RoB 2 settings belong on judgement fields and on signalling "
+                f"{place}: {name} settings belong on judgement fields and on signalling "
                 "questions (single choice)",
                 field=fld.key,
             )
-        known = {} if domain == rob2.OVERALL else {q.id: q for q in rob2.QUESTIONS[domain]}
+        known = {q.id: q for q in tool.questions.get(domain, ())}
         if question not in known:
             raise ReviewflowError(
-                f'{place}: "{question}" is not a signalling question of RoB 2 domain {domain}',
+                f'{place}: "{question}" is not a signalling question of {name} domain {domain}',
                 field=fld.key,
             )
         offered = known[question].answers
         wrong = [c for c in fld.choices if c not in offered]
         if wrong:
             raise ReviewflowError(
-                f'{place}: "{wrong[0]}" is not an answer to RoB 2 question {question} '
+                f'{place}: "{wrong[0]}" is not an answer to {name} question {question} '
                 f"(use {', '.join(offered)})",
                 field=fld.key,
             )
-        slot = (domain, question)
+        slot = (tool.key, domain, question)
     if slot in seen:
-        what = f"question {question}" if question else f"the {domain} judgement"
+        if question:
+            what = f"question {question}"
+        elif aspect:
+            what = f"the {domain} {aspect} judgement"
+        else:
+            what = f"the {domain} judgement"
         raise ReviewflowError(f"{place}: {what} is already asked in {seen[slot]}", field=fld.key)
     seen[slot] = place
 
@@ -628,14 +653,25 @@ def _clean_judgement(item: ColumnSpec, raw: Any) -> dict[str, str] | None:
         if reason.strip():
             raise _Invalid("choose a judgement for this reason")
         return None
+    # Judgements are never table columns (check_form_spec), so ``item`` is a field.
+    fld = item if isinstance(item, FieldSpec) else FieldSpec(item.key, item.label, item.kind)
     if not isinstance(word, str):
-        raise _Invalid("must be Low risk, Some concerns or High risk")
-    judgement = rob2.parse_judgement(word)
+        words = list(rob.judgement_labels(fld).values())
+        raise _Invalid(f"must be {', '.join(words[:-1])} or {words[-1]}")
+    judgement = _parse_judgement(fld, word)
     if judgement is None:
         raise _Invalid(f'"{word.strip()}" is not one of the allowed values')
     if len(reason.strip()) > MAX_LONG_TEXT:
         raise _Invalid(f"the reason must be at most {MAX_LONG_TEXT} characters")
     return {"judgement": judgement, "override_reason": reason.strip()}
+
+
+def _parse_judgement(item: FieldSpec, word: str) -> str | None:
+    tool = rob.tool_of(item.rob2)
+    if tool is None or tool.key == rob.DEFAULT_TOOL:
+        return rob2.parse_judgement(word)
+    aspect = (item.rob2 or {}).get("aspect")
+    return tool.parse_judgement(word, aspect if aspect in tool.aspects else None)
 
 
 _CLEANERS: dict[str, Callable[[ColumnSpec, Any], Any]] = {
@@ -766,7 +802,7 @@ def clean_values(
             cleaned[fld.key] = value
     if complete:
         failed = {e.field for e in errors}
-        needed = _rob2_needed_questions(spec, cleaned)
+        needed = rob.needed_question_keys(spec, cleaned)
         for fld in fields:
             if fld.key in failed:
                 continue
@@ -774,7 +810,7 @@ def clean_values(
                 errors.append(FieldError(fld.key, fld.label, NOT_APPLICABLE_REACHED))
             elif fld.key not in cleaned and (fld.required or fld.key in needed):
                 errors.append(FieldError(fld.key, fld.label, REQUIRED))
-        proposals = rob2.proposed_judgements(spec, cleaned)
+        proposals = rob.proposed_judgements(spec, cleaned)
         for fld in fields:
             value = cleaned.get(fld.key)
             if fld.kind != "judgement" or value is None:
@@ -789,7 +825,8 @@ def clean_values(
                     FieldError(
                         fld.key,
                         fld.label,
-                        f'the algorithm proposes "{JUDGEMENTS[proposal]}"; give a reason '
+                        f"the {_proposer(fld)} proposes "
+                        f'"{rob.judgement_labels(fld).get(proposal, proposal)}"; give a reason '
                         "for overriding it",
                     )
                 )
@@ -798,17 +835,9 @@ def clean_values(
     return cleaned, errors
 
 
-def _rob2_needed_questions(spec: FormSpec, values: Mapping[str, Any]) -> set[str]:
-    """Keys of signalling-question fields the algorithm needs, given the answers so far."""
-    by_domain: dict[str, dict[str, str]] = {}
-    for fld in spec.fields():
-        if fld.rob2 and fld.rob2.get("question"):
-            by_domain.setdefault(fld.rob2["domain"], {})[fld.rob2["question"]] = fld.key
-    needed: set[str] = set()
-    for domain, keys in by_domain.items():
-        answers = {q: values[k] for q, k in keys.items() if isinstance(values.get(k), str)}
-        needed.update(keys[q] for q in rob2.needed_questions(domain, answers) if q in keys)
-    return needed
+def _proposer(fld: FieldSpec) -> str:
+    tool = rob.tool_of(fld.rob2)
+    return tool.proposer if tool is not None and tool.proposer else "algorithm"
 
 
 # ---------------------------------------------------------------------------------------

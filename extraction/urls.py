@@ -1,6 +1,6 @@
 from django.urls import path
 
-from extraction.views import consensus, exports, extractions, forms
+from extraction.views import consensus, exports, extractions, forms, robplots
 
 FORM = "r/<slug:slug>/extraction/forms/<int:form_id>"
 STUDY = f"{FORM}/studies/<int:record_id>"
@@ -16,6 +16,12 @@ urlpatterns = [
         f"{FORM}/export/<str:which>.<str:fmt>",
         exports.export,
         name="extraction-export",
+    ),
+    path(f"{FORM}/rob-plots/", robplots.rob_plots, name="extraction-rob-plots"),
+    path(
+        f"{FORM}/rob-plots/<str:kind>.<str:fmt>",
+        robplots.rob_plot,
+        name="extraction-rob-plot",
     ),
     path(f"{STUDY}/", extractions.extraction_page, name="extraction-page"),
     path(f"{STUDY}/action/", extractions.extraction_action, name="extraction-action"),

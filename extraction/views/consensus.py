@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from extraction import rob2
+from extraction import rob
 from extraction.errors import ExtractionInvalid
 from extraction.forms import (
     accept_proposals,
@@ -74,7 +74,8 @@ def compare(request: HttpRequest, slug: str, form_id: int, record_id: int) -> Ht
                 spec,
                 values,
                 errors=errors,
-                proposals=rob2.proposed_judgements(spec, values),
+                proposals=rob.proposed_judgements(spec, values),
+                notes=rob.proposal_notes(spec, values),
                 differing=[c.field.key for c in comparison if not c.agree],
                 differing_cells=[
                     (c.field.key, row.index, key)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from extraction import rob2
+from extraction import rob
 from extraction.errors import ExtractionInvalid
 from extraction.form_templates import template_choices
 from extraction.forms import (
@@ -22,6 +22,7 @@ from extraction.forms import (
     values_from_post,
 )
 from extraction.models import Consensus, Extraction, ExtractionStatus, Form, FormStatus
+from extraction.robplots import plotted_tool
 from extraction.selectors import extractor_candidates, form_spec, included_studies
 from extraction.services.extractions import (
     assign_extractor,
@@ -83,6 +84,7 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
             access,
             families=list(families.values()),
             published=published,
+            rob_forms={f.pk for f in published if plotted_tool(form_spec(f)) is not None},
             rows=rows,
             templates=template_choices(),
             formats=EXPORT_FORMATS,
@@ -189,7 +191,11 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
             or form.status != FormStatus.PUBLISHED
         ),
         sections=bind_form(
-            spec, values, errors=errors, proposals=rob2.proposed_judgements(spec, values)
+            spec,
+            values,
+            errors=errors,
+            proposals=rob.proposed_judgements(spec, values),
+            notes=rob.proposal_notes(spec, values),
         ),
         has_judgements=any(f.kind == "judgement" for f in spec.fields()),
         carry=_carry_offer(form, record, access.user, mine),
@@ -246,8 +252,15 @@ def extraction_action(
 @login_required
 @require_POST
 def rob2_proposals(request: HttpRequest, slug: str, form_id: int) -> JsonResponse:
-    """The RoB 2 algorithm's judgements for the answers typed so far (the page asks live)."""
+    """The risk-of-bias tool's proposed judgements for the answers typed so far (the page
+    asks live); ``labels`` are the words of every level those proposals can take."""
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     spec = form_spec(get_form(access, form_id))
-    proposals = rob2.proposed_judgements(spec, values_from_post(spec, request.POST))
-    return JsonResponse({"proposals": proposals, "labels": dict(JUDGEMENTS)})
+    values = values_from_post(spec, request.POST)
+    return JsonResponse(
+        {
+            "proposals": rob.proposed_judgements(spec, values),
+            "labels": {**dict(JUDGEMENTS), **rob.proposal_labels(spec)},
+            "notes": rob.proposal_notes(spec, values),
+        }
+    )

@@ -12,11 +12,16 @@ from extraction.form_templates import TEMPLATES, template_choices
 from extraction.spec import FormSpec, check_form_spec, clean_values
 
 
-def test_the_three_templates_are_offered():
+def test_the_templates_are_offered():
     assert template_choices() == [
         ("study-characteristics", "Study characteristics"),
         ("outcomes", "Outcome data"),
         ("rob2", "Cochrane RoB 2 (individually randomized trials, effect of assignment)"),
+        ("quadas2", "QUADAS-2 (diagnostic accuracy studies)"),
+        ("rob1", "Cochrane RoB 1 (randomized trials, 2011)"),
+        ("nos-cohort", "Newcastle–Ottawa Scale (cohort studies)"),
+        ("nos-case-control", "Newcastle–Ottawa Scale (case–control studies)"),
+        ("robins-i", "ROBINS-I (non-randomised studies of interventions, 2016)"),
     ]
 
 

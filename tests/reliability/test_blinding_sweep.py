@@ -402,6 +402,9 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         "which": ["consensus", "extractor"],
         "record_id": list(Record.objects.filter(review=review).values_list(pk, flat=True)),
         "search_id": list(Search.objects.filter(review=review).values_list(pk, flat=True)),
+        # Risk-of-bias plots of the consensus (#23).
+        "kind": ["traffic-light", "summary"],
+        ("extraction-rob-plot", "fmt"): ["svg", "png"],
         "conflict_id": list(Conflict.objects.filter(review=review).values_list(pk, flat=True)),
         "pair_id": list(DuplicatePair.objects.filter(review=review).values_list(pk, flat=True)),
         "member_id": [m.pk for m in members],

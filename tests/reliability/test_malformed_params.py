@@ -341,3 +341,41 @@ def test_views_read_request_input_through_forms_serializers_or_reviewflow_params
     assert raw == [], "parse these with a form, a serializer or reviewflow.params:\n" + "\n".join(
         raw
     )
+
+
+def test_risk_of_bias_plots_answer_malformed_parameters_as_without_them(review, owner, reviewer):
+    """The plots of a form's consensus (#23) read ``weight`` (a number field of the form)
+    and ``download``: anything else is the default, so the body is the one without them."""
+    from extraction.form_templates import TEMPLATES
+    from extraction.services.forms import create_form, publish_form
+    from extraction.spec import FieldSpec, FormSpec, SectionSpec
+
+    spec = FormSpec(
+        title="RoB",
+        extractors_needed=1,
+        sections=(
+            SectionSpec("Study", fields=(FieldSpec("n", "Participants", "integer"),)),
+            *TEMPLATES["rob1"].sections,
+        ),
+    )
+    form = publish_form(form=create_form(review=review, actor=owner, spec=spec), actor=owner)
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    args = [review.slug, form.pk]
+    urls = [reverse("extraction-rob-plots", args=args)] + [
+        reverse("extraction-rob-plot", args=[*args, kind, fmt])
+        for kind in ("traffic-light", "summary")
+        for fmt in ("svg", "png")
+    ]
+    failures = []
+    for url in urls:
+        baseline = client.get(url)
+        assert baseline.status_code == 200, url
+        for param in ("weight", "download"):
+            for value in MALFORMED:
+                response = client.get(url, {param: value})
+                if response.status_code != 200 or (
+                    url.endswith((".svg", ".png")) and response.content != baseline.content
+                ):
+                    failures.append(_failure(f"GET {url} ?{_shown({param: value})}", response))
+    assert not failures, "\n".join(failures)

@@ -196,7 +196,12 @@ WRITE_ROLES: dict[str, Role] = {
     "records-export": Role.VIEWER,
 }
 # A kwarg whose value depends on the URL: (URL name, kwarg) -> value.
-KWARG_OVERRIDES = {("export-records", "stage"): "included"}
+KWARG_OVERRIDES = {
+    ("export-records", "stage"): "included",
+    # A risk-of-bias plot: its kind and format (the matrix's form has no judgements, #23).
+    ("extraction-rob-plot", "kind"): "traffic-light",
+    ("extraction-rob-plot", "fmt"): "svg",
+}
 
 # A status code, or "login" for a redirect to the sign-in page.
 Cell = int | str
@@ -264,6 +269,10 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "prioritisation-retrain": ("login", 405, 405, 405, 405, 405),
     "prioritisation-stop": ("login", 405, 405, 405, 405, 405),
     "conflict-resolve": ("login", 405, 405, 405, 405, 405),
+    # Risk-of-bias plots of a form's final consensus (#23): every member reads them, as the
+    # consensus export; the matrix's form judges no risk of bias, so it has no plot (404).
+    "extraction-rob-plots": ("login", 404, 404, 200, 200, 200),
+    "extraction-rob-plot": ("login", 404, 404, 404, 404, 404),
     "fulltext-attach": ("login", 405, 405, 405, 405, 405),
     "fulltext-study": ("login", 405, 405, 405, 405, 405),
     "record-labels": ("login", 405, 405, 405, 405, 405),

@@ -9,6 +9,11 @@
   const live = document.getElementById("builder-status");
   const KINDS = JSON.parse(document.getElementById("kinds-data").textContent);
   const COLUMN_KINDS = KINDS.filter(([k]) => k !== "table" && k !== "judgement");
+  // Risk-of-bias tools a judgement can belong to (extraction/rob/), by their key.
+  const ROB_TOOLS = {
+    quadas2: "QUADAS-2", rob1: "RoB 1", robins_i: "ROBINS-I",
+    nos_cohort: "Newcastle–Ottawa (cohort)", nos_case_control: "Newcastle–Ottawa (case–control)",
+  };
   const NUMERIC = new Set(["integer", "decimal"]);
   const CHOICE = new Set(["single_choice", "multiple_choice"]);
   const state = JSON.parse(document.getElementById("spec-data").textContent) || {};
@@ -143,8 +148,11 @@
         }, obj.choices.join("\n"))));
     }
     if (obj.kind === "judgement" && obj.rob2) {
-      grid.append(h("p", { class: "help b-wide" },
-        `RoB 2 judgement (${obj.rob2.domain}): the algorithm proposes it from the signalling questions.`));
+      const tool = obj.rob2.tool || "rob2";
+      const text = tool === "rob2"
+        ? `RoB 2 judgement (${obj.rob2.domain}): the algorithm proposes it from the signalling questions.`
+        : `${ROB_TOOLS[tool] || tool} judgement (${obj.rob2.domain}${obj.rob2.aspect ? `, ${obj.rob2.aspect}` : ""}).`;
+      grid.append(h("p", { class: "help b-wide" }, text));
     }
     return grid;
   }

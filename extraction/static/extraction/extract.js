@@ -58,7 +58,11 @@
       if (!data) return;
       for (const [key, proposal] of Object.entries(data.proposals)) {
         const el = document.querySelector(`[data-proposal-for="${CSS.escape(key)}"]`);
-        if (el) el.textContent = proposal ? data.labels[proposal] : "not yet (answer the signalling questions)";
+        if (el) el.textContent = proposal ? data.labels[proposal] : (el.dataset.noProposal || "not yet (answer the signalling questions)");
+      }
+      for (const [key, note] of Object.entries(data.notes || {})) {
+        const el = document.querySelector(`[data-proposal-note-for="${CSS.escape(key)}"]`);
+        if (el) el.textContent = note;
       }
     }).catch(() => {});
   }
