@@ -75,6 +75,7 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
             restart_stale_dedups,
             restart_stale_imports,
         )
+        from screening.services.pdfs import restart_stale_pdf_batches
 
         limit = stale_after()
         if limit is None:
@@ -97,6 +98,11 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
                     len(ids),
                     seconds,
                     ids,
+                )
+            ids = restart_stale_pdf_batches(limit)
+            if ids:
+                log.warning(
+                    "restarted %d PDF batches silent for over %s s: %s", len(ids), seconds, ids
                 )
         except (DatabaseError, BrokerError) as exc:
             log.info("could not look for silent tasks now (%s); the next pass tries again", exc)

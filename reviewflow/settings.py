@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
         "ConsensusStatusEnum": "extraction.models.ConsensusStatus",
         "SearchMethodEnum": "screening.models.SearchMethod",
         "InvitationProgressEnum": "reviewflow.reviews.models.INVITATION_PROGRESS",
+        "PdfBatchStatusEnum": "screening.models.PdfBatchStatus",
+        "PdfMatchEnum": "screening.models.PdfMatch",
     },
 }
 

@@ -52,3 +52,11 @@ def run_due_saved_searches() -> int:
     from screening.services import connectors
 
     return len(connectors.run_due_saved_searches())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def match_pdf_batch(batch_id: int) -> str:
+    """Read and match the PDFs of a batch; safe to run twice (each file is handled once)."""
+    from screening.services import pdfs
+
+    return pdfs.run_pdf_batch(batch_id=batch_id).status

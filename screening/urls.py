@@ -12,7 +12,14 @@ from screening.views import (
 )
 from screening.views.adjudication import conflict_resolve, conflicts
 from screening.views.connectors import saved_search_run, saved_search_schedule, saved_searches
-from screening.views.fulltext import fulltext_attach, fulltext_pdf, fulltext_study
+from screening.views.fulltext import (
+    fulltext_attach,
+    fulltext_batch,
+    fulltext_batches,
+    fulltext_pdf,
+    fulltext_resolve,
+    fulltext_study,
+)
 from screening.views.questions import questions_page
 from screening.views.screening import (
     agreement,
@@ -149,6 +156,18 @@ urlpatterns = [
         "r/<slug:slug>/records/<int:record_id>/fulltext.pdf",
         fulltext_pdf,
         name="fulltext-pdf",
+    ),
+    # Full texts at scale (#22): many PDFs at once, matched to the records.
+    path("r/<slug:slug>/fulltexts/", fulltext_batches, name="fulltext-batches"),
+    path(
+        "r/<slug:slug>/fulltexts/batches/<int:batch_id>/",
+        fulltext_batch,
+        name="fulltext-batch",
+    ),
+    path(
+        "r/<slug:slug>/fulltexts/files/<int:file_id>/resolve/",
+        fulltext_resolve,
+        name="fulltext-resolve",
     ),
     path("r/<slug:slug>/prisma/", prisma.prisma_page, name="prisma"),
     path("r/<slug:slug>/prisma/csv/", prisma.prisma_csv_upload, name="prisma-csv"),

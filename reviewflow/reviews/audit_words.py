@@ -477,6 +477,26 @@ def _not_retrieved(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any])
     return [f"{a} marked the full text of ", _record(e), f" as not retrieved{note}"]
 
 
+def _pdfs_uploaded(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [f"{a} uploaded {_n(f.get('files'), 'PDF')} to match to their records"]
+
+
+def _pdfs_matched(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    unsure = _n(f.get("unsure"), "unsure match", "unsure matches")
+    return [
+        f"The matching of {e.target or 'a PDF batch'} finished: "
+        f"{_n(f.get('attached'), 'PDF')} attached, {unsure}, "
+        f"{_n(f.get('unmatched'), 'unmatched PDF')}"
+    ]
+
+
+def _pdf_resolved(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    record = f.get("record")
+    if isinstance(record, int):
+        return [f"{a} attached the uploaded PDF {_q(e.target or '?')} to ", _record(e, record)]
+    return [f"{a} matched the uploaded PDF {_q(e.target or '?')} to no record"]
+
+
 def _study_linked(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
     other = f.get("same_study_as")
     if isinstance(other, int):
@@ -690,6 +710,9 @@ WORDS: dict[str, Words] = {
     "fulltext.attached": _attached,
     "fulltext.not_retrieved": _not_retrieved,
     "fulltext.study_linked": _study_linked,
+    "fulltext.batch_uploaded": _pdfs_uploaded,
+    "fulltext.batch_matched": _pdfs_matched,
+    "fulltext.batch_resolved": _pdf_resolved,
     "label.created": _label_created,
     "label.changed": _label_changed,
     "label.deleted": _label_deleted,

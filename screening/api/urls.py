@@ -15,6 +15,7 @@ from screening.api.connectors import (
     SavedSearchRunView,
 )
 from screening.api.dedup import DuplicateListView, DuplicateResolveView, RecordUnmergeView
+from screening.api.fulltext import PdfBatchDetailView, PdfBatchListView, PdfFileResolveView
 from screening.api.identification import (
     RecordBulkView,
     RecordDetailView,
@@ -156,6 +157,21 @@ urlpatterns = [
         "reviews/<slug:slug>/records/<int:record_id>/answers/",
         questions.RecordAnswersView.as_view(),
         name="api-record-answers",
+    ),
+    path(
+        "reviews/<slug:slug>/pdf-batches/",
+        PdfBatchListView.as_view(),
+        name="api-pdf-batches",
+    ),
+    path(
+        "reviews/<slug:slug>/pdf-batches/<int:batch_id>/",
+        PdfBatchDetailView.as_view(),
+        name="api-pdf-batch",
+    ),
+    path(
+        "reviews/<slug:slug>/pdf-files/<int:file_id>/resolve/",
+        PdfFileResolveView.as_view(),
+        name="api-pdf-file-resolve",
     ),
     path("reviews/<slug:slug>/prisma/", PrismaView.as_view(), name="api-prisma"),
     path("reviews/<slug:slug>/rounds/", RoundListView.as_view(), name="api-rounds"),

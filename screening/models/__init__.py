@@ -17,6 +17,10 @@ from screening.models.discussion import (
 )
 from screening.models.fulltext import (
     FullTextReport,
+    PdfBatch,
+    PdfBatchStatus,
+    PdfFile,
+    PdfMatch,
     RetrievalStatus,
 )
 from screening.models.identification import (
@@ -96,6 +100,10 @@ __all__ = [
     "PilotVote",
     "RetrievalStatus",
     "FullTextReport",
+    "PdfBatch",
+    "PdfBatchStatus",
+    "PdfFile",
+    "PdfMatch",
     "PrismaSettings",
     "RankingStatus",
     "RankingRun",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import IO
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from screening.models import (
     Stage,
     Vote,
 )
+from screening.pdfmatch import PdfText, read_pdf
 
 
 def _check_full_text_record(review: Review, record: Record) -> None:
@@ -38,9 +40,16 @@ def _check_full_text_record(review: Review, record: Record) -> None:
 
 @transaction.atomic
 def attach_full_text(
-    *, review: Review, record: Record, actor: User, file: IO[bytes], filename: str
+    *,
+    review: Review,
+    record: Record,
+    actor: User | None,
+    file: IO[bytes],
+    filename: str,
+    extracted: PdfText | None = None,
 ) -> FullTextReport:
-    """Store the PDF of a record's full text."""
+    """Store the PDF of a record's full text, with its content hash and text (extracted
+    here unless the caller already has it: ``extracted``, as a PDF batch does)."""
     _check_full_text_record(review, record)
     size = getattr(file, "size", None)
     limit = int(settings.MAX_PDF_MB) * 1024 * 1024
@@ -54,6 +63,10 @@ def attach_full_text(
     file.seek(0)
     if head != b"%PDF-":
         raise ReviewflowError(f"{filename}: this is not a PDF file.", field="pdf")
+    data = file.read()
+    file.seek(0)
+    if extracted is None:
+        extracted = read_pdf(data)
     report, _ = FullTextReport.objects.get_or_create(
         record=record, defaults={"review": review, "status": RetrievalStatus.RETRIEVED}
     )
@@ -61,13 +74,16 @@ def attach_full_text(
         report.pdf.delete(save=False)
     report.pdf.save(f"record-{record.pk}.pdf", File(file), save=False)
     report.status, report.filename = RetrievalStatus.RETRIEVED, filename[:255]
+    report.content_sha256 = hashlib.sha256(data).hexdigest()
+    report.text, report.page_count = extracted.text, extracted.page_count or None
+    report.no_text = extracted.no_text
     report.updated_by, report.updated_at = actor, timezone.now()
     report.save()
     record_audit_for_record(
         review=review,
         actor=actor,
         action="fulltext.attached",
-        after={"file": filename},
+        after={"file": filename, "sha256": report.content_sha256},
         record_id=record.pk,
     )
     return report

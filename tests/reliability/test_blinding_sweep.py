@@ -79,6 +79,8 @@ from screening.models import (
     Conflict,
     DuplicatePair,
     Label,
+    PdfBatch,
+    PdfFile,
     QuestionAnswer,
     Record,
     RecordLabel,
@@ -400,11 +402,11 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         ("export-votes", "fmt"): ["csv", "xlsx"],
         ("extraction-export", "fmt"): ["csv", "xlsx", "json"],
         "which": ["consensus", "extractor"],
-        "record_id": list(Record.objects.filter(review=review).values_list(pk, flat=True)),
-        "search_id": list(Search.objects.filter(review=review).values_list(pk, flat=True)),
         # Risk-of-bias plots of the consensus (#23).
         "kind": ["traffic-light", "summary"],
         ("extraction-rob-plot", "fmt"): ["svg", "png"],
+        "record_id": list(Record.objects.filter(review=review).values_list(pk, flat=True)),
+        "search_id": list(Search.objects.filter(review=review).values_list(pk, flat=True)),
         "conflict_id": list(Conflict.objects.filter(review=review).values_list(pk, flat=True)),
         "pair_id": list(DuplicatePair.objects.filter(review=review).values_list(pk, flat=True)),
         "member_id": [m.pk for m in members],
@@ -428,6 +430,9 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         "question_id": list(
             ScreeningQuestion.objects.filter(review=review).values_list(pk, flat=True)
         ),
+        # PDF batches and their files (#22).
+        "batch_id": list(PdfBatch.objects.filter(review=review).values_list(pk, flat=True)),
+        "file_id": list(PdfFile.objects.filter(review=review).values_list(pk, flat=True)),
     }
 
 

@@ -155,6 +155,10 @@ READS: dict[str, Reads] = {
     "fulltext-attach": Reads(post=("action", "note"), base={"action": "not_retrieved"}),
     "fulltext-study": Reads(post=("study_of",)),
     "fulltext-pdf": Reads(),
+    # PDF batches (#22): the upload's files, and a waiting PDF's record (or none).
+    "fulltext-batches": Reads(),
+    "fulltext-batch": Reads(),
+    "fulltext-resolve": Reads(post=("action", "record", "replace")),
     "prisma": Reads(get=("format", "round", "draft")),
     "prisma-csv": Reads(),
     "exports": Reads(),

@@ -45,6 +45,8 @@ from screening.models import (
     Label,
     Outcome,
     PairDecision,
+    PdfBatch,
+    PdfFile,
     Record,
     RecordLabel,
     Search,
@@ -56,11 +58,13 @@ from screening.services.connectors import create_saved_search
 from screening.services.discussion import add_comment
 from screening.services.fulltext import attach_full_text
 from screening.services.labels import apply_label, create_label
+from screening.services.pdfs import create_pdf_batch
 from screening.services.questions import create_question
 from screening.services.screening import pilot
 from screening.services.screening.votes import cast_vote
 from tests.extraction.helpers import GOOD, spec
 from tests.screening.factories import ris_records, upload
+from tests.screening.test_pdf_matching import make_pdf
 
 pytestmark = pytest.mark.django_db(transaction=True)  # imports and dedup run on commit
 
@@ -148,6 +152,11 @@ WRITE_ROLES: dict[str, Role] = {
     f"PATCH {_R}/records/{{record_id}}/comments/{{comment_id}}/": Role.REVIEWER,
     f"DELETE {_R}/records/{{record_id}}/comments/{{comment_id}}/": Role.REVIEWER,
     f"PATCH {_R}/screening/{{stage}}/votes/{{vote_id}}/": Role.REVIEWER,
+    # PDF batches (#22): reviewers and owners upload and decide the matches.
+    f"POST {_R}/pdf-batches/": Role.REVIEWER,
+    f"POST {_R}/pdf-files/{{file_id}}/resolve/": Role.REVIEWER,
+    "fulltext-batches": Role.REVIEWER,
+    "fulltext-resolve": Role.REVIEWER,
     # Pages (their POST).
     "review-settings": Role.OWNER,
     "review-members": Role.OWNER,
@@ -244,6 +253,10 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "conflicts": ("login", 404, 404, 200, 200, 200),
     "agreement": ("login", 404, 404, 403, 403, 200),
     "fulltext-pdf": ("login", 404, 404, 200, 200, 200),
+    # PDF batches (#22): members read the batches and the queue; reviewers upload.
+    "fulltext-batches": ("login", 404, 404, 200, 200, 200),
+    "fulltext-batch": ("login", 404, 404, 200, 200, 200),
+    "fulltext-resolve": ("login", 405, 405, 405, 405, 405),
     "prisma": ("login", 404, 404, 200, 200, 200),
     "exports": ("login", 404, 404, 200, 200, 200),
     "export-records": ("login", 404, 404, 200, 200, 200),
@@ -256,6 +269,10 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "extraction-export": ("login", 404, 404, 200, 200, 200),
     "extraction-page": ("login", 404, 404, 403, 200, 200),
     "extraction-compare": ("login", 404, 404, 403, 403, 200),
+    # Risk-of-bias plots of a form's final consensus (#23): every member reads them, as the
+    # consensus export; the matrix's form judges no risk of bias, so it has no plot (404).
+    "extraction-rob-plots": ("login", 404, 404, 200, 200, 200),
+    "extraction-rob-plot": ("login", 404, 404, 404, 404, 404),
     # POST-only views: a GET is refused (405) once signed in.
     "member-role": ("login", 405, 405, 405, 405, 405),
     "member-remove": ("login", 405, 405, 405, 405, 405),
@@ -269,10 +286,6 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "prioritisation-retrain": ("login", 405, 405, 405, 405, 405),
     "prioritisation-stop": ("login", 405, 405, 405, 405, 405),
     "conflict-resolve": ("login", 405, 405, 405, 405, 405),
-    # Risk-of-bias plots of a form's final consensus (#23): every member reads them, as the
-    # consensus export; the matrix's form judges no risk of bias, so it has no plot (404).
-    "extraction-rob-plots": ("login", 404, 404, 200, 200, 200),
-    "extraction-rob-plot": ("login", 404, 404, 404, 404, 404),
     "fulltext-attach": ("login", 405, 405, 405, 405, 405),
     "fulltext-study": ("login", 405, 405, 405, 405, 405),
     "record-labels": ("login", 405, 405, 405, 405, 405),
@@ -344,6 +357,8 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/screening/{stage}/votes/": (404, 404, 404, 403, 200, 200),
     "/api/v1/reviews/{slug}/searches/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/searches/{search_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/pdf-batches/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/pdf-batches/{batch_id}/": (404, 404, 404, 200, 200, 200),
 }
 
 
@@ -436,6 +451,14 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
     invitation = review_services.create_invitation(
         review=review, actor=owner, role=Role.REVIEWER, email="nadia@example.org"
     )
+    # A PDF batch whose one PDF matched no record: it waits for a person (#22).
+    batch = create_pdf_batch(
+        review=review,
+        actor=owner,
+        files=[("unrelated.pdf", io.BytesIO(make_pdf(["An unrelated report", "A. Nobody"])))],
+    )
+    pdf_file = PdfFile.objects.get(batch=batch)
+    assert pdf_file.status == "unmatched", pdf_file.message
     viewer_membership = Membership.objects.get(review=review, role=Role.VIEWER)
     comment = add_comment(
         record=key, stage=Stage.TITLE_ABSTRACT, author=reviewer, body="cc @olivia"
@@ -460,6 +483,8 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         "question_id": question.pk,
         "comment_id": comment.pk,
         "vote_id": Vote.objects.get(record=key, reviewer=reviewer, stage=Stage.TITLE_ABSTRACT).pk,
+        "batch_id": batch.pk,
+        "file_id": pdf_file.pk,
     }
 
 
@@ -533,6 +558,8 @@ def _counts() -> dict[str, int]:
         Consensus,
         Label,
         RecordLabel,
+        PdfBatch,
+        PdfFile,
     ]
     counts = {m.__name__: m._default_manager.count() for m in models}
     counts["pending pairs"] = DuplicatePair.objects.filter(decision=PairDecision.PENDING).count()

@@ -54,6 +54,7 @@ NAV: tuple[tuple[str, tuple[NavLink, ...]], ...] = (
             NavLink(
                 "Full text", "screen", stage="full-text", also=("screen-record",), role=SCREENER
             ),
+            NavLink("PDF uploads", "fulltext-batches", also=("fulltext-batch",)),
             NavLink("My votes", "screen-history", stage="title-abstract", role=SCREENER),
             NavLink("Conflicts", "conflicts", role=SCREENER),
             NavLink("Labels", "review-labels"),
