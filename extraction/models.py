@@ -120,6 +120,12 @@ class Extraction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(
+        null=True, blank=True, help_text="When the owner who assigned it wants it submitted."
+    )
+    # Where each value was read: {field key: {"quote": text, "page": n}} (a table's cells
+    # under "key.row.column"); the values themselves stay in ``values``.
+    evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["form_id", "record_id", "slot"]
@@ -173,6 +179,8 @@ class Consensus(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finalised_at = models.DateTimeField(null=True, blank=True)
+    # As ``Extraction.evidence``: the quote and page behind each agreed value.
+    evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["form_id", "record_id"]
@@ -192,3 +200,35 @@ class Consensus(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status == ConsensusStatus.FINAL
+
+
+class GradeDesign(models.TextChoices):
+    RANDOMISED = "randomised", "Randomised trials"
+    OBSERVATIONAL = "observational", "Observational studies"
+
+
+class GradeAssessment(models.Model):
+    """The owners' GRADE judgements on one outcome of a form: a row of the
+    summary-of-findings table (``extraction/grade.py`` proposes them; the numbers come from
+    the meta-analysis, never stored)."""
+
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="grade_assessments")
+    outcome_key = models.CharField(max_length=1000)
+    design = models.CharField(
+        max_length=20, choices=GradeDesign.choices, default=GradeDesign.RANDOMISED
+    )
+    # {domain: {"level": "not_serious" | "serious" | "very_serious", "reason": text}}
+    judgements = models.JSONField(default=dict, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["form_id", "outcome_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "outcome_key"], name="grade_once_per_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"GRADE of {self.outcome_key} ({self.form_id})"

@@ -177,6 +177,8 @@ class EmailKind(models.TextChoices):
     INVITATION = "invitation", "Invitation"
     PASSWORD_RESET = "password_reset", "Password reset"
     EMAIL_CHANGE = "email_change", "E-mail address change"
+    NOTIFICATION = "notification", "Notification"
+    DIGEST = "digest", "Digest"
 
 
 class EmailStatus(models.TextChoices):
@@ -198,6 +200,8 @@ class OutgoingEmail(models.Model):
     # Emptied once a password reset message is sent: its link is a credential.
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # Extra headers (a notification's List-Unsubscribe and List-Unsubscribe-Post).
+    headers = models.JSONField(default=dict, blank=True)
     review = models.ForeignKey(
         Review, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
     )
@@ -290,3 +294,116 @@ class FailedLogin(models.Model):
 
     def __str__(self) -> str:
         return f"failed sign-in as {self.username} from {self.ip} at {self.created_at}"
+
+
+class NotificationKind(models.TextChoices):
+    MENTION = "mention", "Mention in a comment"
+    ASSIGNMENT = "assignment", "New assignment"
+    RETRACTION = "retraction", "Retraction or correction"
+    OTHER = "other", "Other"
+
+
+class Notification(models.Model):
+    """One thing a user is told about, in the app (the bell) and, by their preferences, by
+    e-mail. ``text`` never quotes a vote (blinding): callers write it for its reader."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    review = models.ForeignKey(
+        Review, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=500, blank=True, help_text="A path inside the app.")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=NotificationKind.values), name="notification_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_time"),
+            # The bell's count reads only this (small) index.
+            models.Index(
+                fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.text[:40]}"
+
+
+class DigestFrequency(models.TextChoices):
+    NONE = "none", "Never"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class NotificationPreference(models.Model):
+    """What a user wants e-mailed: for one review, or (``review`` empty) their default for
+    every review without its own row. No row at all means the field defaults."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    review = models.ForeignKey(
+        Review, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    immediate = models.BooleanField(
+        default=True, help_text="E-mail mentions and new assignments as they happen."
+    )
+    digest = models.CharField(
+        max_length=10, choices=DigestFrequency.choices, default=DigestFrequency.WEEKLY
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user_id", "review_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "review"],
+                condition=Q(review__isnull=False),
+                name="notification_pref_once_per_review",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(review__isnull=True),
+                name="notification_pref_one_default",
+            ),
+            models.CheckConstraint(
+                condition=Q(digest__in=DigestFrequency.values), name="notification_pref_digest"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id} for {self.review_id or 'every review'}"
+
+
+class DigestSent(models.Model):
+    """A digest period done for one user and review (sent, or found empty): the unique row
+    is what makes the hourly check send each digest once, however often it runs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=20, help_text="daily:2026-12-06 or weekly:2026-W49")
+    email = models.ForeignKey(
+        OutgoingEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "review", "period"], name="digest_once_per_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} digest of {self.review_id} for {self.user_id}"

@@ -1,5 +1,11 @@
 """The screening app's models, one module per topic; all importable from here."""
 
+from screening.models.assignments import (
+    EditorialNotice,
+    NoticeKind,
+    RetractionCheck,
+    ScreeningAssignment,
+)
 from screening.models.connectors import (
     ConnectorSource,
     RunStatus,
@@ -17,6 +23,9 @@ from screening.models.discussion import (
 )
 from screening.models.fulltext import (
     FullTextReport,
+    OaOutcome,
+    OaResult,
+    OaRun,
     PdfBatch,
     PdfBatchStatus,
     PdfFile,
@@ -124,4 +133,11 @@ __all__ = [
     "ScreeningQuestion",
     "QuestionAnswer",
     "Comment",
+    "ScreeningAssignment",
+    "NoticeKind",
+    "EditorialNotice",
+    "RetractionCheck",
+    "OaRun",
+    "OaOutcome",
+    "OaResult",
 ]

@@ -45,6 +45,12 @@ class FullTextReport(models.Model):
     no_text = models.BooleanField(
         default=False, help_text="The PDF has no extractable text (a scan without OCR)."
     )
+    # Where the attached PDF came from: "upload", "batch", or an open-access source
+    # ("unpaywall", "openalex", "europepmc"), with the copy's address, licence and version.
+    pdf_source = models.CharField(max_length=20, blank=True)
+    pdf_url = models.URLField(max_length=1000, blank=True)
+    pdf_licence = models.CharField(max_length=100, blank=True)
+    pdf_version = models.CharField(max_length=40, blank=True)
 
     def __str__(self) -> str:
         return f"report of record {self.record_id} ({self.status})"
@@ -154,3 +160,85 @@ class PdfFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class OaRun(models.Model):
+    """One background look-up of open-access copies for a review's records at full text that
+    have no PDF (Unpaywall by DOI, OpenAlex's best open-access location, Europe PMC)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="oa_runs")
+    status = models.CharField(
+        max_length=10, choices=PdfBatchStatus.choices, default=PdfBatchStatus.QUEUED
+    )
+    attempt = models.PositiveIntegerField(default=0)
+    records_total = models.PositiveIntegerField(default=0)
+    records_done = models.PositiveIntegerField(default=0)
+    attached = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PdfBatchStatus.values), name="oa_run_status_valid"
+            ),
+            # One look-up at a time per review: a second would fetch the same records.
+            models.UniqueConstraint(
+                fields=["review"],
+                condition=Q(status__in=[PdfBatchStatus.QUEUED, PdfBatchStatus.RUNNING]),
+                name="oa_run_one_active_per_review",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"open-access run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == PdfBatchStatus.DONE
+
+    @property
+    def percent(self) -> int:
+        if self.is_finished:
+            return 100
+        if not self.records_total:
+            return 0
+        return min(99, int(100 * self.records_done / self.records_total))
+
+
+class OaOutcome(models.TextChoices):
+    ATTACHED = "attached", "Attached"
+    NOT_FOUND = "not_found", "No open-access copy"
+    FAILED = "failed", "Download failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class OaResult(models.Model):
+    """What one run found for one record: the source, address and licence tried."""
+
+    run = models.ForeignKey(OaRun, on_delete=models.CASCADE, related_name="results")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="oa_results")
+    outcome = models.CharField(max_length=10, choices=OaOutcome.choices)
+    source = models.CharField(max_length=20, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    version = models.CharField(max_length=40, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "record"], name="oa_result_once_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} for record {self.record_id}"

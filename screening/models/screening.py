@@ -66,6 +66,11 @@ class StageSettings(models.Model):
         help_text="Show each record's relevance score on the screening page (a score can "
         "anchor a reviewer: keep it off while screening is blind).",
     )
+    open_after_assigned = models.BooleanField(
+        default=True,
+        help_text="When a reviewer has screened every record assigned to them, offer them "
+        "any open record.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
