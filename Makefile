@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test audit install install-run lint typecheck migrations-check pytest clean
+.PHONY: run test audit install install-run lint typecheck migrations-check pytest clean pdfjs
 
 # Two stamps: what running needs (requirements.txt), and on top of it the test, lint and
 # type tools (requirements-dev.txt), so a first `make run` does not wait for them.
@@ -38,7 +38,20 @@ test: install audit
 	$(BIN)/mypy reviewflow screening extraction
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory tests/oidc/node_modules/.installed; \
+	else echo "npm not found: the single sign-on tests will skip (in CI they fail)"; fi
 	$(BIN)/pytest
+
+## Refresh the vendored pdf.js (npm's pdfjs-dist, version pinned in the script) in
+## reviewflow/static/vendor/pdfjs/; needs npm.
+pdfjs:
+	$(BIN)/python scripts/vendor_pdfjs.py
+
+## The OpenID Connect provider the single sign-on tests start (npm's oidc-provider, pinned
+## in tests/oidc/package-lock.json).
+tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

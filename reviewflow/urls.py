@@ -31,6 +31,9 @@ urlpatterns = [
     ),
     path("accounts/email/done/", account_email.email_change_done, name="email-change-done"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Single sign-on: allauth's OpenID Connect views only, /accounts/oidc/<id>/login/(callback/)
+    # (reviews/sso.py); allauth's own account pages are not routed.
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL: no inline script.

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import FailedLogin
+from reviewflow.reviews.sso import PASSWORDS_OFF
 
 
 def _window() -> timedelta:
@@ -116,6 +117,9 @@ class ThrottledAuthenticationMixin:
     throttled = False
 
     def clean(self) -> dict[str, Any]:
+        if not settings.LOCAL_PASSWORDS:
+            # Single sign-on only (reviews/sso.py): no password is even checked.
+            raise forms.ValidationError(PASSWORDS_OFF, code="passwords_off")
         username = str(self.cleaned_data.get("username") or "")
         ip = client_ip(self.request)
         try:
