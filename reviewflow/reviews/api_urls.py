@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviewflow.reviews import api
+from reviewflow.reviews import api, notification_api
 
 urlpatterns = [
     path("reviews/", api.ReviewListView.as_view(), name="api-reviews"),
@@ -32,4 +32,30 @@ urlpatterns = [
         name="api-invitation-accept",
     ),
     path("reviews/<slug:slug>/audit/", api.AuditListView.as_view(), name="api-audit"),
+    # One's own notifications and e-mail preferences (#20).
+    path(
+        "notifications/",
+        notification_api.NotificationListView.as_view(),
+        name="api-notifications",
+    ),
+    path(
+        "notifications/unread-count/",
+        notification_api.UnreadCountView.as_view(),
+        name="api-notifications-unread",
+    ),
+    path(
+        "notifications/read-all/",
+        notification_api.NotificationReadAllView.as_view(),
+        name="api-notifications-read-all",
+    ),
+    path(
+        "notifications/preferences/",
+        notification_api.PreferenceView.as_view(),
+        name="api-notification-preferences",
+    ),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notification_api.NotificationReadView.as_view(),
+        name="api-notification-read",
+    ),
 ]

@@ -62,6 +62,9 @@ RATIO_FREE_BYTES = 1 << 20
 SKIPPED: dict[str, str] = {
     "reviews.invitation": "invitation links are secrets of the installation that made them",
     "reviews.outgoingemail": "messages sent (or not) by the installation that made them",
+    "reviews.notification": "notifications link to ids of the installation that made them",
+    "reviews.notificationpreference": "what each user of the installation wants e-mailed",
+    "reviews.digestsent": "which digests the installation that made them has sent",
     "screening.claim": "a claim holds a record for a reviewer for a few minutes only",
 }
 

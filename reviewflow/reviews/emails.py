@@ -46,6 +46,7 @@ def build_message(email: OutgoingEmail) -> EmailMultiAlternatives:
         body=email.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
+        headers=dict(email.headers or {}),
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")

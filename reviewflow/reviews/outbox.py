@@ -34,6 +34,7 @@ def queue_email(
     composed: emails.Composed,
     review: Review | None = None,
     invitation: Invitation | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutgoingEmail:
     """Store a message and have a worker send it once the transaction commits."""
     email = OutgoingEmail.objects.create(
@@ -42,6 +43,7 @@ def queue_email(
         subject=composed.subject,
         body_text=composed.text,
         body_html=composed.html,
+        headers=headers or {},
         review=review,
         invitation=invitation,
     )

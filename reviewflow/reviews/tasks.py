@@ -5,13 +5,20 @@ import socket
 from celery import Task, shared_task
 from django.conf import settings
 
-from reviewflow.reviews import emails, outbox, services
+from reviewflow.reviews import digest, emails, outbox, services
 
 
 @shared_task(acks_late=True)
 def worker_heartbeat(token: str) -> int:
     """Prove a worker is alive and can write to the database."""
     return services.record_worker_heartbeat(token=token, hostname=socket.gethostname()).pk
+
+
+@shared_task(acks_late=True)
+def send_due_digests() -> int:
+    """Queue the daily and weekly digests due now (Celery beat runs it every
+    ``DIGEST_CHECK_SECONDS``); safe to run twice: each digest goes once per period."""
+    return digest.send_due_digests()
 
 
 def retry_delay(attempt: int) -> int:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviewflow.reviews import views
+from reviewflow.reviews import notification_views, signup, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -24,4 +24,27 @@ urlpatterns = [
     ),
     path("r/<slug:slug>/audit/", views.audit_trail, name="review-audit"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("invitations/<str:token>/signup/", signup.invitation_signup, name="invitation-signup"),
+    # Notifications (#20): the bell's list, e-mail settings, the unsubscribe link.
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/open/",
+        notification_views.notification_open,
+        name="notification-open",
+    ),
+    path(
+        "notifications/read-all/",
+        notification_views.notification_read_all,
+        name="notifications-read-all",
+    ),
+    path(
+        "notifications/settings/",
+        notification_views.notification_settings,
+        name="notification-settings",
+    ),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        notification_views.notification_unsubscribe,
+        name="notification-unsubscribe",
+    ),
 ]

@@ -14,13 +14,15 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.reviews.models import Membership, Review, Role
+from reviewflow.reviews.models import Membership, NotificationKind, Review, Role
+from reviewflow.reviews.notifications import notify
 from reviewflow.reviews.services import record_audit
 from screening.models import Comment, Record, Stage
-from screening.selectors.discussion import mentioned_names
+from screening.selectors.discussion import discussion_open_to, mentioned_names
 
 BODY_MAX = 5000
 
@@ -75,6 +77,35 @@ def _audit(comment: Comment, actor: User, action: str, mentions: list[User]) -> 
     )
 
 
+QUOTE_MAX = 200
+
+
+def _notify_mentioned(comment: Comment, author: User, users: list[User]) -> None:
+    """Tell each member newly mentioned (not the author) by the bell, and by e-mail as
+    they chose (#20). The comment is quoted only to a reader who may already read it
+    (``discussion_open_to``): on a blind stage a comment may give its author's vote away,
+    so a reader who has not voted yet is told where to read it instead."""
+    users = [user for user in users if user.pk != author.pk]
+    if not users:
+        return
+    record, review = comment.record, comment.review
+    where = Stage(comment.stage).label.lower()
+    title = " ".join((record.title or f"record {record.pk}").split())[:120]
+    url = reverse("record-detail", args=[review.slug, record.pk]) + f"#discussion-{comment.stage}"
+    who = author.get_username()
+    for user in users:
+        if discussion_open_to(review, user, record, comment.stage):
+            quote = " ".join(comment.body.split())
+            quote = quote if len(quote) <= QUOTE_MAX else quote[: QUOTE_MAX - 1] + "…"
+            text = f"{who} mentioned you on “{title}” ({where}): “{quote}”"
+        else:
+            text = (
+                f"{who} mentioned you in a comment on “{title}” ({where}). Its discussion "
+                "opens to you once you have voted on the record, or once it is settled."
+            )
+        notify(user=user, review=review, kind=NotificationKind.MENTION, text=text, url=url)
+
+
 def add_comment(*, record: Record, stage: str, author: User, body: str) -> Comment:
     """``author``'s comment on ``record`` at ``stage``; the members it mentions are kept."""
     check_commenter(record.review_id, author)
@@ -91,6 +122,7 @@ def add_comment(*, record: Record, stage: str, author: User, body: str) -> Comme
         if mentions:
             comment.mentions.set(mentions)
         _audit(comment, author, "comment.added", mentions)
+        _notify_mentioned(comment, author, mentions)
     return comment
 
 
@@ -108,11 +140,13 @@ def edit_comment(*, comment: Comment, actor: User, body: str) -> Comment:
     body = check_comment_body(body)
     mentions = members_mentioned(comment.review_id, body)
     with transaction.atomic():
+        before = set(comment.mentions.values_list("id", flat=True))
         comment.body = body
         comment.edited_at = timezone.now()
         comment.save(update_fields=["body", "edited_at"])
         comment.mentions.set(mentions)
         _audit(comment, actor, "comment.edited", mentions)
+        _notify_mentioned(comment, actor, [user for user in mentions if user.pk not in before])
     return comment
 
 
