@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -22,6 +22,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -42,6 +43,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Membership, Review, Role
 from screening.models import Record
 from screening.selectors.identification import included_at_full_text
+from screening.selectors.work import PACE_DAYS, WorkloadRow, extraction_rows
 from screening.services.rounds import SHOWN, ChangeItem, ChangelogSection
 
 EXTRACTOR_ROLES = (Role.OWNER, Role.REVIEWER)
@@ -316,3 +318,32 @@ def round_extraction_section(
         submitted.count() + finalised.count(),
         sorted(items, key=lambda item: item.when)[:SHOWN],
     )
+
+
+def extraction_workload(
+    review: Review, *, now: datetime, today: date, only: User | None = None
+) -> list[WorkloadRow]:
+    """Each extractor's assigned work (#20): their extractions (assigned, or started by
+    themselves), submitted, drafts left, drafts past their due date, and submissions per
+    day over the last days; counts only, never a value. One query."""
+    qs = Extraction.objects.filter(form__review=review)
+    if only is not None:
+        qs = qs.filter(extractor=only)
+    draft = Q(status=ExtractionStatus.DRAFT)
+    since = now - timedelta(days=PACE_DAYS)
+    rows = list(
+        qs.values("extractor_id", "extractor__username")
+        .annotate(
+            assigned=Count("id"),
+            done=Count("id", filter=~draft),
+            left=Count("id", filter=draft),
+            overdue=Count("id", filter=draft & Q(due_date__lt=today)),
+            due=Min("due_date", filter=draft),
+            recent=Count("id", filter=~draft & Q(submitted_at__gte=since)),
+        )
+        .order_by("extractor__username")
+    )
+    people = [User(pk=row["extractor_id"], username=row["extractor__username"]) for row in rows]
+    figures = {row["extractor_id"]: row for row in rows}
+    recent = {row["extractor_id"]: row["recent"] for row in rows}
+    return extraction_rows(people, figures, recent, today)

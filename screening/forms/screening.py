@@ -51,6 +51,12 @@ class StageSettingsForm(forms.Form):
         label="Show each record's relevance score to reviewers",
         help_text="Off by default: a score can anchor a reviewer, which blind screening avoids.",
     )
+    open_after_assigned = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="When a reviewer's assigned records are done, offer them any open record",
+        help_text="Off: reviewers with assigned work screen only that (see Workload).",
+    )
 
     def clean_order(self) -> str:
         return self.cleaned_data["order"] or StageOrder.RANDOM

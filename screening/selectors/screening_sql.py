@@ -163,6 +163,25 @@ def _walk(name: str, stage: str, body: str) -> Statement:
     return Statement(f"walk.{name}.{stage}", body, lock="r", skip_locked=True)
 
 
+def _assigned(eligible: str, after: str) -> str:
+    # The reviewer's own vote is checked first: it is what passes over the records of
+    # their work already done.
+    return f"""SELECT r.id FROM screening_screeningassignment a
+            JOIN screening_record r ON r.id = a.record_id
+            JOIN screening_search s ON s.id = r.search_id
+            LEFT JOIN screening_screeningstate st
+                ON st.record_id = r.id AND st.stage = %(stage)s
+            WHERE a.review_id = %(review)s AND a.stage = %(stage)s
+                AND a.reviewer_id = %(reviewer)s {after}
+                AND NOT {_MINE}
+                AND NOT COALESCE(st.closed, FALSE) AND COALESCE(st.votes, 0) < %(needed)s
+                AND {eligible}
+                AND {_HELD_BY_OTHERS} < %(needed)s - COALESCE(st.votes, 0)
+                {{skip}}
+            ORDER BY a.id
+            LIMIT 1"""
+
+
 def _statements(stage: str) -> dict[str, Statement]:
     eligible = _ELIGIBLE[Stage(stage)]
     # Constant fragments of this module only: every value is a parameter.
@@ -177,6 +196,35 @@ def _statements(stage: str) -> dict[str, Statement]:
                     AND c.expires_at > %(now)s
             )
             AND {eligible}""",
+        ),
+        # The records an owner assigned to the reviewer (``ScreeningAssignment``) that still
+        # wait for their vote, in the order they were assigned in (the stage's order of
+        # records, ``services.work``), walking the index ``assignment_reviewer``:
+        # ``assigned_resumed`` after the assignment of the record last offered to them,
+        # ``assigned`` from the start (records passed over, and the end of their work).
+        "assigned_resumed": _walk(
+            "assigned_resumed",
+            stage,
+            _assigned(
+                eligible,
+                """AND a.id > (
+                    SELECT ca.id FROM screening_claim c
+                    JOIN screening_screeningassignment ca
+                        ON ca.record_id = c.record_id AND ca.stage = c.stage
+                        AND ca.reviewer_id = c.reviewer_id
+                    WHERE c.reviewer_id = %(reviewer)s AND c.stage = %(stage)s
+                )""",
+            ),
+        ),
+        "assigned": _walk("assigned", stage, _assigned(eligible, "")),
+        # Whether the reviewer has assignments at all: one index probe, cheaper to plan than
+        # the two walks it spares everyone who has none.
+        "has_assigned": Statement(
+            f"has_assigned.{stage}",
+            """SELECT 1 FROM screening_screeningassignment a
+            WHERE a.review_id = %(review)s AND a.stage = %(stage)s
+                AND a.reviewer_id = %(reviewer)s
+            LIMIT 1""",
         ),
         # Records that have votes and wait for more, most votes first (pairs complete).
         "started": _walk(

@@ -31,6 +31,7 @@ from screening.models import (
 from screening.selectors.history import pace_of
 from screening.selectors.questions import question_agreement
 from screening.selectors.screening import agreement_report, stage_progress
+from screening.selectors.work import has_assignments
 from screening.services import prioritisation
 from screening.services.questions import cast_vote_with_answers
 from screening.services.screening import pilot
@@ -123,7 +124,10 @@ def _next_context(access: ReviewAccess, stage: str, last: Vote | None = None) ->
         context["pilot"] = pilot_round
         return context
     record = next_record(review=access.review, stage=stage, reviewer=access.user)
-    return _screen_context(access, stage, record, last)
+    context = _screen_context(access, stage, record, last)
+    if record is None:  # "your assigned records are done" rather than "nothing left"
+        context["assigned_done"] = has_assignments(access.review, stage, access.user)
+    return context
 
 
 @login_required
@@ -260,6 +264,7 @@ def stage_settings(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
         "adjudicators": conf.adjudicators,
         "order": conf.order,
         "show_scores": conf.show_scores,
+        "open_after_assigned": conf.open_after_assigned,
     }
     form = StageSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

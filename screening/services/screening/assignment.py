@@ -18,6 +18,7 @@ from screening.models import (
 )
 from screening.selectors import screening_sql
 from screening.selectors.screening_sql import STATEMENTS, Statement
+from screening.selectors.work import stage_has_assignments
 from screening.services.screening.stage_settings import get_stage_settings
 
 CLAIM_MINUTES = 15
@@ -26,10 +27,13 @@ CLAIM_MINUTES = 15
 def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     """The record ``reviewer`` should screen next, or ``None`` when nothing is left for them.
 
-    Records that already have votes come first (so pairs complete), then, for "most relevant
-    first", the untouched records by relevance, then the others in a fixed shuffle. A record
-    is never offered to a reviewer who voted on it, nor when its open votes are held by
-    other reviewers' claims.
+    The records an owner assigned to the reviewer come first (``ScreeningAssignment``, in
+    the order they were assigned in: the stage's order when they were assigned; none left
+    and the stage's ``open_after_assigned`` off: nothing more, once the stage has
+    assignments). Then records that already have votes (so pairs complete), then, for "most
+    relevant first", the untouched records by relevance, then the others in a fixed
+    shuffle. A record is never offered to a reviewer who voted on it, nor when its open
+    votes are held by other reviewers' claims.
 
     Picking and claiming is one transaction that locks the picked record (skipping records
     another reviewer is claiming or voting on this instant) and reads its votes and claims
@@ -42,16 +46,28 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     needed = conf.reviewers_needed
     sql = STATEMENTS[stage]
     now = timezone.now()
-    values = {"review": review.pk, "reviewer": reviewer.pk, "stage": stage, "now": now}
+    values: dict[str, Any] = {
+        "review": review.pk,
+        "reviewer": reviewer.pk,
+        "stage": stage,
+        "now": now,
+    }
     held = screening_sql.records(sql["held"], **values)
     if held:
         record = held[0]
         if not record.mine and not record.is_closed and record.n_votes < needed:
             return _with_search(record)  # what this reviewer was offered and has not voted on
 
-    walks = ["started", "ranked", "resumed", "untouched"]
+    # Records an owner assigned to this reviewer come first (#20); when none is left, the
+    # open records, unless the owner keeps reviewers to their assigned work.
+    assigned = ["assigned_resumed", "assigned"]
+    if not screening_sql.rows(sql["has_assigned"], **values):
+        assigned = []
+    walks = [*assigned, "started", "ranked", "resumed", "untouched"]
     if conf.order != StageOrder.RELEVANCE:
         walks.remove("ranked")
+    if not conf.open_after_assigned and stage_has_assignments(review, stage):
+        walks = assigned
     skip: list[int] = []  # records taken under us
     with transaction.atomic():
         while True:  # ends: each pass skips one more record, or finds none

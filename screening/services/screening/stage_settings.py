@@ -39,6 +39,7 @@ SETTINGS_FIELDS = (
     "adjudicators",
     "order",  # random | relevance (screening prioritisation)
     "show_scores",
+    "open_after_assigned",  # assigned work (#20): then any open record, or nothing
 )
 
 
