@@ -75,6 +75,7 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
             restart_stale_dedups,
             restart_stale_imports,
         )
+        from screening.services.openaccess import restart_stale_oa_runs
         from screening.services.pdfs import restart_stale_pdf_batches
 
         limit = stale_after()
@@ -103,6 +104,14 @@ class RequeueQueuedSearches(bootsteps.StartStopStep):
             if ids:
                 log.warning(
                     "restarted %d PDF batches silent for over %s s: %s", len(ids), seconds, ids
+                )
+            ids = restart_stale_oa_runs(limit)
+            if ids:
+                log.warning(
+                    "restarted %d open-access runs silent for over %s s: %s",
+                    len(ids),
+                    seconds,
+                    ids,
                 )
         except (DatabaseError, BrokerError) as exc:
             log.info("could not look for silent tasks now (%s); the next pass tries again", exc)

@@ -27,6 +27,11 @@ class ConnectorError(Exception):
         self.message = message
 
 
+class NotFound(ConnectorError):
+    """The service answered 404: it holds nothing at that address (Unpaywall's answer for a
+    DOI it does not know). A ``ConnectorError``, so callers that do not care see no change."""
+
+
 @dataclass
 class Fetched:
     """A whole search as its database answered it.
@@ -128,7 +133,7 @@ class HttpClient:
                     problem = f"HTTP {exc.code}"
                 else:
                     detail = _snippet(exc.read())
-                    raise ConnectorError(
+                    raise (NotFound if exc.code == 404 else ConnectorError)(
                         f"{self.service} refused the request (HTTP {exc.code})"
                         + (f": {detail}" if detail else "")
                         + "; nothing was imported."

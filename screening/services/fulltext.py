@@ -47,9 +47,15 @@ def attach_full_text(
     file: IO[bytes],
     filename: str,
     extracted: PdfText | None = None,
+    source: str = "upload",
+    url: str = "",
+    licence: str = "",
+    version: str = "",
 ) -> FullTextReport:
     """Store the PDF of a record's full text, with its content hash and text (extracted
-    here unless the caller already has it: ``extracted``, as a PDF batch does)."""
+    here unless the caller already has it: ``extracted``, as a PDF batch does), and where
+    it came from: ``source`` ("upload", "batch", or an open-access source with the copy's
+    ``url``, ``licence`` and ``version``)."""
     _check_full_text_record(review, record)
     size = getattr(file, "size", None)
     limit = int(settings.MAX_PDF_MB) * 1024 * 1024
@@ -77,13 +83,18 @@ def attach_full_text(
     report.content_sha256 = hashlib.sha256(data).hexdigest()
     report.text, report.page_count = extracted.text, extracted.page_count or None
     report.no_text = extracted.no_text
+    report.pdf_source, report.pdf_url = source[:20], url[:1000]
+    report.pdf_licence, report.pdf_version = licence[:100], version[:40]
     report.updated_by, report.updated_at = actor, timezone.now()
     report.save()
+    after = {"file": filename, "sha256": report.content_sha256, "source": source}
+    if url:
+        after.update(url=url, licence=licence, version=version)
     record_audit_for_record(
         review=review,
         actor=actor,
         action="fulltext.attached",
-        after={"file": filename, "sha256": report.content_sha256},
+        after=after,
         record_id=record.pk,
     )
     return report

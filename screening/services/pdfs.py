@@ -406,6 +406,7 @@ def _attach(
         file=io.BytesIO(data),
         filename=pdf.filename,
         extracted=extracted,
+        source="batch",
     )
     pdf.status, pdf.record = PdfMatch.ATTACHED, record
     _drop_file(pdf)
