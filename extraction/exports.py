@@ -182,8 +182,8 @@ def _study_json(record: Record) -> dict[str, Any]:
 
 def _rows(
     form: Form, extractor: User | None, visible_to: User | None
-) -> list[tuple[Record, str, dict[str, Any]]]:
-    """(study record, status, values) of every study with data, in study order."""
+) -> list[tuple[Record, str, dict[str, Any], dict[str, Any]]]:
+    """(study record, status, values, evidence) of every study with data, in study order."""
     if extractor is None:
         consensus = (
             Consensus.objects.filter(form=form, status=ConsensusStatus.FINAL)
@@ -192,7 +192,7 @@ def _rows(
         )
         if visible_to is not None:  # blinding: not while they still extract that study
             consensus = consensus_visible_to(visible_to, consensus)
-        return [(c.record, c.status, c.values) for c in consensus]
+        return [(c.record, c.status, c.values, c.evidence) for c in consensus]
     extractions = (
         Extraction.objects.filter(form=form, extractor=extractor, status=ExtractionStatus.SUBMITTED)
         .select_related("record")
@@ -202,7 +202,21 @@ def _rows(
         extractions = annotate_visibility(
             extractions, visible_to, owner=is_owner(form.review, visible_to), visible_only=True
         )
-    return [(e.record, e.status, e.values) for e in extractions]
+    return [(e.record, e.status, e.values, e.evidence) for e in extractions]
+
+
+def _quote_header(keys: list[str]) -> list[str]:
+    return [f"{key} {part}" for key in keys for part in ("quote", "page")]
+
+
+def _quote_cells(evidence: Mapping[str, Any], keys: list[str]) -> list[Any]:
+    """The quote and page of each key (a quote is text typed from a PDF: the writers make
+    any formula-looking one safe, as every cell)."""
+    cells: list[Any] = []
+    for key in keys:
+        item = evidence.get(key) or {}
+        cells.extend([item.get("quote"), item.get("page")])
+    return cells
 
 
 def _form_export(
@@ -215,27 +229,52 @@ def _form_export(
     study_rows: list[list[Any]] = []
     table_rows: dict[str, list[list[Any]]] = {t.key: [] for t in tables}
     studies_json: list[dict[str, Any]] = []
-    for record, status, values in _rows(form, extractor, visible_to):
+    data_rows = _rows(form, extractor, visible_to)
+    # "<field> quote" and "<field> page" columns once any study has evidence (exports of
+    # forms extracted without the PDF viewer keep their columns).
+    quoted = any(evidence for *_, evidence in data_rows)
+    for record, status, values, evidence in data_rows:
         study_rows.append(
-            [*_study_cells(record), *(_scalar(f, values.get(f.key)) for f in scalars)]
+            [
+                *_study_cells(record),
+                *(_scalar(f, values.get(f.key)) for f in scalars),
+                *(_quote_cells(evidence, [f.key for f in scalars]) if quoted else ()),
+            ]
         )
         for table in tables:
             for number, row in enumerate(values.get(table.key) or [], start=1):
+                cells = [f"{table.key}.{number}.{c.key}" for c in table.columns]
                 table_rows[table.key].append(
-                    [record.pk, number, *(_scalar(c, row.get(c.key)) for c in table.columns)]
+                    [
+                        record.pk,
+                        number,
+                        *(_scalar(c, row.get(c.key)) for c in table.columns),
+                        *(_quote_cells(evidence, cells) if quoted else ()),
+                    ]
                 )
-        studies_json.append({**_study_json(record), "status": status, "values": values})
+        studies_json.append(
+            {**_study_json(record), "status": status, "values": values, "evidence": evidence}
+        )
     studies = Sheet(
         name=name,
         label=label or "Studies",
-        header=[*STUDY_COLUMNS, *(f.key for f in scalars)],
+        header=[
+            *STUDY_COLUMNS,
+            *(f.key for f in scalars),
+            *(_quote_header([f.key for f in scalars]) if quoted else ()),
+        ],
         rows=study_rows,
     )
     sheets = [
         Sheet(
             name=f"{name}_{t.key}" if name else t.key,
             label=f"{label} {t.label}".strip(),
-            header=["study_id", "row", *(c.key for c in t.columns)],
+            header=[
+                "study_id",
+                "row",
+                *(c.key for c in t.columns),
+                *(_quote_header([c.key for c in t.columns]) if quoted else ()),
+            ],
             rows=table_rows[t.key],
         )
         for t in tables

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from extraction.errors import ExtractionInvalid
@@ -14,6 +15,16 @@ from extraction.models import Form, FormStatus
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import ReviewAccess
 from screening.models import Record
+
+# ``evidence`` in responses: field key (a table cell "key.row.column") → the quote and page
+# the value was read from; null where blinding hides the values.
+EVIDENCE_SCHEMA = serializers.DictField(
+    child=inline_serializer(
+        "Evidence",
+        fields={"quote": serializers.CharField(), "page": serializers.IntegerField()},
+    ),
+    allow_null=True,
+)
 
 
 def invalid_response(exc: ExtractionInvalid) -> Response:

@@ -18,7 +18,13 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from extraction.api.common import get_form, get_record, invalid_response, values_in
+from extraction.api.common import (
+    EVIDENCE_SCHEMA,
+    get_form,
+    get_record,
+    invalid_response,
+    values_in,
+)
 from extraction.errors import ExtractionInvalid
 from extraction.models import Consensus, Form
 from extraction.selectors import comparison_for, consensus_visible_to
@@ -37,6 +43,7 @@ class ConsensusSerializer(serializers.ModelSerializer):
     updated_by = serializers.CharField(
         source="updated_by.username", default=None, allow_null=True, read_only=True
     )
+    evidence = serializers.SerializerMethodField()
 
     class Meta:
         model = Consensus
@@ -48,10 +55,16 @@ class ConsensusSerializer(serializers.ModelSerializer):
             "record_title",
             "status",
             "values",
+            "evidence",
             "updated_by",
             "updated_at",
             "finalised_at",
         ]
+
+    @extend_schema_field(EVIDENCE_SCHEMA)
+    def get_evidence(self, obj: Consensus) -> dict[str, Any]:
+        """The chosen quote and page behind each consensus value."""
+        return obj.evidence
 
 
 _ROWS = inline_serializer(
@@ -112,6 +125,11 @@ class ConsensusDetailSerializer(ConsensusSerializer):
 
 class ConsensusWriteSerializer(serializers.Serializer):
     values = serializers.JSONField(required=False, help_text="Field key → value (all of them).")
+    evidence = serializers.JSONField(
+        required=False,
+        help_text='Field key (a table cell: "key.row.column") → {"quote", "page"} (all of them; '
+        "absent: the saved quotes whose values stay).",
+    )
     final = serializers.BooleanField(
         required=False, help_text="Settle the study (default: keep the current status)."
     )
@@ -158,6 +176,7 @@ class _ConsensusSaveMixin:
         form, record = get_form(access, form_id), get_record(access, record_id)
         current = consensus_for(form=form, record=record)
         values = values_in(data)
+        evidence = values_in(data, "evidence")
         if final is None:
             given = data.get("final") if isinstance(data, Mapping) else None
             final = current.is_final if given is None else given in (True, "true", "1", 1)
@@ -168,6 +187,7 @@ class _ConsensusSaveMixin:
                 actor=access.user,
                 values=current.values if values is None else values,
                 final=bool(final),
+                evidence=evidence,
             )
         except ExtractionInvalid as exc:
             return invalid_response(exc)

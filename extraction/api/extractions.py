@@ -19,7 +19,13 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from extraction.api.common import get_form, get_record, invalid_response, values_in
+from extraction.api.common import (
+    EVIDENCE_SCHEMA,
+    get_form,
+    get_record,
+    invalid_response,
+    values_in,
+)
 from extraction.errors import ExtractionInvalid
 from extraction.models import Extraction
 from extraction.selectors import annotate_visibility
@@ -39,12 +45,14 @@ from reviewflow.reviews.models import Role
 
 
 class ExtractionSerializer(serializers.ModelSerializer):
-    """``values`` is null where blinding hides them (``values_visible`` false)."""
+    """``values`` (and ``evidence``, the quote and page behind each value) are null where
+    blinding hides them (``values_visible`` false)."""
 
     extractor = serializers.CharField(source="extractor.username", read_only=True)
     form_version = serializers.IntegerField(source="form.version", read_only=True)
     record_title = serializers.CharField(source="record.title", read_only=True)
     values = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
     values_visible = serializers.SerializerMethodField()
     study = serializers.SerializerMethodField()
 
@@ -61,11 +69,13 @@ class ExtractionSerializer(serializers.ModelSerializer):
             "status",
             "values_visible",
             "values",
+            "evidence",
             "study",
             "carried_from",
             "created_at",
             "updated_at",
             "submitted_at",
+            "due_date",
         ]
 
     def get_values_visible(self, obj: Extraction) -> bool:
@@ -73,6 +83,10 @@ class ExtractionSerializer(serializers.ModelSerializer):
 
     def get_values(self, obj: Extraction) -> dict[str, Any] | None:
         return obj.values if getattr(obj, "values_visible", False) else None
+
+    @extend_schema_field(EVIDENCE_SCHEMA)
+    def get_evidence(self, obj: Extraction) -> dict[str, Any] | None:
+        return obj.evidence if getattr(obj, "values_visible", False) else None
 
     @extend_schema_field(
         inline_serializer(
@@ -94,11 +108,22 @@ class ExtractionCreateSerializer(serializers.Serializer):
     extractor = serializers.CharField(
         required=False, help_text="Owners: the username to assign (default: yourself)."
     )
+    due_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Owners assigning someone: when it should be submitted (#20).",
+    )
 
 
 class ValuesSerializer(serializers.Serializer):
     values = serializers.JSONField(
         required=False, help_text="Field key → value; merged into what was saved."
+    )
+    evidence = serializers.JSONField(
+        required=False,
+        help_text='Field key (a table cell: "key.row.column") → {"quote", "page"} or null to '
+        "remove it; merged into what was saved.",
     )
 
 
@@ -120,6 +145,17 @@ def _one_extraction(access: ReviewAccess, extraction_id: int) -> Extraction:
 
 def _fresh(access: ReviewAccess, extraction: Extraction) -> Any:
     return ExtractionSerializer(_one_extraction(access, extraction.pk)).data
+
+
+def _merged_evidence(extraction: Extraction, data: Any) -> dict[str, Any] | None:
+    """Saved evidence updated with the request's ``evidence`` (a null entry removes one);
+    ``None`` when the request has none (the service keeps the quotes whose values stay)."""
+    given = values_in(data, "evidence")
+    if given is None:
+        return None
+    merged = dict(extraction.evidence)
+    merged.update(given)
+    return {key: item for key, item in merged.items() if item is not None}
 
 
 def _merged(extraction: Extraction, data: Any) -> dict[str, Any]:
@@ -175,7 +211,11 @@ class ExtractionListView(ListAPIView):
             if extractor is None:
                 raise ReviewflowError(f"No user named {username}.", field="extractor")
             extraction = assign_extractor(
-                form=form, record=record, extractor=extractor, actor=access.user
+                form=form,
+                record=record,
+                extractor=extractor,
+                actor=access.user,
+                due_date=v["due_date"],
             )
         else:
             extraction = start_extraction(form=form, record=record, extractor=access.user)
@@ -200,7 +240,10 @@ class ExtractionDetailView(GenericAPIView):
         extraction = _one_extraction(access, extraction_id)
         try:
             save_draft(
-                extraction=extraction, actor=access.user, values=_merged(extraction, request.data)
+                extraction=extraction,
+                actor=access.user,
+                values=_merged(extraction, request.data),
+                evidence=_merged_evidence(extraction, request.data),
             )
         except ExtractionInvalid as exc:
             return invalid_response(exc)
@@ -227,7 +270,10 @@ class ExtractionSubmitView(GenericAPIView):
         extraction = _one_extraction(access, extraction_id)
         try:
             submit_extraction(
-                extraction=extraction, actor=access.user, values=_merged(extraction, request.data)
+                extraction=extraction,
+                actor=access.user,
+                values=_merged(extraction, request.data),
+                evidence=_merged_evidence(extraction, request.data),
             )
         except ExtractionInvalid as exc:
             return invalid_response(exc)

@@ -14,8 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from extraction.errors import ExtractionInvalid
+from extraction.evidence import merged_evidence
 from extraction.models import Consensus, ConsensusStatus, Extraction, ExtractionStatus, Form
 from extraction.selectors import form_spec, require_owner, submitted_count
+from extraction.services.evidence import checked_evidence
 from extraction.services.forms import form_target
 from extraction.spec import agreed_values, clean_values
 from reviewflow.errors import ReviewflowError
@@ -54,6 +56,8 @@ def open_consensus(form: Form, record: Record) -> Consensus:
         ).order_by("slot")
     )
     values = _agreed(form, submitted)
+    # The quotes beside the agreed values, from the first extractor (by slot) who gave one.
+    evidence = merged_evidence(form_spec(form), values, [e.evidence for e in submitted])
     single = form.extractors_needed == 1
     consensus = Consensus.objects.filter(form=form, record=record).first()
     now = timezone.now()
@@ -62,6 +66,7 @@ def open_consensus(form: Form, record: Record) -> Consensus:
             form=form,
             record=record,
             values=values,
+            evidence=evidence,
             status=ConsensusStatus.FINAL if single else ConsensusStatus.DRAFT,
             finalised_at=now if single else None,
         )
@@ -76,10 +81,11 @@ def open_consensus(form: Form, record: Record) -> Consensus:
     if consensus.status == ConsensusStatus.DRAFT and (single or consensus.updated_by_id is None):
         before = {"values": consensus.values, "status": consensus.status}
         consensus.values = values
+        consensus.evidence = evidence
         consensus.updated_at = now
         if single:
             consensus.status, consensus.finalised_at = ConsensusStatus.FINAL, now
-        consensus.save(update_fields=["values", "updated_at", "status", "finalised_at"])
+        consensus.save(update_fields=["values", "evidence", "updated_at", "status", "finalised_at"])
         consensus.form = form
         _audit_consensus(
             consensus,
@@ -110,21 +116,39 @@ def consensus_for(*, form: Form, record: Record) -> Consensus:
 
 
 def save_consensus(
-    *, form: Form, record: Record, actor: User, values: Mapping[str, Any], final: bool
+    *,
+    form: Form,
+    record: Record,
+    actor: User,
+    values: Mapping[str, Any],
+    final: bool,
+    evidence: Mapping[str, Any] | None = None,
 ) -> Consensus:
     """An owner (the adjudicator) saves the consensus; ``final`` also requires every
     required field and settles the study (``final=False`` on a final consensus reopens
-    it). Raises ``ExtractionInvalid`` (nothing saved) naming each field at fault."""
+    it). ``evidence`` (the chosen quote and page per value) replaces the saved one; ``None``
+    keeps the saved quotes whose values are still there. Raises ``ExtractionInvalid``
+    (nothing saved) naming each field at fault."""
     require_owner(form.review, actor, "settle the consensus")
-    cleaned, errors = clean_values(form_spec(form), values, complete=final)
+    spec = form_spec(form)
+    cleaned, errors = clean_values(spec, values, complete=final)
     if errors:
         raise ExtractionInvalid(errors)
     consensus_for(form=form, record=record)
     with transaction.atomic():
         locked = Consensus.objects.select_for_update().get(form=form, record=record)
         locked.form = form
+        quotes = checked_evidence(
+            spec=spec,
+            values=cleaned,
+            evidence=evidence,
+            saved=locked.evidence,
+            record_id=record.pk,
+        )
         before = {"values": locked.values, "status": locked.status}
+        evidence_before = locked.evidence
         now = timezone.now()
+        locked.evidence = quotes
         locked.values = cleaned
         locked.updated_by = actor
         locked.updated_at = now
@@ -133,17 +157,28 @@ def save_consensus(
             locked.finalised_at = locked.finalised_at or now
         else:
             locked.status, locked.finalised_at = ConsensusStatus.DRAFT, None
-        locked.save(update_fields=["values", "updated_by", "updated_at", "status", "finalised_at"])
+        locked.save(
+            update_fields=[
+                "values",
+                "evidence",
+                "updated_by",
+                "updated_at",
+                "status",
+                "finalised_at",
+            ]
+        )
         if before["status"] != locked.status:
             action = "consensus.finalised" if final else "consensus.reopened"
         else:
             action = "consensus.saved"
-        if before != {"values": locked.values, "status": locked.status}:
+        if before != {"values": locked.values, "status": locked.status} or (
+            evidence_before != quotes
+        ):
             _audit_consensus(
                 locked,
                 actor,
                 action,
                 before=before,
-                after={"values": cleaned, "status": locked.status},
+                after={"values": cleaned, "status": locked.status, "evidence": quotes},
             )
     return locked

@@ -10,10 +10,12 @@ never their values.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from extraction.errors import ExtractionInvalid
@@ -33,9 +35,11 @@ from extraction.selectors import (
     submitted_count,
 )
 from extraction.services.consensus import open_consensus
+from extraction.services.evidence import checked_evidence
 from extraction.services.forms import form_target
 from extraction.spec import carry_values, clean_values
 from reviewflow.errors import ReviewflowError
+from reviewflow.reviews.notifications import notify
 from reviewflow.reviews.services import record_audit
 from screening.models import Record
 
@@ -135,18 +139,41 @@ def _full_message(form: Form) -> str:
     return f"This study already has its {n} extractor{'s' if n > 1 else ''}."
 
 
-def assign_extractor(*, form: Form, record: Record, extractor: User, actor: User) -> Extraction:
-    """An owner gives a study to an extractor (who takes the next free slot)."""
+def assign_extractor(
+    *, form: Form, record: Record, extractor: User, actor: User, due_date: date | None = None
+) -> Extraction:
+    """An owner gives a study to an extractor (who takes the next free slot), by
+    ``due_date`` when given (#20: a draft with a due date is assigned work; assigning again
+    sets the due date of the draft the extractor has)."""
     require_owner(form.review, actor, "assign extractors")
     _published(form)
     if not can_extract(form.review, extractor):
         raise ReviewflowError(
             f"{extractor.username} is not a reviewer or owner of this review.", field="extractor"
         )
+    if due_date is not None and due_date < timezone.localdate():
+        raise ReviewflowError("The due date is in the past.", field="due_date")
     _check_study(form, record)
-    return _take_slot(
+    extraction = _take_slot(
         form=form, record=record, extractor=extractor, actor=actor, action="extraction.assigned"
     )
+    if due_date is not None and extraction.status == ExtractionStatus.DRAFT:
+        Extraction.objects.filter(pk=extraction.pk).update(due_date=due_date)
+        extraction.due_date = due_date
+    if extractor.pk != actor.pk and extraction.status == ExtractionStatus.DRAFT:
+        due = f", due {due_date:%d %b %Y}" if due_date is not None else ""
+        notify(
+            user=extractor,
+            review=form.review,
+            kind="assignment",
+            text=f"“{_short(record.title)}” assigned to you for extraction{due}.",
+            url=reverse("extraction-page", args=[form.review.slug, form.pk, record.pk]),
+        )
+    return extraction
+
+
+def _short(title: str, limit: int = 90) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def start_extraction(*, form: Form, record: Record, extractor: User) -> Extraction:
@@ -204,28 +231,53 @@ def _changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[s
 
 def _copy_back(target: Extraction, source: Extraction) -> Extraction:
     """Refresh the caller's instance from the saved row (callers keep using theirs)."""
-    for name in ("status", "values", "updated_at", "submitted_at"):
+    for name in ("status", "values", "evidence", "updated_at", "submitted_at"):
         setattr(target, name, getattr(source, name))
     return target
 
 
-def save_draft(*, extraction: Extraction, actor: User, values: Mapping[str, Any]) -> Extraction:
-    """Save the extractor's values as a draft (``values`` replaces what was saved).
+def _evidence_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The fields whose quote or page changed (for the audit trail, which names fields)."""
+    return sorted({key.partition(".")[0] for key in _changed_keys(before, after)})
 
-    Raises ``ExtractionInvalid`` (nothing saved) when a value breaks the form's rules;
-    required fields may still be empty.
+
+def save_draft(
+    *,
+    extraction: Extraction,
+    actor: User,
+    values: Mapping[str, Any],
+    evidence: Mapping[str, Any] | None = None,
+) -> Extraction:
+    """Save the extractor's values as a draft (``values`` replaces what was saved), and
+    their ``evidence`` (quote and page per value, replacing what was saved; ``None`` keeps
+    the saved quotes whose values are still there).
+
+    Raises ``ExtractionInvalid`` (nothing saved) when a value breaks the form's rules or a
+    quote is wrong; required fields may still be empty.
     """
     _own(extraction, actor)
-    cleaned, errors = clean_values(form_spec(extraction.form), values, complete=False)
+    spec = form_spec(extraction.form)
+    cleaned, errors = clean_values(spec, values, complete=False)
     if errors:
         raise ExtractionInvalid(errors)
     with transaction.atomic():
         locked = _locked_extraction(extraction)
         _editable(locked)
-        changed = _changed_keys(locked.values, cleaned)
+        quotes = checked_evidence(
+            spec=spec,
+            values=cleaned,
+            evidence=evidence,
+            saved=locked.evidence,
+            record_id=locked.record_id,
+        )
+        changed = sorted(
+            set(_changed_keys(locked.values, cleaned))
+            | set(_evidence_keys(locked.evidence, quotes))
+        )
         locked.values = cleaned
+        locked.evidence = quotes
         locked.updated_at = timezone.now()
-        locked.save(update_fields=["values", "updated_at"])
+        locked.save(update_fields=["values", "evidence", "updated_at"])
         if changed:
             _audit_extraction(locked, actor, "extraction.saved", after={"fields": changed})
     return _copy_back(extraction, locked)
@@ -240,16 +292,22 @@ def _editable(extraction: Extraction) -> None:
 
 
 def submit_extraction(
-    *, extraction: Extraction, actor: User, values: Mapping[str, Any]
+    *,
+    extraction: Extraction,
+    actor: User,
+    values: Mapping[str, Any],
+    evidence: Mapping[str, Any] | None = None,
 ) -> Extraction:
-    """Submit the extractor's values: every required field filled, every value valid.
+    """Submit the extractor's values: every required field filled, every value valid, and
+    their ``evidence`` as ``save_draft`` takes it.
 
     Raises ``ExtractionInvalid`` (nothing saved, still a draft) naming each field at fault.
     The submission that completes a study opens its consensus, pre-filled with the values
     every extractor agreed on (with one extractor per study, it is the consensus).
     """
     _own(extraction, actor)
-    cleaned, errors = clean_values(form_spec(extraction.form), values, complete=True)
+    spec = form_spec(extraction.form)
+    cleaned, errors = clean_values(spec, values, complete=True)
     if errors:
         raise ExtractionInvalid(errors)
     with transaction.atomic():
@@ -257,12 +315,23 @@ def submit_extraction(
         Record.objects.select_for_update().filter(pk=extraction.record_id).first()
         locked = _locked_extraction(extraction)
         _editable(locked)
-        changed = _changed_keys(locked.values, cleaned)
+        quotes = checked_evidence(
+            spec=spec,
+            values=cleaned,
+            evidence=evidence,
+            saved=locked.evidence,
+            record_id=locked.record_id,
+        )
+        changed = sorted(
+            set(_changed_keys(locked.values, cleaned))
+            | set(_evidence_keys(locked.evidence, quotes))
+        )
         now = timezone.now()
         locked.values = cleaned
+        locked.evidence = quotes
         locked.status = ExtractionStatus.SUBMITTED
         locked.updated_at = locked.submitted_at = now
-        locked.save(update_fields=["values", "status", "updated_at", "submitted_at"])
+        locked.save(update_fields=["values", "evidence", "status", "updated_at", "submitted_at"])
         _audit_extraction(locked, actor, "extraction.submitted", after={"fields": changed})
         form = locked.form
         if submitted_count(form, extraction.record_id) >= form.extractors_needed:

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 
 from extraction import rob
 from extraction.errors import ExtractionInvalid
+from extraction.evidence import evidence_from_post
 from extraction.forms import (
     accept_proposals,
     bind_form,
@@ -43,13 +44,23 @@ def compare(request: HttpRequest, slug: str, form_id: int, record_id: int) -> Ht
     extractions = visible_extractions(form=form, record=record, user=access.user)
     consensus = consensus_for(form=form, record=record)
     values: dict[str, Any] = dict(consensus.values)
+    evidence: dict[str, Any] = dict(consensus.evidence)
     errors: list[FieldError] = []
     status = 200
     if request.method == "POST":
-        values = accept_proposals(spec, values_from_post(spec, without_nul(request.POST)))
+        posted = without_nul(request.POST)
+        values = accept_proposals(spec, values_from_post(spec, posted))
+        evidence = evidence_from_post(spec, posted)
         final = text_param(request.POST, "action") == "finalise"
         try:
-            save_consensus(form=form, record=record, actor=access.user, values=values, final=final)
+            save_consensus(
+                form=form,
+                record=record,
+                actor=access.user,
+                values=values,
+                final=final,
+                evidence=evidence,
+            )
         except ExtractionInvalid as exc:
             errors, status = list(exc.errors), 400
         except ReviewflowError as exc:
@@ -69,6 +80,11 @@ def compare(request: HttpRequest, slug: str, form_id: int, record_id: int) -> Ht
             comparison=compared_fields(comparison),
             consensus=consensus,
             errors=errors,
+            evidence=evidence,
+            # Each extractor's quotes beside their values (visible with the values only).
+            column_labels={
+                f.key: {c.key: c.label for c in f.columns} for f in spec.fields() if f.columns
+            },
             disagreements=sum(1 for c in comparison if not c.agree),
             sections=bind_form(
                 spec,

@@ -4,16 +4,19 @@ blinded status), one extractor's form for one study (save a draft or submit), it
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from extraction import rob
 from extraction.errors import ExtractionInvalid
+from extraction.evidence import evidence_from_post
 from extraction.form_templates import template_choices
 from extraction.forms import (
     JUDGEMENTS,
@@ -23,7 +26,12 @@ from extraction.forms import (
 )
 from extraction.models import Consensus, Extraction, ExtractionStatus, Form, FormStatus
 from extraction.robplots import plotted_tool
-from extraction.selectors import extractor_candidates, form_spec, included_studies
+from extraction.selectors import (
+    extraction_workload,
+    extractor_candidates,
+    form_spec,
+    included_studies,
+)
 from extraction.services.extractions import (
     assign_extractor,
     carry_extraction,
@@ -40,7 +48,8 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.params import int_param, text_param, without_nul
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
-from screening.models import FullTextReport, Record
+from screening.models import FullTextReport, Record, Stage
+from screening.selectors.screening import stage_settings_of
 
 
 @login_required
@@ -86,6 +95,14 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
             published=published,
             rob_forms={f.pk for f in published if plotted_tool(form_spec(f)) is not None},
             rows=rows,
+            today=timezone.localdate(),
+            # Assigned work (#20): owners see every extractor's, others their own.
+            workload=extraction_workload(
+                access.review,
+                now=timezone.now(),
+                today=timezone.localdate(),
+                only=None if access.is_owner else access.user,
+            ),
             templates=template_choices(),
             formats=EXPORT_FORMATS,
             extractors=(
@@ -155,18 +172,23 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
         .first()
     )
     values: dict[str, Any] = dict(mine.values) if mine else {}
+    evidence: dict[str, Any] = dict(mine.evidence) if mine else {}
     errors: list[FieldError] = []
     status = 200
     if request.method == "POST":
         if mine is None:
             raise Http404("Start this extraction first.")
-        values = accept_proposals(spec, values_from_post(spec, without_nul(request.POST)))
+        posted = without_nul(request.POST)
+        values = accept_proposals(spec, values_from_post(spec, posted))
+        evidence = evidence_from_post(spec, posted)
         submit = text_param(request.POST, "action") == "submit"
         try:
             if submit:
-                submit_extraction(extraction=mine, actor=access.user, values=values)
+                submit_extraction(
+                    extraction=mine, actor=access.user, values=values, evidence=evidence
+                )
             else:
-                save_draft(extraction=mine, actor=access.user, values=values)
+                save_draft(extraction=mine, actor=access.user, values=values, evidence=evidence)
         except ExtractionInvalid as exc:
             errors, status = list(exc.errors), 400
         except ReviewflowError as exc:
@@ -184,6 +206,11 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
         record=record,
         mine=mine,
         errors=errors,
+        evidence=evidence,
+        # The PDF viewer marks the full-text stage's highlight terms.
+        fulltext=(
+            stage_settings_of(access.review, Stage.FULL_TEXT) if report and report.pdf else None
+        ),
         report=report if report and report.pdf else None,
         disabled=(
             mine is None
@@ -223,7 +250,10 @@ def extraction_action(
                 extractor_candidates(access.review),
                 username=text_param(request.POST, "extractor"),
             )
-            assign_extractor(form=form, record=record, extractor=extractor, actor=access.user)
+            due = _due_date(text_param(request.POST, "due_date"))
+            assign_extractor(
+                form=form, record=record, extractor=extractor, actor=access.user, due_date=due
+            )
             messages.success(request, f"Record {record.pk} assigned to {extractor.username}.")
             return redirect("extraction-home", slug=slug)
         elif action == "reopen":
@@ -247,6 +277,18 @@ def extraction_action(
         if action in ("start", "assign"):
             return redirect("extraction-home", slug=slug)
     return redirect("extraction-page", slug=slug, form_id=form.pk, record_id=record.pk)
+
+
+def _due_date(text: str) -> date | None:
+    """The assignment's due date (#20): empty for none; anything else must be a date."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ReviewflowError(
+            f"due_date: {text[:20]!r} is not a date (YYYY-MM-DD).", field="due_date"
+        ) from None
 
 
 @login_required

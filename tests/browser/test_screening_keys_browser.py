@@ -226,7 +226,7 @@ def test_the_vote_panel_stays_in_view_and_a_full_text_sits_beside_it(
     page = new_page(1280, 700)
     sign_in(page, base, reviewer.username, PASSWORD)
     page.goto(f"{base}/r/msc-oa/screen/full-text/")
-    pdf = page.locator("iframe.pdf").bounding_box()
+    pdf = page.locator("[data-pdf-viewer]").bounding_box()
     panel = page.locator(".vote-panel").bounding_box()
     record = page.locator("[data-record]").bounding_box()
     # Side by side: record, PDF, vote panel, at the same height.
@@ -242,7 +242,7 @@ def test_the_vote_panel_stays_in_view_and_a_full_text_sits_beside_it(
     narrow = new_page(700, 900)
     sign_in(narrow, base, reviewer.username, PASSWORD)
     narrow.goto(f"{base}/r/msc-oa/screen/full-text/")
-    below = narrow.locator("iframe.pdf").bounding_box()
+    below = narrow.locator("[data-pdf-viewer]").bounding_box()
     above = narrow.locator("[data-record]").bounding_box()
     assert below["y"] >= above["y"] + above["height"]
     assert in_view(narrow, "button[value=exclude]")

@@ -22,6 +22,8 @@ PAGE_POLICY = {
     "base-uri": "'self'",
     "frame-ancestors": "'none'",
     "form-action": "'self'",
+    # The PDF viewer's pdf.js worker, a static file of ours (#22).
+    "worker-src": "'self'",
 }
 SVG_POLICY = {"default-src": "'none'", "frame-ancestors": "'none'", "sandbox": ""}
 TEMPLATE_DIRS = [
