@@ -1,6 +1,6 @@
 from django.urls import path
 
-from extraction.views import consensus, exports, extractions, forms, robplots
+from extraction.views import consensus, exports, extractions, forms, grade, robplots, synthesis
 
 FORM = "r/<slug:slug>/extraction/forms/<int:form_id>"
 STUDY = f"{FORM}/studies/<int:record_id>"
@@ -23,6 +23,20 @@ urlpatterns = [
         robplots.rob_plot,
         name="extraction-rob-plot",
     ),
+    path(f"{FORM}/effects/", synthesis.effects_live, name="extraction-effects"),
+    path(f"{FORM}/synthesis/", synthesis.synthesis_page, name="extraction-synthesis"),
+    path(
+        f"{FORM}/synthesis/<str:which>.csv",
+        synthesis.synthesis_csv,
+        name="extraction-synthesis-csv",
+    ),
+    path(
+        f"{FORM}/synthesis/<str:kind>.<str:fmt>",
+        synthesis.synthesis_plot,
+        name="extraction-synthesis-plot",
+    ),
+    path(f"{FORM}/grade/", grade.grade_page, name="extraction-grade"),
+    path(f"{FORM}/grade.<str:fmt>", grade.grade_export, name="extraction-grade-export"),
     path(f"{STUDY}/", extractions.extraction_page, name="extraction-page"),
     path(f"{STUDY}/action/", extractions.extraction_action, name="extraction-action"),
     path(f"{STUDY}/compare/", consensus.compare, name="extraction-compare"),

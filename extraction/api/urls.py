@@ -1,6 +1,6 @@
 from django.urls import path
 
-from extraction.api import consensus, extractions, forms
+from extraction.api import consensus, extractions, forms, grade, synthesis
 
 urlpatterns = [
     path("reviews/<slug:slug>/forms/", forms.FormListView.as_view(), name="api-forms"),
@@ -16,6 +16,16 @@ urlpatterns = [
         "reviews/<slug:slug>/forms/<int:form_id>/new-version/",
         forms.FormNewVersionView.as_view(),
         name="api-form-new-version",
+    ),
+    path(
+        "reviews/<slug:slug>/forms/<int:form_id>/synthesis/",
+        synthesis.SynthesisView.as_view(),
+        name="api-form-synthesis",
+    ),
+    path(
+        "reviews/<slug:slug>/forms/<int:form_id>/summary-of-findings/",
+        grade.SummaryOfFindingsView.as_view(),
+        name="api-form-summary-of-findings",
     ),
     path(
         "reviews/<slug:slug>/extractions/",

@@ -7,8 +7,8 @@ it is safe inline in a page under the strict Content-Security-Policy and as a do
 Output is a pure function of the input: the same analysis gives the same bytes.
 
 For OR and RR the axis is logarithmic and labelled with ratios; the numbers in the table
-are back-transformed (``exp``) too. PNG and PDF are not offered: no dependency we ship
-renders SVG (the PRISMA diagram's PNG and PDF are drawn from its layout, not from SVG).
+are back-transformed (``exp``) too. PNG and PDF are drawn from this SVG by ``raster.py``
+(with Pillow: it reads back the few shapes written here), so the three formats agree.
 """
 
 from __future__ import annotations
