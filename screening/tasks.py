@@ -60,3 +60,22 @@ def match_pdf_batch(batch_id: int) -> str:
     from screening.services import pdfs
 
     return pdfs.run_pdf_batch(batch_id=batch_id).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_oa_lookup(run_id: int) -> str:
+    """Look up and attach open-access copies for a run; safe to run twice (a record with a
+    result in the run is not looked up again)."""
+    from screening.services import openaccess
+
+    return openaccess.run_oa_lookup(run_id=run_id).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_retraction_check(check_id: int) -> str:
+    """Check a review's included and full-text records against Crossref's retraction and
+    correction notices; safe to run twice (a finished check is left alone, notices are
+    stored once)."""
+    from screening.services import retractions
+
+    return retractions.run_check(check_id=check_id).status

@@ -24,6 +24,7 @@ from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import record_audit
 from screening.models import Decision, Outcome, Record, SearchStatus, Stage, UpdateRound
 from screening.selectors.rounds import current_round
+from screening.services import retractions
 
 # Listed in full up to this many; beyond, the changelog counts them and its CSV lists all.
 SHOWN = 50
@@ -90,6 +91,8 @@ def start_update_round(*, review: Review, actor: User | None, label: str = "") -
         object_type="round",
         object_id=started.pk,
     )
+    # A new round checks the included studies against Crossref's retraction notices (#21).
+    retractions.check_on_round_start(review=review, actor=actor)
     return started
 
 

@@ -19,6 +19,7 @@ from screening.models import Outcome, Vote
 from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
 from screening.selectors.labels import label_names, visible_labels_by_record
 from screening.selectors.questions import questions_of, visible_answers_by_vote
+from screening.selectors.retractions import notices_by_record
 from screening.selectors.screening import mask_audit_events, votes_visible_to
 
 RECORD_STAGES = {
@@ -52,8 +53,11 @@ OUTCOME_HEADER = [
     "at",
     "labels",
 ]
-# A records CSV ends with the labels the exporter may see on each record (blinding).
-RECORD_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels")
+# A records CSV ends with the labels the exporter may see on each record (blinding), then
+# the retractions and corrections Crossref reports on it (#21): kinds, notice DOIs and
+# dates, one per notice in the same order, joined by "; ".
+NOTICE_COLUMNS = ("notice_kind", "notice_doi", "notice_date")
+RECORD_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels", *NOTICE_COLUMNS)
 
 
 @login_required
@@ -80,7 +84,7 @@ def export_records(request: HttpRequest, slug: str, stage: str, fmt: str) -> Str
     elif fmt == "bib":
         chunks, content_type = iter_bibtex(rows), "application/x-bibtex"
     else:
-        rows = _with_labels(rows, access)
+        rows = _with_notices(_with_labels(rows, access), access)
         chunks, content_type = iter_csv(rows, columns=RECORD_CSV_COLUMNS), "text/csv"
     response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slug}-{stage}.{fmt}"'
@@ -92,6 +96,19 @@ def _with_labels(rows: Iterator[dict[str, Any]], access: Any) -> Iterator[dict[s
     by_record = visible_labels_by_record(access.review, access.user)
     for row in rows:
         row["labels"] = label_names(by_record.get(row["id"], []))
+        yield row
+
+
+def _with_notices(rows: Iterator[dict[str, Any]], access: Any) -> Iterator[dict[str, Any]]:
+    # Read once, before the stream: notices are few beside a review's records.
+    by_record = notices_by_record(access.review)
+    for row in rows:
+        notices = by_record.get(row["id"], [])
+        row["notice_kind"] = "; ".join(n.kind for n in notices)
+        row["notice_doi"] = "; ".join(n.notice_doi for n in notices)
+        row["notice_date"] = "; ".join(
+            n.notice_date.isoformat() if n.notice_date else "" for n in notices
+        )
         yield row
 
 

@@ -47,6 +47,7 @@ from screening.selectors.records import (
     stage_columns,
     with_list_annotations,
 )
+from screening.selectors.retractions import notices_of, with_notice_flags
 from screening.services import identification
 from screening.services import labels as label_services
 from screening.views.labels import record_labels_context
@@ -152,7 +153,7 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
     review = access.review
     filters = parse_record_filters(request.GET, review=review)
     qs = (
-        with_list_annotations(filtered_records(review, access.user, filters))
+        with_notice_flags(with_list_annotations(filtered_records(review, access.user, filters)))
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
@@ -310,6 +311,8 @@ def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpRespon
             "duplicates": duplicates,
             "history": history,
             "filled": sorted(record.filled_from.items()),
+            # Retractions and corrections Crossref reports (#21).
+            "notices": notices_of(record),
             # Votes as blinding allows (``votes_visible_to``), outcomes, open conflicts.
             "screening": record_screening(access.review, access.user, record),
             **record_labels_context(
