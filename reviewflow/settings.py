@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from reviewflow.env import (
     env_str,
 )
 from reviewflow.mail import EmailUrlError, email_settings_from_url
+from reviewflow.sso_config import oidc_apps_from_env, provider_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("REVIEWFLOW_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -57,6 +59,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Single sign-on (OpenID Connect): allauth's tables for linked identities; its own
+    # account pages are not routed (reviewflow/reviews/sso.py).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "reviewflow.reviews",
     "screening",
     "extraction",
@@ -70,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reviewflow.headers.ContentSecurityPolicyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -89,6 +98,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reviewflow.reviews.auth_backend.bell",
+                "reviewflow.reviews.sso.sign_in_options",
             ],
         },
     },
@@ -97,6 +108,9 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL"), data_dir=DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's model backend, whose signed-in user also carries their unread notification count
+# (the bell in every page's header) read in the same query as the user.
+AUTHENTICATION_BACKENDS = ["reviewflow.reviews.auth_backend.UserWithUnreadCountBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -155,6 +169,8 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
+        # pdf.js renders PDFs with its worker (a module script of ours, never a blob: URL).
+        "worker-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "object-src": ["'none'"],
@@ -204,6 +220,14 @@ CLINICALTRIALS_URL = env_str("CLINICALTRIALS_URL", "https://clinicaltrials.gov/a
 CROSSREF_URL = env_str("CROSSREF_URL", "https://api.crossref.org")
 CONNECTOR_EMAIL = env_str("CONNECTOR_EMAIL")
 CONNECTOR_ATTEMPTS = env_int("CONNECTOR_ATTEMPTS", 5)
+# Open-access copies of full texts (screening/services/openaccess.py): Unpaywall's base
+# address and the contact address it requires (else CONNECTOR_EMAIL, else the address of
+# DEFAULT_FROM_EMAIL), how long one PDF download may take, and whether a PDF address on this
+# machine or a private network may be fetched (only a test's local server needs that).
+UNPAYWALL_URL = env_str("UNPAYWALL_URL", "https://api.unpaywall.org/v2/")
+UNPAYWALL_EMAIL = env_str("UNPAYWALL_EMAIL")
+OA_DOWNLOAD_TIMEOUT = env_int("OA_DOWNLOAD_TIMEOUT", 60)
+OA_ALLOW_PRIVATE_ADDRESSES = env_bool("OA_ALLOW_PRIVATE_ADDRESSES", False)
 
 # Sign-in throttling (reviewflow/reviews/throttling.py): failures counted in the database.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
@@ -211,6 +235,34 @@ LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
 LOGIN_FAILURE_WINDOW_MINUTES = env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15)
 # 1 when a reverse proxy sets X-Forwarded-For: throttling then counts the client's address.
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
+
+# ---------------------------------------------------------------- single sign-on
+# OpenID Connect providers, several at once (OIDC_PROVIDERS, see reviewflow/sso_config.py);
+# django-allauth runs the protocol, reviewflow/reviews/sso.py decides who gets in. A first
+# sign-in links to the account using the provider's verified e-mail address; with
+# OIDC_CREATE_USERS it makes an account when none does (else only an invitation link can).
+# LOCAL_PASSWORDS=0 turns passwords off (the sign-in form, the admin's): SSO only.
+_OIDC_APPS = oidc_apps_from_env(os.environ)
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", False)
+LOCAL_PASSWORDS = env_bool("LOCAL_PASSWORDS", True)
+if not LOCAL_PASSWORDS and not _OIDC_APPS:
+    raise ImproperlyConfigured(
+        "LOCAL_PASSWORDS=0 needs at least one provider in OIDC_PROVIDERS: nobody could sign in"
+    )
+# May a new user signing up from an invitation link change the address it was sent to?
+# Off by default: the link reached that address, so the account starts with a known one.
+SIGNUP_EMAIL_EDITABLE = env_bool("SIGNUP_EMAIL_EDITABLE", False)
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": _OIDC_APPS}}
+ACCOUNT_ADAPTER = "reviewflow.reviews.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "reviewflow.reviews.sso.SocialAccountAdapter"
+# The provider has verified the address (sso.py insists on it): allauth sends no mail.
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # linking by e-mail is sso.py's, with its rules
+SOCIALACCOUNT_STORE_TOKENS = False  # we sign in with the provider; we never call its APIs
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+# The "Sign in with …" buttons post here and are sent on to each provider's own site.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += provider_origins(_OIDC_APPS)
 
 # ---------------------------------------------------------------- e-mail
 # EMAIL_URL says where mail goes (reviewflow/mail.py): smtp://user:pass@host:587?tls=1,
@@ -338,10 +390,28 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # Celery beat's timetable (run `celery -A reviewflow beat` once per installation; `make run`
 # runs it inside its worker). Scheduled saved searches are checked this often, in seconds.
 SAVED_SEARCH_CHECK_SECONDS = env_int("SAVED_SEARCH_CHECK_SECONDS", 300)
+# Notifications (reviewflow/reviews/notifications.py, digest.py): the site's address for
+# links in e-mail written by workers (no request to ask), and when digests go: daily ones at
+# or after DIGEST_HOUR (TIME_ZONE's clock), weekly ones on DIGEST_WEEKDAY (0 = Monday); a
+# digest names deadlines within DIGEST_DEADLINE_DAYS. Beat checks every DIGEST_CHECK_SECONDS.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+DIGEST_WEEKDAY = env_int("DIGEST_WEEKDAY", 0)
+DIGEST_DEADLINE_DAYS = env_int("DIGEST_DEADLINE_DAYS", 3)
+DIGEST_CHECK_SECONDS = env_int("DIGEST_CHECK_SECONDS", 900)
+if not 0 <= DIGEST_HOUR <= 23 or not 0 <= DIGEST_WEEKDAY <= 6:
+    raise ImproperlyConfigured(
+        f"DIGEST_HOUR must be 0 to 23 (not {DIGEST_HOUR}) and DIGEST_WEEKDAY 0 (Monday) to 6 "
+        f"(not {DIGEST_WEEKDAY})"
+    )
 CELERY_BEAT_SCHEDULE = {
     "run-due-saved-searches": {
         "task": "screening.tasks.run_due_saved_searches",
         "schedule": float(SAVED_SEARCH_CHECK_SECONDS),
+    },
+    "send-due-digests": {
+        "task": "reviewflow.reviews.tasks.send_due_digests",
+        "schedule": float(DIGEST_CHECK_SECONDS),
     },
 }
 

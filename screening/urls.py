@@ -9,6 +9,7 @@ from screening.views import (
     labels,
     prioritisation,
     prisma,
+    work,
 )
 from screening.views.adjudication import conflict_resolve, conflicts
 from screening.views.connectors import saved_search_run, saved_search_schedule, saved_searches
@@ -20,7 +21,13 @@ from screening.views.fulltext import (
     fulltext_resolve,
     fulltext_study,
 )
+from screening.views.openaccess import oa_run, oa_runs
 from screening.views.questions import questions_page
+from screening.views.retractions import (
+    retractions_check,
+    retractions_page,
+    retractions_panel,
+)
 from screening.views.screening import (
     agreement,
     pilot_page,
@@ -60,6 +67,10 @@ urlpatterns = [
     path(
         "r/<slug:slug>/records/<int:record_id>/", identification.record_detail, name="record-detail"
     ),
+    # Retraction watch (#21): flagged records and checks; the dashboard's panel.
+    path("r/<slug:slug>/retractions/", retractions_page, name="retractions"),
+    path("r/<slug:slug>/retractions/check/", retractions_check, name="retractions-check"),
+    path("r/<slug:slug>/retractions/panel/", retractions_panel, name="retractions-panel"),
     path("r/<slug:slug>/labels/", labels.labels_page, name="review-labels"),
     path(
         "r/<slug:slug>/records/<int:record_id>/labels/",
@@ -120,6 +131,17 @@ urlpatterns = [
         name="stage-questions",
     ),
     path("r/<slug:slug>/screen/<str:stage>/pilot/", pilot_page, name="pilot"),
+    path("r/<slug:slug>/screen/<str:stage>/workload/", work.workload, name="workload"),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/workload/split/",
+        work.workload_split,
+        name="workload-split",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/workload/reassign/",
+        work.workload_reassign,
+        name="workload-reassign",
+    ),
     path(
         "r/<slug:slug>/screen/<str:stage>/prioritisation/",
         prioritisation.prioritisation_page,
@@ -159,6 +181,8 @@ urlpatterns = [
     ),
     # Full texts at scale (#22): many PDFs at once, matched to the records.
     path("r/<slug:slug>/fulltexts/", fulltext_batches, name="fulltext-batches"),
+    path("r/<slug:slug>/fulltexts/open-access/", oa_runs, name="oa-runs"),
+    path("r/<slug:slug>/fulltexts/open-access/<int:run_id>/", oa_run, name="oa-run"),
     path(
         "r/<slug:slug>/fulltexts/batches/<int:batch_id>/",
         fulltext_batch,

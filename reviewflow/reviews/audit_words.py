@@ -64,7 +64,8 @@ class Sentence:
 # action belongs to the first kind with a prefix it starts with).
 KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("members", "Members", ("member.", "invitation.")),
-    ("imports", "Imports", ("search.", "saved_search.", "round.")),
+    # Retraction checks (#21) keep a living review's studies current, as its searches do.
+    ("imports", "Imports", ("search.", "saved_search.", "round.", "retraction_check.")),
     (
         "deduplication",
         "Deduplication",
@@ -460,6 +461,32 @@ def _stopped(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> li
     ]
 
 
+def _work_assigned(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    due = f" due {f['due_date']}" if f.get("due_date") else ""
+    return [
+        f"{a} assigned {_n(f.get('records'), 'record')} at {_stage(e.target)} "
+        f"({_word(f.get('mode'))}) to {_word(f.get('reviewers'))}: "
+        f"{_n(f.get('assignments'), 'assignment')}{due}"
+    ]
+
+
+def _work_reassigned(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [
+        f"{a} moved the open work of {_word(f.get('from'))} at {_stage(e.target)} "
+        f"({_n(f.get('released'), 'assignment')}) to {_word(f.get('to'))}: "
+        f"{_n(f.get('assignments'), 'new assignment')}"
+    ]
+
+
+def _assignments_removed(
+    a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]
+) -> list[Part]:
+    return [
+        f"{a} removed {_n(f.get('assignments'), 'open assignment')} of "
+        f"{_word(f.get('reviewer'))} at {_stage(e.target)} (their votes stay)"
+    ]
+
+
 def _stage_settings(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
     return [f"{a} changed the {e.target} settings: {changes(b, f) or 'no change'}"]
 
@@ -469,7 +496,11 @@ def _prisma_counts(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any])
 
 
 def _attached(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
-    return [f"{a} attached the full text {_q(f.get('file', '?'))} to ", _record(e)]
+    via = {"unpaywall": "Unpaywall", "openalex": "OpenAlex", "europepmc": "Europe PMC"}.get(
+        str(f.get("source"))
+    )
+    tail = [f" (an open-access copy found in {via})"] if via else []
+    return [f"{a} attached the full text {_q(f.get('file', '?'))} to ", _record(e), *tail]
 
 
 def _not_retrieved(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
@@ -487,6 +518,19 @@ def _pdfs_matched(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) 
         f"The matching of {e.target or 'a PDF batch'} finished: "
         f"{_n(f.get('attached'), 'PDF')} attached, {unsure}, "
         f"{_n(f.get('unmatched'), 'unmatched PDF')}"
+    ]
+
+
+def _oa_started(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [f"{a} looked for open-access copies of {_n(f.get('records'), 'record')} without a PDF"]
+
+
+def _oa_finished(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [
+        f"The look-up of {e.target or 'open-access copies'} finished: "
+        f"{_n(f.get('attached'), 'PDF')} attached, "
+        f"{_n(f.get('not_found'), 'record')} with no open-access copy, "
+        f"{_n(f.get('failed'), 'record')} failed"
     ]
 
 
@@ -530,6 +574,11 @@ def _form(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[
     if e.action == "form.version_created":
         return [f"{a} started {e.target} from version {_word(f.get('from_version'))}"]
     return [f"{a} {_FORM_WORDS[e.action]} {e.target}"]
+
+
+def _grade_saved(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    rating = str(f.get("certainty") or "?").replace("_", " ")
+    return [f"{a} rated the certainty of {_q(f.get('outcome') or '?')} in {e.target}: {rating}"]
 
 
 def _study(e: Event) -> list[Part]:
@@ -663,6 +712,29 @@ def _admin(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list
     return [f"{a} {verb} the {model} {_q(e.target)} in the admin site{': ' + diff if diff else ''}"]
 
 
+def _retraction_check(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    """Retraction watch (#21): a check asked for, finished or failed."""
+    if e.action == "retraction_check.requested":
+        why = " (an update round started)" if f.get("trigger") == "round start" else ""
+        return [
+            f"{a} asked for a check of the included studies against Crossref's retraction "
+            f"and correction notices{why}"
+        ]
+    if e.action == "retraction_check.failed":
+        return [f"The retraction check failed: {f.get('error') or 'no reason given'}"]
+    return [
+        f"The retraction check read {_n(f.get('records'), 'record')} and found "
+        f"{_n(f.get('new_notices'), 'new notice')}"
+    ]
+
+
+def _notice_found(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    kind = str(f.get("label") or f.get("kind") or "notice").lower()
+    doi = f" ({f['notice_doi']})" if f.get("notice_doi") else ""
+    when = f", dated {f['date']}" if f.get("date") else ""
+    return ["Crossref reports a ", f"{kind}{doi}{when} of ", _record(e)]
+
+
 WORDS: dict[str, Words] = {
     "review.created": _review_created,
     "review.updated": _review_updated,
@@ -705,6 +777,9 @@ WORDS: dict[str, Words] = {
     "pilot.started": _pilot_started,
     "pilot.closed": _pilot_closed,
     "screening.stopped_early": _stopped,
+    "screening.work_assigned": _work_assigned,
+    "screening.work_reassigned": _work_reassigned,
+    "screening.assignments_removed": _assignments_removed,
     "stage.settings_changed": _stage_settings,
     "prisma.counts_changed": _prisma_counts,
     "fulltext.attached": _attached,
@@ -713,6 +788,12 @@ WORDS: dict[str, Words] = {
     "fulltext.batch_uploaded": _pdfs_uploaded,
     "fulltext.batch_matched": _pdfs_matched,
     "fulltext.batch_resolved": _pdf_resolved,
+    "fulltext.oa_started": _oa_started,
+    "fulltext.oa_finished": _oa_finished,
+    "retraction_check.requested": _retraction_check,
+    "retraction_check.finished": _retraction_check,
+    "retraction_check.failed": _retraction_check,
+    "record.editorial_notice_found": _notice_found,
     "label.created": _label_created,
     "label.changed": _label_changed,
     "label.deleted": _label_deleted,
@@ -726,6 +807,7 @@ WORDS: dict[str, Words] = {
     "question.moved": _question,
     "question.deleted": _question,
     **dict.fromkeys([*_FORM_WORDS, "form.superseded", "form.version_created"], _form),
+    "form.grade_saved": _grade_saved,  # GRADE certainty of an outcome (#23)
     **dict.fromkeys(
         [*_EXTRACTION_WORDS, "extraction.assigned", "extraction.unassigned", "extraction.carried"],
         _extraction,

@@ -8,6 +8,7 @@ from screening.api import (
     prioritisation,
     questions,
     screening,
+    work,
 )
 from screening.api.connectors import (
     SavedSearchDetailView,
@@ -24,7 +25,13 @@ from screening.api.identification import (
     SearchDetailView,
     SearchListView,
 )
+from screening.api.openaccess import OaRunDetailView, OaRunListView
 from screening.api.prisma import PrismaSvgView, PrismaView
+from screening.api.retractions import (
+    EditorialNoticeListView,
+    RetractionCheckDetailView,
+    RetractionCheckListView,
+)
 from screening.api.rounds import RoundChangelogView, RoundListView
 
 urlpatterns = [
@@ -91,6 +98,26 @@ urlpatterns = [
         "reviews/<slug:slug>/screening/<str:stage>/votes/<int:vote_id>/",
         history.VoteDetailView.as_view(),
         name="api-vote",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/assignments/",
+        work.AssignmentListView.as_view(),
+        name="api-assignments",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/assignments/reassign/",
+        work.ReassignView.as_view(),
+        name="api-assignments-reassign",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/assignments/remove/",
+        work.RemoveView.as_view(),
+        name="api-assignments-remove",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/workload/",
+        work.WorkloadView.as_view(),
+        name="api-workload",
     ),
     path(
         "reviews/<slug:slug>/screening/<str:stage>/history/",
@@ -168,6 +195,12 @@ urlpatterns = [
         PdfBatchDetailView.as_view(),
         name="api-pdf-batch",
     ),
+    path("reviews/<slug:slug>/oa-runs/", OaRunListView.as_view(), name="api-oa-runs"),
+    path(
+        "reviews/<slug:slug>/oa-runs/<int:run_id>/",
+        OaRunDetailView.as_view(),
+        name="api-oa-run",
+    ),
     path(
         "reviews/<slug:slug>/pdf-files/<int:file_id>/resolve/",
         PdfFileResolveView.as_view(),
@@ -181,4 +214,20 @@ urlpatterns = [
         name="api-round-changelog",
     ),
     path("reviews/<slug:slug>/prisma.svg", PrismaSvgView.as_view(), name="api-prisma-svg"),
+    # Retraction watch (#21).
+    path(
+        "reviews/<slug:slug>/retraction-checks/",
+        RetractionCheckListView.as_view(),
+        name="api-retraction-checks",
+    ),
+    path(
+        "reviews/<slug:slug>/retraction-checks/<int:check_id>/",
+        RetractionCheckDetailView.as_view(),
+        name="api-retraction-check",
+    ),
+    path(
+        "reviews/<slug:slug>/editorial-notices/",
+        EditorialNoticeListView.as_view(),
+        name="api-editorial-notices",
+    ),
 ]

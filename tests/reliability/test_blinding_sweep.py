@@ -73,17 +73,19 @@ from extraction.services.extractions import (
     unassign_extractor,
 )
 from reviewflow.reviews import services as review_services
-from reviewflow.reviews.models import Invitation, Membership, Role
+from reviewflow.reviews.models import Invitation, Membership, Notification, Role
 from screening.models import (
     Comment,
     Conflict,
     DuplicatePair,
     Label,
+    OaRun,
     PdfBatch,
     PdfFile,
     QuestionAnswer,
     Record,
     RecordLabel,
+    RetractionCheck,
     SavedSearch,
     ScreeningQuestion,
     Search,
@@ -104,6 +106,7 @@ from screening.services.questions import create_question, save_answers
 from screening.services.screening import pilot
 from screening.services.screening.stage_settings import update_stage_settings
 from screening.services.screening.votes import cast_vote, undo_last_vote
+from screening.services.work import create_assignments
 from screening.views.exports import RECORD_STAGES
 from tests.extraction.helpers import GOOD
 from tests.reliability.test_permission_matrix import (
@@ -137,11 +140,14 @@ B_HIDDEN = {
     "ZQX-CMT-B-HIDDEN": "B's comment on a record B voted on, A and the owner not (#18)",
     "ZQX-VAL-B-S2": "B's submitted text value, A has not started",
     "876543": "B's submitted number, A has not started",
+    "ZQX-QUOTE-B-S1": "B's quote (evidence, #22) behind a submitted value, A still drafting",
+    "ZQX-QUOTE-B-S2": "B's quote behind a submitted table cell, A has not started",
 }
 # A's markers on items neither B nor the owner has completed.
 A_OWN = {
     "ZQX-NOTE-A-MINE": "A's note on a record only A voted on",
     "ZQX-VAL-A-S1": "A's draft value on the study B submitted",
+    "ZQX-QUOTE-A-S1": "A's draft quote on the study B submitted",
     "ZQX-CMT-A-MINE": "A's comment on a record only A voted on (#18)",
 }
 # On a record in conflict between B and the owner (A can never vote on it): shown.
@@ -224,13 +230,26 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
     form = Form.objects.get(review=review, status="published")
     s1, s2 = p[6], p[7]
     mine = start_extraction(form=form, record=s1, extractor=a)
-    save_draft(extraction=mine, actor=a, values=_values("ZQX-VAL-A-S1", "55", "A arm"))
+    save_draft(
+        extraction=mine,
+        actor=a,
+        values=_values("ZQX-VAL-A-S1", "55", "A arm"),
+        evidence={"country": {"quote": "ZQX-QUOTE-A-S1", "page": 1}},
+    )
     theirs = start_extraction(form=form, record=s1, extractor=b)
     submit_extraction(
-        extraction=theirs, actor=b, values=_values("ZQX-VAL-B-S1", "987654", "ZQX-ARM-B-S1")
+        extraction=theirs,
+        actor=b,
+        values=_values("ZQX-VAL-B-S1", "987654", "ZQX-ARM-B-S1"),
+        evidence={"country": {"quote": "ZQX-QUOTE-B-S1", "page": 2}},
     )
     other = start_extraction(form=form, record=s2, extractor=b)
-    submit_extraction(extraction=other, actor=b, values=_values("ZQX-VAL-B-S2", "876543"))
+    submit_extraction(
+        extraction=other,
+        actor=b,
+        values=_values("ZQX-VAL-B-S2", "876543"),
+        evidence={"arms.1.n": {"quote": "ZQX-QUOTE-B-S2", "page": 3}},
+    )
 
     # Pilot rounds: at title/abstract B screened it and it closed (its records went back to
     # the main round, where A has not screened them); at full text it is open, A not voted.
@@ -268,6 +287,16 @@ def _scenario(review: Any, owner: Any, a: Any, b: Any, p: list[Record]) -> dict[
     add_comment(record=p[0], stage=TA, author=b, body="ZQX-CMT-B-HIDDEN cc @rachel")
     add_comment(record=p[4], stage=TA, author=a, body="ZQX-CMT-A-MINE")
     add_comment(record=p[2], stage=TA, author=b, body="ZQX-CMT-B-CONF")
+    # Assigned work (#20): B's and the owner's records they voted on (so ``next`` offers
+    # A the same records), for the workload and assignment lists to show (counts only).
+    create_assignments(
+        review=review,
+        stage=TA,
+        actor=owner,
+        pairs=[(p[0].pk, b.pk, None), (p[1].pk, b.pk, None), (p[2].pk, owner.pk, None)],
+        action="screening.work_assigned",
+        facts={"mode": "evenly"},
+    )
     return {
         "r_inc": p[0],
         "r_exc": p[1],
@@ -405,6 +434,11 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         # Risk-of-bias plots of the consensus (#23).
         "kind": ["traffic-light", "summary"],
         ("extraction-rob-plot", "fmt"): ["svg", "png"],
+        # The meta-analysis of the consensus (#23): its plots in every format.
+        ("extraction-synthesis-plot", "kind"): ["forest", "funnel"],
+        ("extraction-synthesis-plot", "fmt"): ["svg", "png", "pdf"],
+        ("extraction-grade-export", "fmt"): ["html", "docx"],
+        ("extraction-synthesis-csv", "which"): ["results", "inputs"],
         "record_id": list(Record.objects.filter(review=review).values_list(pk, flat=True)),
         "search_id": list(Search.objects.filter(review=review).values_list(pk, flat=True)),
         "conflict_id": list(Conflict.objects.filter(review=review).values_list(pk, flat=True)),
@@ -433,6 +467,15 @@ def _values_for(review: Any) -> dict[Any, list[Any]]:
         # PDF batches and their files (#22).
         "batch_id": list(PdfBatch.objects.filter(review=review).values_list(pk, flat=True)),
         "file_id": list(PdfFile.objects.filter(review=review).values_list(pk, flat=True)),
+        # Open-access look-ups (#22): no vote in them, but every URL is swept.
+        "run_id": list(OaRun.objects.filter(review=review).values_list(pk, flat=True)),
+        # Retraction checks (#21): no vote in them, but every URL is swept.
+        "check_id": list(RetractionCheck.objects.filter(review=review).values_list(pk, flat=True)),
+        # Every notification of the review, others' too (#20): a 404 for those not one's own;
+        # a mention never quotes a comment its reader may not read yet.
+        "notification_id": list(
+            Notification.objects.filter(review=review).values_list(pk, flat=True)
+        ),
     }
 
 

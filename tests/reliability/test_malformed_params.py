@@ -90,6 +90,15 @@ READS: dict[str, Reads] = {
     "invitation-resend": Reads(),
     "review-audit": Reads(get=("page",)),
     "invitation-accept": Reads(),
+    # Its fields are read through InvitationSignUpForm.
+    "invitation-signup": Reads(),
+    # Notifications (#20): the list pages; settings are read through PreferenceForm; the
+    # unsubscribe link reads only its token.
+    "notifications": Reads(get=("page",)),
+    "notification-open": Reads(),
+    "notifications-read-all": Reads(),
+    "notification-settings": Reads(),
+    "notification-unsubscribe": Reads(),
     # screening/urls.py
     "review-searches": Reads(),
     # Saved database searches read their fields through SavedSearchForm.
@@ -98,9 +107,17 @@ READS: dict[str, Reads] = {
     # Its choice is read through ScheduleForm.
     "saved-search-schedule": Reads(),
     "round-start": Reads(post=("label",)),
+    # Retraction watch (#21): no parameter; the check takes no field.
+    "retractions": Reads(),
+    "retractions-panel": Reads(),
+    "retractions-check": Reads(),
     # My votes (#18): the history, a jump by id, one record, a change of vote.
     "screen-history": Reads(get=("q", "decision", "page")),
     "screen-goto": Reads(get=("record",)),
+    # Assigned work (#20): splits are read through SplitForm; a move names its reviewer.
+    "workload": Reads(),
+    "workload-split": Reads(),
+    "workload-reassign": Reads(post=("source",)),
     "screen-record": Reads(),
     "screen-change": Reads(post=("decision", "reason", "note")),
     # A record's discussion (#18).
@@ -159,6 +176,9 @@ READS: dict[str, Reads] = {
     "fulltext-batches": Reads(),
     "fulltext-batch": Reads(),
     "fulltext-resolve": Reads(post=("action", "record", "replace")),
+    # Open-access look-ups (#22): the start takes no field.
+    "oa-runs": Reads(),
+    "oa-run": Reads(),
     "prisma": Reads(get=("format", "round", "draft")),
     "prisma-csv": Reads(),
     "exports": Reads(),
@@ -382,4 +402,69 @@ def test_risk_of_bias_plots_answer_malformed_parameters_as_without_them(review, 
                     url.endswith((".svg", ".png")) and response.content != baseline.content
                 ):
                     failures.append(_failure(f"GET {url} ?{_shown({param: value})}", response))
+    assert not failures, "\n".join(failures)
+
+
+SYNTHESIS_PARAMS = ("outcome", "measure", "method", "knha", "subgroup", "download")
+# Values of MALFORMED that are choices of a synthesis parameter (the last of a list counts).
+SYNTHESIS_CHOICES = {"knha": ("0", "1"), "download": ("1",)}
+
+
+def _a_choice(param: str, value: str | list[str]) -> bool:
+    last = value[-1] if isinstance(value, list) else value
+    return last in SYNTHESIS_CHOICES.get(param, ())
+
+
+def test_synthesis_answers_malformed_parameters_as_without_them(review, owner, reviewer, reviewer2):
+    """The meta-analysis page, its plots and CSV (#23) fall back to the default analysis for
+    any parameter that is not one of its choices; the API answers 400 naming it."""
+    from extraction.selectors import included_studies
+    from extraction.services.extractions import start_extraction, submit_extraction
+    from extraction.services.forms import create_form, publish_form
+    from tests.extraction.helpers import included_records
+    from tests.extraction.test_synthesis_pages import DATA, SPEC, _values
+
+    included_records(review, owner, (reviewer, reviewer2), n=3)
+    form = publish_form(form=create_form(review=review, actor=owner, spec=SPEC), actor=owner)
+    for record, row in zip(included_studies(review), DATA, strict=False):
+        extraction = start_extraction(form=form, record=record, extractor=reviewer)
+        submit_extraction(extraction=extraction, actor=reviewer, values=_values(*row))
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    args = [review.slug, form.pk]
+    urls = [
+        reverse("extraction-synthesis", args=args),
+        reverse("extraction-synthesis-plot", args=[*args, "forest", "svg"]),
+        reverse("extraction-synthesis-csv", args=[*args, "results"]),
+        reverse("extraction-synthesis-csv", args=[*args, "inputs"]),
+    ]
+    failures = []
+    for url in urls:
+        baseline = client.get(url)
+        assert baseline.status_code == 200, url
+        for param in SYNTHESIS_PARAMS:
+            for value in MALFORMED:
+                response = client.get(url, {param: value})
+                if response.status_code != 200 or (
+                    not url.endswith("/")
+                    and not _a_choice(param, value)
+                    and response.content != baseline.content
+                ):
+                    failures.append(_failure(f"GET {url} ?{_shown({param: value})}", response))
+    api = APIClient()
+    api.force_authenticate(owner)
+    path = f"/api/v1/reviews/{review.slug}/forms/{form.pk}/synthesis/"
+    baseline = api.get(path).json()
+    for param in SYNTHESIS_PARAMS[:-1]:
+        for value in MALFORMED:
+            if _a_choice(param, value):
+                continue
+            response = api.get(path, {param: value})
+            last = value[-1] if isinstance(value, list) else value
+            if not last:
+                ok = response.status_code == 200 and response.json() == baseline
+            else:
+                ok = response.status_code == 400 and response.json()["field"] == param
+            if not ok:
+                failures.append(_failure(f"GET {path} ?{_shown({param: value})}", response))
     assert not failures, "\n".join(failures)

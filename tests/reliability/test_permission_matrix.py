@@ -35,6 +35,7 @@ from reviewflow.reviews.models import (
     AuditEvent,
     Invitation,
     Membership,
+    Notification,
     Review,
     Role,
 )
@@ -43,12 +44,14 @@ from screening.models import (
     DuplicatePair,
     FullTextReport,
     Label,
+    OaRun,
     Outcome,
     PairDecision,
     PdfBatch,
     PdfFile,
     Record,
     RecordLabel,
+    RetractionCheck,
     Search,
     Stage,
     Vote,
@@ -75,7 +78,10 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 # URL prefixes not in the matrix, each with its reason.
 SKIPPED_PREFIXES = {
     "admin/": "Django admin: staff only, guarded by Django's own admin site",
-    "accounts/": "Django's auth views (login, logout, password reset): no review data",
+    "accounts/": (
+        "Django's auth views (login, logout, password reset) and allauth's OpenID Connect"
+        " sign-in (reviews/sso.py): no review data"
+    ),
     "api/schema/": "the OpenAPI schema itself: public description, no review data",
     "api/docs/": "Swagger UI for the schema: static page, no review data",
 }
@@ -83,6 +89,7 @@ SKIPPED_PREFIXES = {
 WRITES_NOT_ISSUED = {
     "invitation-accept": "the token is the credential: whoever holds it may join",
     "api-invitation-accept": "the token is the credential: whoever holds it may join",
+    "invitation-signup": "the token is the credential: whoever holds it may make an account",
 }
 # Pages that hold no review data and accept writes from the personas named: a write there
 # need not be refused, but with an empty body it must still change nothing, leak nothing,
@@ -93,6 +100,14 @@ OPEN_WRITES = {
     "dashboard": (SIGNED_IN, "each user's own list of reviews"),
     "review-create": (SIGNED_IN, "anyone signed in may start a review (an empty form is re-shown)"),
     "api-reviews": (SIGNED_IN, "anyone signed in may start a review (an empty body is a 400)"),
+    # Notifications (#20): each user's own; another's notification is not found (404).
+    "notification-open": (SIGNED_IN, "one's own notification only (another's is a 404)"),
+    "notifications-read-all": (SIGNED_IN, "marks the caller's own notifications read"),
+    "notification-settings": (SIGNED_IN, "the caller's own e-mail settings (empty: refused)"),
+    "notification-unsubscribe": (NON_MEMBERS, "the signed token is the credential (bad: 404)"),
+    "api-notification-read": (SIGNED_IN, "one's own notification only (another's is a 404)"),
+    "api-notifications-read-all": (SIGNED_IN, "marks the caller's own notifications read"),
+    "api-notification-preferences": (SIGNED_IN, "the caller's own settings (empty: a 400)"),
 }
 # Every write a member may make, with the least role allowed to make it. A viewer's write
 # to a reviewer's or an owner's, and a reviewer's to an owner's, sent with an empty body,
@@ -115,6 +130,10 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/records/{{record_id}}/unmerge/": Role.OWNER,
     f"POST {_R}/screening/{{stage}}/votes/": Role.REVIEWER,
     f"POST {_R}/screening/{{stage}}/votes/undo/": Role.REVIEWER,
+    # Assigned work (#20).
+    f"POST {_R}/screening/{{stage}}/assignments/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/assignments/reassign/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/assignments/remove/": Role.OWNER,
     f"PATCH {_R}/screening/{{stage}}/prioritisation/": Role.OWNER,
     f"POST {_R}/screening/{{stage}}/prioritisation/stop/": Role.OWNER,
     f"POST {_R}/conflicts/{{conflict_id}}/resolve/": Role.REVIEWER,
@@ -124,6 +143,7 @@ WRITE_ROLES: dict[str, Role] = {
     f"DELETE {_R}/forms/{{form_id}}/": Role.OWNER,
     f"POST {_R}/forms/{{form_id}}/new-version/": Role.OWNER,
     f"POST {_R}/forms/{{form_id}}/publish/": Role.OWNER,
+    f"PUT {_R}/forms/{{form_id}}/summary-of-findings/": Role.OWNER,  # GRADE ratings (#23)
     f"POST {_R}/extractions/": Role.REVIEWER,
     f"PATCH {_R}/extractions/{{extraction_id}}/": Role.REVIEWER,  # one's own
     f"DELETE {_R}/extractions/{{extraction_id}}/": Role.OWNER,
@@ -138,6 +158,7 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/saved-searches/{{saved_search_id}}/run/": Role.OWNER,
     f"PATCH {_R}/saved-searches/{{saved_search_id}}/": Role.OWNER,
     f"POST {_R}/rounds/": Role.OWNER,
+    f"POST {_R}/retraction-checks/": Role.OWNER,
     f"POST {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"DELETE {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"POST {_R}/records/bulk/": Role.REVIEWER,  # one's own labels, on many records
@@ -157,6 +178,9 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/pdf-files/{{file_id}}/resolve/": Role.REVIEWER,
     "fulltext-batches": Role.REVIEWER,
     "fulltext-resolve": Role.REVIEWER,
+    # Open-access look-ups (#22): reviewers and owners start one, as they upload PDFs.
+    f"POST {_R}/oa-runs/": Role.REVIEWER,
+    "oa-runs": Role.REVIEWER,
     # Pages (their POST).
     "review-settings": Role.OWNER,
     "review-members": Role.OWNER,
@@ -170,6 +194,8 @@ WRITE_ROLES: dict[str, Role] = {
     "record-unmerge": Role.OWNER,
     "screen-vote": Role.REVIEWER,
     "screen-undo": Role.REVIEWER,
+    "workload-split": Role.OWNER,  # assigned work (#20)
+    "workload-reassign": Role.OWNER,
     "stage-settings": Role.OWNER,
     "pilot": Role.OWNER,
     "prioritisation": Role.OWNER,
@@ -185,6 +211,8 @@ WRITE_ROLES: dict[str, Role] = {
     "extraction-form-preview": Role.OWNER,  # the builder's preview of its unsaved state
     "extraction-form-action": Role.OWNER,
     "extraction-rob2": Role.REVIEWER,
+    "extraction-effects": Role.REVIEWER,  # live effect sizes of the values posted (#23)
+    "extraction-grade": Role.OWNER,  # GRADE ratings of the summary-of-findings table (#23)
     "extraction-page": Role.REVIEWER,
     "extraction-action": Role.REVIEWER,
     "extraction-compare": Role.OWNER,
@@ -193,6 +221,7 @@ WRITE_ROLES: dict[str, Role] = {
     "saved-search-run": Role.OWNER,
     "saved-search-schedule": Role.OWNER,
     "round-start": Role.OWNER,
+    "retractions-check": Role.OWNER,
     "record-labels": Role.REVIEWER,
     "stage-questions": Role.OWNER,
     "record-comments": Role.REVIEWER,
@@ -210,6 +239,11 @@ KWARG_OVERRIDES = {
     # A risk-of-bias plot: its kind and format (the matrix's form has no judgements, #23).
     ("extraction-rob-plot", "kind"): "traffic-light",
     ("extraction-rob-plot", "fmt"): "svg",
+    # A forest or funnel plot of the synthesis page (#23): its kind and format.
+    ("extraction-synthesis-plot", "kind"): "forest",
+    ("extraction-synthesis-plot", "fmt"): "svg",
+    ("extraction-grade-export", "fmt"): "html",
+    ("extraction-synthesis-csv", "which"): "results",
 }
 
 # A status code, or "login" for a redirect to the sign-in page.
@@ -222,6 +256,8 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "dashboard": ("login", 200, 200, 200, 200, 200),
     "review-create": ("login", 200, 200, 200, 200, 200),
     "invitation-accept": ("login", 200, 200, 200, 200, 200),  # the token is the credential
+    # Making an account from the link (#20): the signed-in are sent to accept it instead.
+    "invitation-signup": (200, 302, 302, 302, 302, 302),
     "review-detail": ("login", 404, 404, 200, 200, 200),
     "review-settings": ("login", 404, 404, 403, 403, 200),
     "review-members": ("login", 404, 404, 200, 200, 200),
@@ -239,6 +275,10 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "saved-search-run": ("login", 405, 405, 405, 405, 405),
     "saved-search-schedule": ("login", 405, 405, 405, 405, 405),
     "round-start": ("login", 405, 405, 405, 405, 405),
+    # Retraction watch (#21): members read the flags and checks; owners ask for a check.
+    "retractions": ("login", 404, 404, 200, 200, 200),
+    "retractions-panel": ("login", 404, 404, 200, 200, 200),
+    "retractions-check": ("login", 405, 405, 405, 405, 405),
     "round-changelog": ("login", 404, 404, 200, 200, 200),
     "record-detail": ("login", 404, 404, 200, 200, 200),
     # Members read the pairs (as in the API); owners decide them.
@@ -256,6 +296,8 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     # PDF batches (#22): members read the batches and the queue; reviewers upload.
     "fulltext-batches": ("login", 404, 404, 200, 200, 200),
     "fulltext-batch": ("login", 404, 404, 200, 200, 200),
+    "oa-runs": ("login", 404, 404, 200, 200, 200),
+    "oa-run": ("login", 404, 404, 200, 200, 200),
     "fulltext-resolve": ("login", 405, 405, 405, 405, 405),
     "prisma": ("login", 404, 404, 200, 200, 200),
     "exports": ("login", 404, 404, 200, 200, 200),
@@ -273,6 +315,15 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     # consensus export; the matrix's form judges no risk of bias, so it has no plot (404).
     "extraction-rob-plots": ("login", 404, 404, 200, 200, 200),
     "extraction-rob-plot": ("login", 404, 404, 404, 404, 404),
+    # Meta-analysis of a form's final consensus (#23): every member reads it; the matrix's
+    # form has no table of effect inputs, so there is nothing to plot or export (404).
+    "extraction-synthesis": ("login", 404, 404, 200, 200, 200),
+    "extraction-synthesis-plot": ("login", 404, 404, 404, 404, 404),
+    "extraction-synthesis-csv": ("login", 404, 404, 404, 404, 404),
+    "extraction-effects": ("login", 405, 405, 405, 405, 405),  # POST only
+    # The summary-of-findings table (an empty one: no outcome) and its download.
+    "extraction-grade": ("login", 404, 404, 200, 200, 200),
+    "extraction-grade-export": ("login", 404, 404, 200, 200, 200),
     # POST-only views: a GET is refused (405) once signed in.
     "member-role": ("login", 405, 405, 405, 405, 405),
     "member-remove": ("login", 405, 405, 405, 405, 405),
@@ -294,6 +345,18 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "comment-edit": ("login", 405, 405, 405, 405, 405),
     "comment-delete": ("login", 405, 405, 405, 405, 405),
     "screen-history": ("login", 404, 404, 403, 200, 200),
+    # Notifications (#20): each signed-in user's own; the built one is the owner's (a
+    # mention), so opening it is the owner's POST only; the unsubscribe link's token here is
+    # not a signed one (the invitation's): not found, for everyone.
+    "notifications": ("login", 200, 200, 200, 200, 200),
+    "notification-settings": ("login", 200, 200, 200, 200, 200),
+    "notification-open": ("login", 405, 405, 405, 405, 405),
+    "notifications-read-all": ("login", 405, 405, 405, 405, 405),
+    "notification-unsubscribe": (404, 404, 404, 404, 404, 404),
+    # Assigned work (#20): reviewers see their own row; owners split and move work.
+    "workload": ("login", 404, 404, 403, 200, 200),
+    "workload-split": ("login", 405, 405, 405, 405, 405),
+    "workload-reassign": ("login", 405, 405, 405, 405, 405),
     "screen-goto": ("login", 404, 404, 403, 200, 200),
     "screen-record": ("login", 404, 404, 403, 200, 200),
     "screen-change": ("login", 405, 405, 405, 405, 405),
@@ -313,11 +376,18 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/audit/": (404, 404, 404, 403, 403, 200),
     "/api/v1/reviews/{slug}/conflicts/": (404, 404, 404, 200, 200, 200),
+    # Notifications (#20): each signed-in user's own list, count and settings.
+    "/api/v1/notifications/": (403, 200, 200, 200, 200, 200),
+    "/api/v1/notifications/unread-count/": (403, 200, 200, 200, 200, 200),
+    "/api/v1/notifications/preferences/": (403, 200, 200, 200, 200, 200),
     # Discussion (#18): the built comment is on a settled record, so every member reads it.
     "/api/v1/reviews/{slug}/records/{record_id}/comments/": (404, 404, 404, 200, 200, 200),
     f"{_R}/records/{{record_id}}/comments/{{comment_id}}/": (404, 404, 404, 200, 200, 200),
     # My votes (#18): the built vote is the reviewer's; the owner's own votes are others.
     "/api/v1/reviews/{slug}/screening/{stage}/history/": (404, 404, 404, 403, 200, 200),
+    # Assigned work (#20): reviewers read their own assignments and workload row.
+    "/api/v1/reviews/{slug}/screening/{stage}/assignments/": (404, 404, 404, 403, 200, 200),
+    "/api/v1/reviews/{slug}/screening/{stage}/workload/": (404, 404, 404, 403, 200, 200),
     "/api/v1/reviews/{slug}/screening/{stage}/votes/{vote_id}/": (404, 404, 404, 403, 200, 404),
     "/api/v1/reviews/{slug}/conflicts/{conflict_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/consensus/": (404, 404, 404, 200, 200, 200),
@@ -327,6 +397,8 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/extractions/{extraction_id}/": (404, 404, 404, 403, 200, 200),
     "/api/v1/reviews/{slug}/forms/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/forms/{form_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/forms/{form_id}/synthesis/": (404, 404, 404, 200, 200, 200),
+    f"{_R}/forms/{{form_id}}/summary-of-findings/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/invitations/": (404, 404, 404, 403, 403, 200),
     "/api/v1/reviews/{slug}/labels/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/labels/{label_id}/": (404, 404, 404, 200, 200, 200),
@@ -337,6 +409,9 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/prisma/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/rounds/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/rounds/{number}/changelog/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/retraction-checks/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/retraction-checks/{check_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/editorial-notices/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/export/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/records/{record_id}/": (404, 404, 404, 200, 200, 200),
@@ -359,6 +434,8 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/searches/{search_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/pdf-batches/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/pdf-batches/{batch_id}/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/oa-runs/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/oa-runs/{run_id}/": (404, 404, 404, 200, 200, 200),
 }
 
 
@@ -459,6 +536,8 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
     )
     pdf_file = PdfFile.objects.get(batch=batch)
     assert pdf_file.status == "unmatched", pdf_file.message
+    # A finished open-access look-up (#22); none is started here (it would go online).
+    oa_run = OaRun.objects.create(review=review, created_by=owner, status="done")
     viewer_membership = Membership.objects.get(review=review, role=Role.VIEWER)
     comment = add_comment(
         record=key, stage=Stage.TITLE_ABSTRACT, author=reviewer, body="cc @olivia"
@@ -484,7 +563,11 @@ def _build(review: Review, owner: Any, reviewer: Any, reviewer2: Any) -> dict[st
         "comment_id": comment.pk,
         "vote_id": Vote.objects.get(record=key, reviewer=reviewer, stage=Stage.TITLE_ABSTRACT).pk,
         "batch_id": batch.pk,
+        "run_id": oa_run.pk,
         "file_id": pdf_file.pk,
+        "check_id": RetractionCheck.objects.create(review=review, status="done").pk,
+        # The owner's notification of the comment's mention (#20).
+        "notification_id": Notification.objects.get(user=owner).pk,
     }
 
 
@@ -560,6 +643,7 @@ def _counts() -> dict[str, int]:
         RecordLabel,
         PdfBatch,
         PdfFile,
+        OaRun,
     ]
     counts = {m.__name__: m._default_manager.count() for m in models}
     counts["pending pairs"] = DuplicatePair.objects.filter(decision=PairDecision.PENDING).count()

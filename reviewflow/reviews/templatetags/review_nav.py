@@ -81,11 +81,20 @@ NAV: tuple[tuple[str, tuple[NavLink, ...]], ...] = (
             ),
         ),
     ),
-    ("Report", (NavLink("PRISMA", "prisma"), NavLink("Exports", "exports"))),
+    (
+        "Report",
+        (
+            NavLink("PRISMA", "prisma"),
+            NavLink("Exports", "exports"),
+            NavLink("Retraction watch", "retractions"),
+        ),
+    ),
     (
         "Team",
         (
             NavLink("Members", "review-members"),
+            # Owners' (reviewers reach their own row from the screening page, #20).
+            NavLink("Workload", "workload", stage="title-abstract", role=OWNER),
             NavLink("Audit trail", "review-audit", role=OWNER),
         ),
     ),
