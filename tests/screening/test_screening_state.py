@@ -186,8 +186,9 @@ def test_api_next_and_vote_take_a_fixed_number_of_queries(
         assert response.status_code == 201
 
     def next_for(client, queries):
-        # settings, the held claim, then in the transaction: candidates, re-read, claim
-        with django_assert_num_queries(2 + 2 + 2 + queries):
+        # settings, the held claim, whether the reviewer has assigned work (#20), then in
+        # the transaction: candidates, re-read, claim
+        with django_assert_num_queries(2 + 2 + 1 + 2 + queries):
             return client.get(f"{base}/next/").json()["id"]
 
     vote_on(first, record, 5)
@@ -206,10 +207,10 @@ def test_page_vote_shows_the_next_record_in_a_fixed_number_of_queries(
     page = client.get(reverse("screen", args=[review.slug, TA]))
     record = page.context["record"].pk
     # authentication 3; vote 2 + 6 (settings, lock, facts, vote, state, audit); pilot
-    # round; next 2 + 5 (held claim, started, walk, re-read, claim); progress; labels;
-    # the stage's questions with the reviewer's answers; my pace and the next record's
-    # discussion (its blinding rule, its comments: #18)
-    with django_assert_num_queries(3 + 8 + 1 + 7 + 1 + 1 + 1 + 1 + 2):
+    # round; next 2 + 6 (held claim, assigned work?, started, walk, re-read, claim);
+    # progress; labels; the stage's questions with the reviewer's answers; my pace and the
+    # next record's discussion (its blinding rule, its comments: #18)
+    with django_assert_num_queries(3 + 8 + 1 + 8 + 1 + 1 + 1 + 1 + 2):
         response = client.post(
             reverse("screen-vote", args=[review.slug, TA]),
             {"record": record, "decision": "include"},
