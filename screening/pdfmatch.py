@@ -4,11 +4,16 @@
 password-protected file gets a message, a scan without OCR comes back flagged ``no_text``.
 ``match_pdf`` finds the record a PDF is the full text of:
 
-1. identifiers: a DOI or PMID in the PDF's metadata or first pages equal to a record's is a
+1. identifiers: a DOI or PMID in the PDF's metadata or first page equal to a record's is a
    sure match (two records named that way: unsure, a person picks);
 2. else the title (rapidfuzz, against the metadata title and the first page's text) and the
    first author's surname: ``SURE`` at 92 and above with the first author found and a clear
-   lead over the next candidate, ``UNSURE`` from 70, else no match.
+   lead over the next candidate, ``UNSURE`` from 70, else no match. A title right after a
+   notice phrase ("Erratum:", "Retraction:") is a notice about the record, not its full text,
+   and a page carrying two records' whole titles names both: never sure.
+3. only when the first page names no record, the second page is read the same way (the title
+   may sit behind a cover page), but what is found there alone is at most unsure: page 2 of a
+   short paper is its reference list, full of other records' DOIs and titles.
 """
 
 from __future__ import annotations
@@ -55,6 +60,16 @@ PDF_READ_ERRORS: tuple[type[BaseException], ...] = (
 
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 PMID_RE = re.compile(r"\bPMID\s*:?\s*(\d{1,9})\b", re.IGNORECASE)
+# A notice about another publication repeats its title after one of these phrases (on plain,
+# lower-cased text). screening.dedup.normalise has the fuller rule for records; the cores
+# are independent, and here only the words just before the title matter.
+_NOTICE = (
+    r"(?:errat(?:um|a)|corrigend(?:um|a)|corrections?|correction notice|addendum"
+    r"|retraction(?: notice| note)?|notice of retraction|expression of concern)"
+    r"(?: (?:to|of|for|on|regarding))?(?: the article)?"
+)
+NOTICE_BEFORE_TITLE_RE = re.compile(rf"\b{_NOTICE}$")
+NOTICE_TITLE_RE = re.compile(rf"^{_NOTICE}\b")
 _TRAILING = ".,;:)]}'"
 
 Verdict = Literal["sure", "unsure", "none"]
@@ -175,24 +190,45 @@ def surname(author: str) -> str:
     return words[-1] if words else ""
 
 
-def _title_score(title: str, pdf: PdfText, head: str) -> int:
+def _is_notice(before: str) -> bool:
+    """Whether the words just before a title make the PDF a notice about it."""
+    return NOTICE_BEFORE_TITLE_RE.search(before[-40:].strip()) is not None
+
+
+def _title_score(title: str, pdf: PdfText, head: str) -> tuple[int, bool]:
+    """The best title score (metadata title or the aligned stretch of ``head``), and whether
+    that title follows a notice phrase."""
     wanted = _plain(title)
     if len(wanted) < 10:
-        return 0
-    scores = [0.0]
-    if pdf.title.strip():
-        scores.append(fuzz.token_sort_ratio(wanted, _plain(pdf.title)))
+        return 0, False
+    scores = [(0.0, False)]
+    meta = _plain(pdf.title)
+    if meta:
+        # "Correction of hyponatraemia" is an article when the record's title says so too.
+        notice = NOTICE_TITLE_RE.match(meta) is not None and not wanted.startswith(meta.split()[0])
+        scores.append((fuzz.token_sort_ratio(wanted, meta), notice))
     if head:
-        # The title is somewhere on the first page: the best aligned stretch of it.
-        scores.append(fuzz.partial_ratio(wanted, head))
-    return round(max(scores))
+        # The title is somewhere on the page: the best aligned stretch of it.
+        found = fuzz.partial_ratio_alignment(wanted, head)
+        if found is not None:
+            scores.append((found.score, _is_notice(head[: found.dest_start])))
+    best, notice = max(scores, key=lambda s: s[0])
+    return round(best), notice
 
 
 def match_pdf(pdf: PdfText, candidates: Iterable[Candidate]) -> Match:
     """Which candidate ``pdf`` is the full text of, with a stated confidence (0–100)."""
     candidates = list(candidates)
-    head_raw = pdf.head
-    ids_text = " ".join((pdf.title, pdf.subject, head_raw))
+    first_page = pdf.text.split("\f", 1)[0][:HEAD_CHARS]
+    match = _match_text(pdf, candidates, first_page)
+    if match.verdict != "none" or "\f" not in pdf.head:
+        return match
+    later = _match_text(pdf, candidates, pdf.head)
+    return Match("unsure", later.candidates) if later.verdict == "sure" else later
+
+
+def _match_text(pdf: PdfText, candidates: list[Candidate], text: str) -> Match:
+    ids_text = " ".join((pdf.title, pdf.subject, text))
     dois = set(find_dois(ids_text))
     pmids = set(find_pmids(ids_text))
     by_id: list[Scored] = []
@@ -203,19 +239,25 @@ def match_pdf(pdf: PdfText, candidates: Iterable[Candidate]) -> Match:
             by_id.append(Scored(c.id, 100, f"PMID {c.pmid} is in the PDF"))
     if by_id:
         return Match("sure" if len(by_id) == 1 else "unsure", by_id[:MAX_CANDIDATES])
-    head = _plain(head_raw)
+    head = _plain(text)
     authors_text = _plain(pdf.author) + " " + head
     scored: list[Scored] = []
+    full_titles: set[int] = set()  # records whose whole title is in the PDF
     for c in candidates:
-        title = _title_score(c.title, pdf, head)
+        title, notice = _title_score(c.title, pdf, head)
         if title < UNSURE_SCORE:
             continue
+        if title >= SURE_SCORE:
+            full_titles.add(c.id)
         name = surname(c.first_author)
         found = bool(name) and re.search(rf"\b{re.escape(name)}\b", authors_text) is not None
         score = title if found else max(0, title - AUTHOR_MISSING_PENALTY)
         reason = f"title {title} %, " + (
             f"first author {name.title()} found" if found else "first author not found"
         )
+        if notice:
+            score = min(score, SURE_SCORE - 1)
+            reason += ", but the PDF looks like a notice about it (erratum, retraction)"
         scored.append(Scored(c.id, score, reason))
     scored.sort(key=lambda s: (-s.score, s.record))
     scored = [s for s in scored if s.score >= UNSURE_SCORE][:MAX_CANDIDATES]
@@ -223,7 +265,10 @@ def match_pdf(pdf: PdfText, candidates: Iterable[Candidate]) -> Match:
         return Match("none")
     best = scored[0]
     runner_up = scored[1].score if len(scored) > 1 else 0
-    sure = best.score >= SURE_SCORE and best.score - runner_up >= SURE_MARGIN
+    # A page that also carries another record's whole title (a notice quoting the article
+    # it corrects, a commentary) names both, whoever's first author it shows.
+    named_both = bool(full_titles - {best.record})
+    sure = best.score >= SURE_SCORE and best.score - runner_up >= SURE_MARGIN and not named_both
     return Match("sure" if sure else "unsure", scored)
 
 
