@@ -40,6 +40,14 @@ def text_param(params: QueryDict, name: str, *, default: str = "") -> str:
     return value.replace("\x00", " ")
 
 
+def one_text_param(params: QueryDict, name: str) -> str | None:
+    """As ``text_param``, but ``None`` when ``name`` is given more than once: two values
+    (``?record=1&record=2``) name no one thing, and are not guessed at."""
+    if len(params.getlist(name)) > 1:
+        return None
+    return text_param(params, name)
+
+
 def without_nul(params: QueryDict) -> QueryDict:
     """A copy of ``params`` with each NUL byte of its values as a space (as ``text_param``
     does), for code that reads fields by names it builds (an extraction form's values):

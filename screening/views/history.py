@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import choice_param, int_param, parse_int, text_param
+from reviewflow.params import choice_param, int_param, one_text_param, parse_int, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Conflict, Decision, Outcome, Record, Stage, Vote
@@ -100,10 +100,10 @@ def screen_goto(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     with a message when there is no such record in the review."""
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     stage = _stage(stage)
-    typed = text_param(request.GET, "record")
     # Two numbers at once (``?record=1&record=2``) name no one record: not guessed at.
-    one = len(request.GET.getlist("record")) <= 1
-    number = parse_int(typed.lstrip("#"), min_value=1) if one else None
+    one = one_text_param(request.GET, "record")
+    typed = text_param(request.GET, "record")
+    number = parse_int(one.lstrip("#"), min_value=1) if one is not None else None
     record = Record.objects.for_review(access.review).filter(pk=number).first() if number else None
     if record is None:
         context = _next_context(access, stage)
