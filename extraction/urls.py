@@ -25,6 +25,12 @@ urlpatterns = [
     ),
     path(f"{FORM}/effects/", synthesis.effects_live, name="extraction-effects"),
     path(f"{FORM}/synthesis/", synthesis.synthesis_page, name="extraction-synthesis"),
+    # Before the per-outcome CSVs, whose pattern would take "all-outcomes" as a kind.
+    path(
+        f"{FORM}/synthesis/all-outcomes.csv",
+        synthesis.synthesis_long_csv,
+        name="extraction-synthesis-long-csv",
+    ),
     path(
         f"{FORM}/synthesis/<str:which>.csv",
         synthesis.synthesis_csv,

@@ -22,10 +22,16 @@ from extraction.forms import values_from_post
 from extraction.models import Form
 from extraction.selectors import form_spec, included_studies
 from extraction.spec import clean_values
-from extraction.synthesis import SynthesisError
+from extraction.synthesis import Measure, SynthesisError
 from extraction.synthesis.plots import FUNNEL_MIN_STUDIES, forest_svg, funnel_svg
 from extraction.synthesis.raster import svg_to_pdf, svg_to_png
-from extraction.synthesis_inputs import analysis_for, plot_svg, synthesis_form
+from extraction.synthesis_inputs import (
+    analysis_for,
+    consensus_studies,
+    plot_svg,
+    synthesis_form,
+)
+from extraction.synthesis_long import long_csv
 from extraction.synthesis_run import (
     METHODS,
     Analysis,
@@ -95,11 +101,19 @@ def synthesis_page(request: HttpRequest, slug: str, form_id: int) -> HttpRespons
         with_consensus=len(studies),
         without_consensus=max(included - len(studies), 0),
         query=f"?{query}" if query else "",
+        long_query=_long_query(choices.measure),
         plot_formats=list(PLOT_FORMATS),
         rows=_table_rows(analysis),
         pooled=analysis.result.to_dict() if analysis and analysis.result else {},
     )
     return render(request, "extraction/synthesis.html", context)
+
+
+def _long_query(measure: Measure | None) -> str:
+    """The long CSV in the page's measure for its kind of outcome (the other kind's default)."""
+    if measure is None or measure in (Measure.OR, Measure.MD):
+        return ""
+    return f"?{'binary' if measure.is_binary else 'continuous'}={measure.value}"
 
 
 def _table_rows(analysis: Analysis | None) -> list[dict[str, Any]]:
@@ -175,5 +189,27 @@ def synthesis_csv(request: HttpRequest, slug: str, form_id: int, which: str) -> 
     body = results_csv(analysis) if which == "results" else inputs_csv(spec, studies, analysis)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     name = _file_name(slug, form, analysis, which, "csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_safe
+def synthesis_long_csv(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
+    """Every outcome of the form in one long CSV (a row per study × outcome × time point),
+    in metafor's column names, with the engine's effect sizes: ``?binary=OR|RR|RD`` and
+    ``?continuous=MD|SMD`` choose the measures (OR and MD when absent or unknown)."""
+    access = get_review_for(request.user, slug)
+    form = synthesis_form(access, form_id)
+    binary = choice_param(request.GET, "binary", choices=["OR", "RR", "RD"], default="OR")
+    continuous = choice_param(request.GET, "continuous", choices=["MD", "SMD"], default="MD")
+    body = long_csv(
+        form_spec(form),
+        consensus_studies(access, form),
+        binary=Measure(binary),
+        continuous=Measure(continuous),
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    name = f"{slug}-{slugify(form.title) or 'form'}-v{form.version}-all-outcomes.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -451,6 +451,16 @@ def test_synthesis_answers_malformed_parameters_as_without_them(review, owner, r
                     and response.content != baseline.content
                 ):
                     failures.append(_failure(f"GET {url} ?{_shown({param: value})}", response))
+    # The long CSV of every outcome (#23) reads ``binary`` and ``continuous``; anything
+    # malformed (and the page's own parameters) gives the file of the defaults.
+    long_url = reverse("extraction-synthesis-long-csv", args=args)
+    baseline = client.get(long_url)
+    assert baseline.status_code == 200 and baseline.content.count(b"\n") == 4, long_url
+    for param in (*SYNTHESIS_PARAMS, "binary", "continuous"):
+        for value in MALFORMED:
+            response = client.get(long_url, {param: value})
+            if response.status_code != 200 or response.content != baseline.content:
+                failures.append(_failure(f"GET {long_url} ?{_shown({param: value})}", response))
     api = APIClient()
     api.force_authenticate(owner)
     path = f"/api/v1/reviews/{review.slug}/forms/{form.pk}/synthesis/"
