@@ -23,6 +23,7 @@ from screening.services.work import (
     remove_open_assignments,
     split_work,
 )
+from tests.conftest import needs_postgresql
 from tests.screening.screening_fixtures import import_records, vote
 
 TA = "title-abstract"
@@ -347,10 +348,9 @@ def test_reviewers_asking_next_at_once_keep_the_reviewer_count(make_user):
     database still lets only two vote on each."""
     import threading
 
-    from django.db import connection, connections
+    from django.db import connections
 
-    if connection.vendor != "postgresql":
-        pytest.skip("a race between row locks: run with DATABASE_URL set to PostgreSQL")
+    needs_postgresql()  # a race between row locks: SQLite would prove nothing
     owner = make_user("olga")
     review = create_review(title="Race", slug="race-work", owner=owner)
     people = [make_user(name) for name in ("anna", "bert", "carl")]
