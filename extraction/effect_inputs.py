@@ -19,6 +19,10 @@ one the "Outcome data" template already uses), so a form author needs no extra s
 
 A column's key is set by the form builder from its label ("Events" → ``events``), so a form
 built by hand follows the rule by naming its columns so.
+
+A cell may hold an ``InvalidCell`` instead of a number (the live panel keeps what did not
+clean, so it can say "invalid" and why rather than "missing"); the comparison lists those
+in ``invalid`` and takes them as absent.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "CONTINUOUS_MEASURES",
     "WIDE_COLUMNS",
     "Comparison",
+    "InvalidCell",
     "comparisons_of",
     "effect_tables",
     "outcome_key",
@@ -54,6 +59,17 @@ WIDE_COLUMNS = tuple(dict.fromkeys((*WIDE_BINARY, *WIDE_CONTINUOUS, *WIDE_REPORT
 BINARY_MEASURES = (Measure.OR, Measure.RR, Measure.RD)
 CONTINUOUS_MEASURES = (Measure.MD, Measure.SMD)
 ARM_NAMES = ("arm 1", "arm 2")
+
+
+@dataclass(frozen=True)
+class InvalidCell:
+    """A table cell whose typed text did not clean, and the checker's words for why."""
+
+    typed: str
+    message: str
+
+    def why(self) -> str:
+        return f"“{self.typed}” {self.message}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class Comparison:
     arms: tuple[str, ...] = ()
     measure: Measure | None = None  # a reported estimate's measure
     notes: list[str] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)  # metafor name → why it is invalid
 
     @property
     def key(self) -> str:
@@ -137,7 +154,7 @@ def effect_tables(spec: FormSpec) -> list[EffectTable]:
 
 
 def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, bool | InvalidCell):
         return None
     try:
         number = float(Decimal(str(value)))
@@ -147,7 +164,9 @@ def _number(value: Any) -> float | None:
 
 
 def _text(value: Any) -> str:
-    return " ".join(str(value).split()) if value is not None else ""
+    if value is None or isinstance(value, InvalidCell):
+        return ""
+    return " ".join(str(value).split())
 
 
 def comparisons_of(spec: FormSpec, values: Mapping[str, Any]) -> list[Comparison]:
@@ -206,8 +225,11 @@ def _per_arm(table: EffectTable, rows: list[Any]) -> list[Comparison]:
                 where = f"{ARM_NAMES[at]}, the comparator: a second row for this outcome"
             for column in inputs:
                 name = names[column][at]
-                comparison.values[name] = _number(row.get(column))
+                cell = row.get(column)
+                comparison.values[name] = _number(cell)
                 comparison.names[name] = f"{labels.get(column, column)} ({where})"
+                if isinstance(cell, InvalidCell):
+                    comparison.invalid[name] = cell.why()
         if len(members) > 2:
             comparison.notes.append(
                 f"{len(members)} arms: arm 1 ({arms[0] or 'unnamed'}) is compared with arm 2 "
@@ -247,6 +269,7 @@ def _wide(table: EffectTable, rows: list[Any]) -> list[Comparison]:
             values=values,
             names={k: f"{labels.get(k, k)} (row {number})" for k in WIDE_COLUMNS},
             measure=measure,
+            invalid={k: cell.why() for k in keys if isinstance(cell := row.get(k), InvalidCell)},
         )
         if kind == "reported" and measure is None:
             comparison.notes.append(

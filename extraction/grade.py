@@ -20,14 +20,19 @@ What reviewflow proposes, for the owner to confirm or change with a reason:
 - **Indirectness** and **publication bias** have no proposal (a funnel plot helps with the
   latter from 10 studies on).
 
-The assumed control risk of a binary outcome is the pooled risk of the control arms (their
-events over their participants, the "study population" risk of GRADEpro); the intervention
-risk follows from the relative effect: RR × ACR; OR × ACR / (1 − ACR + OR × ACR); ACR + RD.
+The assumed control risk (ACR) of a binary outcome is, by default, the pooled risk of the
+control arms (their events over their participants, the "study population" risk of
+GRADEpro); an owner may choose the median or the mean of the control arms' own risks
+instead, or type a risk per 1,000 with its source (a cohort study of the population the
+review is about: GRADE Handbook 5.2.4, "baseline risk from observational studies"). The
+intervention risk follows from the relative effect: RR × ACR; OR × ACR / (1 − ACR + OR ×
+ACR); ACR + RD.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +44,8 @@ __all__ = [
     "LEVELS",
     "Judgement",
     "certainty",
+    "control_risk",
+    "control_risk_label",
     "corresponding_risk",
     "propose",
 ]
@@ -156,8 +163,30 @@ def corresponding_risk(measure: Measure, acr: float, value: float) -> float:
     raise ValueError(f"{measure} has no absolute effect")
 
 
-def control_risk(tables: Sequence[tuple[float, float]]) -> float | None:
-    """The pooled control-arm risk: Σ events / Σ participants of ``(events, total)``."""
-    events = sum(e for e, _ in tables)
-    total = sum(n for _, n in tables)
-    return events / total if total else None
+def control_risk(tables: Sequence[tuple[float, float]], how: str = "pooled") -> float | None:
+    """The assumed control risk from the control arms' ``(events, total)``: ``pooled``
+    Σ events / Σ participants; ``median`` or ``mean`` of each arm's events / total (arms
+    without participants left out). ``None`` when no arm has participants."""
+    arms = [(e, n) for e, n in tables if n > 0]
+    if not arms:
+        return None
+    if how == "pooled":
+        return sum(e for e, _ in arms) / sum(n for _, n in arms)
+    risks = [e / n for e, n in arms]
+    if how == "median":
+        return statistics.median(risks)
+    if how == "mean":
+        return statistics.fmean(risks)
+    raise ValueError(f"unknown control risk {how!r}")
+
+
+def control_risk_label(how: str, arms: int, source: str = "") -> str:
+    """Where the assumed control risk comes from, for the table."""
+    plural = "arm" if arms == 1 else "arms"
+    if how == "typed":
+        return f"from {source}" if source else "typed"
+    if how == "median":
+        return f"median of {arms} control {plural}"
+    if how == "mean":
+        return f"mean of {arms} control {plural}"
+    return f"{arms} control {plural} pooled"

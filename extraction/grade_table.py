@@ -1,8 +1,10 @@
 """The summary-of-findings table of a form: one row per outcome, from the meta-analysis of
-the final consensus (random effects, REML; RR for binary outcomes, MD for continuous ones,
-a reported estimate's own measure), the GRADE proposals of ``extraction/grade.py`` and the
-owners' saved judgements. Written as HTML (the page and a standalone file) and as DOCX
-(python-docx)."""
+the final consensus (RR for binary outcomes, MD for continuous ones, a reported estimate's
+own measure; pooled by the method the owners chose for the outcome, random effects REML
+until they choose), the GRADE proposals of ``extraction/grade.py`` and the owners' saved
+judgements. Binary outcomes get absolute effects per 1,000 from the assumed control risk
+the owners chose (the control arms pooled until they choose). Written as HTML (the page
+and a standalone file) and as DOCX (python-docx)."""
 
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ from extraction.grade import (
     Judgement,
     certainty,
     control_risk,
+    control_risk_label,
     corresponding_risk,
     propose,
 )
-from extraction.models import Form, FormStatus, GradeAssessment
+from extraction.models import Form, FormStatus, GradeAssessment, GradeControlRisk, GradeMethod
 from extraction.selectors import form_spec
+from extraction.services.grade import GradeSettings, settings_of
 from extraction.spec import FormSpec
 from extraction.synthesis import Measure
 from extraction.synthesis_inputs import consensus_studies
@@ -55,8 +59,20 @@ class SofRow:
     proposals: dict[str, Judgement | None]
     judgements: dict[str, Judgement]
     saved: bool
+    settings: GradeSettings = field(default_factory=GradeSettings)
     acr: float | None = None
+    acr_source: str = ""  # where the assumed control risk comes from, for the table
     absolute: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def method_label(self) -> str:
+        """How the row is pooled, for the table: "Random effects, REML, Hartung–Knapp"."""
+        label = GradeMethod(self.settings.method).label
+        return f"{label}, Hartung–Knapp" if self.settings.knha else label
+
+    @property
+    def binary(self) -> bool:
+        return self.analysis.measure.is_binary
 
     @property
     def certainty(self) -> str:
@@ -139,6 +155,20 @@ def _participants_and_control(
     return total, control
 
 
+def _assumed_control_risk(
+    chosen: GradeSettings, control: Sequence[tuple[float, float]]
+) -> tuple[float | None, str]:
+    """The assumed control risk (a proportion) and where it comes from."""
+    if chosen.control_risk == GradeControlRisk.TYPED and chosen.control_risk_per_1000 is not None:
+        return (
+            float(chosen.control_risk_per_1000) / 1000,
+            control_risk_label("typed", 0, chosen.control_risk_source),
+        )
+    arms = [(e, n) for e, n in control if n > 0]
+    acr = control_risk(arms, chosen.control_risk)
+    return acr, control_risk_label(chosen.control_risk, len(arms)) if acr is not None else ""
+
+
 def sof_rows(access: ReviewAccess, form: Form) -> list[SofRow]:
     """The table's rows, one per outcome the final consensus reports."""
     spec = form_spec(form)
@@ -150,14 +180,23 @@ def sof_rows(access: ReviewAccess, form: Form) -> list[SofRow]:
         measure = _measure(outcome)
         if measure is None:
             continue
-        analysis = run_analysis(spec, studies, outcome=outcome, measure=measure, method="REML")
+        stored = saved.get(outcome.key)
+        chosen = settings_of(stored)
+        analysis = run_analysis(
+            spec,
+            studies,
+            outcome=outcome,
+            measure=measure,
+            method=chosen.method,
+            knha=chosen.knha,
+        )
         pooled = {e.study for e in analysis.effects.effects}
         participants, control = _participants_and_control(spec, studies, outcome, pooled)
         proposals = (
             propose(analysis.result, rob) if analysis.result is not None else dict.fromkeys(DOMAINS)
         )
-        stored = saved.get(outcome.key)
-        if stored is not None and set(stored.judgements) == set(DOMAINS):
+        rated = stored is not None and set(stored.judgements) == set(DOMAINS)
+        if stored is not None and rated:
             judgements = {d: Judgement(**stored.judgements[d]) for d in DOMAINS}
         else:
             judgements = {d: proposals[d] or Judgement("not_serious") for d in DOMAINS}
@@ -168,14 +207,16 @@ def sof_rows(access: ReviewAccess, form: Form) -> list[SofRow]:
             design=stored.design if stored is not None else "randomised",
             proposals=proposals,
             judgements=judgements,
-            saved=stored is not None,
+            saved=rated,
+            settings=chosen,
         )
         r = analysis.result
-        if r is not None and measure.is_binary and control:
-            acr = control_risk(control)
+        if r is not None and measure.is_binary:
+            acr, source = _assumed_control_risk(chosen, control)
             if acr is not None:
                 back = scale_of(measure)
                 row.acr = acr
+                row.acr_source = source
                 row.absolute = {
                     "control": 1000 * acr,
                     "estimate": 1000 * corresponding_risk(measure, acr, back(r.estimate)),
@@ -191,9 +232,23 @@ def sof_html(form: Form, rows: Sequence[SofRow], *, review_title: str) -> str:
     a download, not a page of ours)."""
     return render_to_string(
         "extraction/grade_export.html",
-        {"form": form, "rows": rows, "review_title": review_title, "designs": DESIGNS},
+        {
+            "form": form,
+            "rows": rows,
+            "review_title": review_title,
+            "designs": DESIGNS,
+            "footnote": FOOTNOTE,
+        },
     )
 
+
+FOOTNOTE = (
+    "Pooled from the final consensus by the method under each relative effect. Risk with "
+    "control: the assumed control risk, from the source under it (the control arms pooled, "
+    "their median or mean risk, or a risk typed from another source). GRADE certainty starts "
+    "high for randomised trials, low for observational studies, and drops a level per "
+    "serious concern (two for very serious)."
+)
 
 HEADER = (
     "Outcome",
@@ -215,8 +270,8 @@ def table_cells(row: SofRow) -> list[str]:
     cells = [
         row.outcome.label,
         f"{row.participants} ({row.analysis.result.k if row.analysis.result else 0})",
-        row.relative,
-        f"{a['control']:.0f} per 1,000" if a else "—",
+        f"{row.relative}\n{row.method_label}",
+        f"{a['control']:.0f} per 1,000\n({row.acr_source})" if a else "—",
         f"{a['estimate']:.0f} per 1,000 ({a['low']:.0f} to {a['high']:.0f})" if a else "—",
         f"{row.certainty_label} ({DESIGNS[row.design].lower()})",
         "; ".join(row.downgrades) or "No downgrade",
@@ -243,11 +298,7 @@ def sof_docx(form: Form, rows: Sequence[SofRow], *, review_title: str) -> bytes:
         for cell in paragraph_row.cells:
             for run in cell.paragraphs[0].runs:
                 run.font.size = Pt(9)
-    document.add_paragraph(
-        "Pooled by random effects (REML) from the final consensus. Risk with control: the "
-        "control arms' pooled risk. GRADE certainty starts high for randomised trials, low "
-        "for observational studies, and drops a level per serious concern."
-    )
+    document.add_paragraph(FOOTNOTE)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

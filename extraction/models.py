@@ -207,10 +207,30 @@ class GradeDesign(models.TextChoices):
     OBSERVATIONAL = "observational", "Observational studies"
 
 
+class GradeMethod(models.TextChoices):
+    """How a summary-of-findings row pools its studies (the methods of the synthesis page)."""
+
+    FE = "FE", "Fixed effect, inverse variance"
+    MH = "MH", "Fixed effect, Mantel–Haenszel"
+    DL = "DL", "Random effects, DerSimonian–Laird"
+    REML = "REML", "Random effects, REML"
+
+
+class GradeControlRisk(models.TextChoices):
+    """Where the assumed control risk of a binary outcome comes from."""
+
+    POOLED = "pooled", "Control arms pooled (their events over their participants)"
+    MEDIAN = "median", "Median of the control arms' risks"
+    MEAN = "mean", "Mean of the control arms' risks"
+    TYPED = "typed", "A risk per 1,000 from another source"
+
+
 class GradeAssessment(models.Model):
     """The owners' GRADE judgements on one outcome of a form: a row of the
     summary-of-findings table (``extraction/grade.py`` proposes them; the numbers come from
-    the meta-analysis, never stored)."""
+    the meta-analysis, never stored). The row also holds how the outcome is pooled and where
+    its assumed control risk comes from; a row saved with only those has no judgements yet
+    (``judgements == {}``) and the table keeps showing the proposals."""
 
     form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="grade_assessments")
     outcome_key = models.CharField(max_length=1000)
@@ -219,6 +239,16 @@ class GradeAssessment(models.Model):
     )
     # {domain: {"level": "not_serious" | "serious" | "very_serious", "reason": text}}
     judgements = models.JSONField(default=dict, blank=True)
+    method = models.CharField(max_length=4, choices=GradeMethod.choices, default=GradeMethod.REML)
+    knha = models.BooleanField(default=False)  # Hartung–Knapp, random effects only
+    control_risk = models.CharField(
+        max_length=10, choices=GradeControlRisk.choices, default=GradeControlRisk.POOLED
+    )
+    # Only for ``typed``: the risk per 1,000 and where it comes from (a cohort study, a registry).
+    control_risk_per_1000 = models.DecimalField(
+        max_digits=8, decimal_places=3, null=True, blank=True
+    )
+    control_risk_source = models.CharField(max_length=500, blank=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -228,6 +258,21 @@ class GradeAssessment(models.Model):
         ordering = ["form_id", "outcome_key"]
         constraints = [
             models.UniqueConstraint(fields=["form", "outcome_key"], name="grade_once_per_outcome"),
+            models.CheckConstraint(
+                condition=Q(knha=False) | Q(method__in=["DL", "REML"]),
+                name="grade_knha_random_effects_only",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    control_risk="typed",
+                    control_risk_per_1000__isnull=False,  # NULL would pass a CHECK
+                    control_risk_per_1000__gte=0,
+                    control_risk_per_1000__lte=1000,
+                )
+                & ~Q(control_risk_source="")
+                | (~Q(control_risk="typed") & Q(control_risk_per_1000__isnull=True)),
+                name="grade_typed_control_risk_has_value_and_source",
+            ),
         ]
 
     def __str__(self) -> str:

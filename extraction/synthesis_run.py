@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from extraction.effect_inputs import Comparison, comparisons_of
-from extraction.spec import FormSpec
+from extraction.effect_inputs import Comparison, InvalidCell, comparisons_of, effect_tables
+from extraction.spec import FormSpec, clean_values
 from extraction.synthesis import (
     EffectSet,
     EffectSize,
@@ -40,6 +41,7 @@ __all__ = [
     "OutcomeChoice",
     "StudyInput",
     "live_comparisons",
+    "live_values",
     "outcome_choices",
     "inputs_csv",
     "results_csv",
@@ -92,6 +94,7 @@ class LiveEffect:
     effect: EffectSize | None = None
     missing: str = ""
     error: str = ""
+    invalid: str = ""  # the inputs typed but not valid, each named with why
 
     def shown(self) -> dict[str, Any]:
         """The numbers on the measure's own scale (ratios back from the log scale)."""
@@ -117,21 +120,76 @@ class LiveComparison:
     effects: tuple[LiveEffect, ...]
 
 
+_INPUT_NAME = re.compile(r"\b(ai|bi|ci|di|n1i|n2i|m1i|m2i|sd1i|sd2i|se|estimate|ci_low|ci_high)\b")
+
+
+def _in_form_words(message: str, comparison: Comparison) -> str:
+    """An engine message ("ai (12 events) is more than n1i (10 participants)") with each
+    input named as the form names it ("Events (arm 1: Drug) ...")."""
+    return _INPUT_NAME.sub(lambda m: comparison.names.get(m.group(1), m.group(1)), message)
+
+
+def live_values(spec: FormSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The values typed so far, cleaned as a draft is, except in the tables that hold effect
+    inputs: there a cell that does not clean stays as an ``InvalidCell`` saying why (and a
+    row none of whose cells cleaned stays too), so the panel can call an input invalid, not
+    missing."""
+    values, _ = clean_values(spec, raw, complete=False)
+    for table in effect_tables(spec):
+        rows = raw.get(table.key)
+        if isinstance(rows, Mapping):
+            try:
+                rows = [rows[k] for k in sorted(rows, key=lambda k: int(k))]
+            except (TypeError, ValueError):
+                continue
+        if not isinstance(rows, list | tuple):
+            continue
+        kept: list[dict[str, Any]] = []
+        for raw_row in rows:
+            if not isinstance(raw_row, Mapping):
+                continue
+            cleaned, errors = clean_values(spec, {table.key: [raw_row]}, complete=False)
+            row: dict[str, Any] = dict((cleaned.get(table.key) or [{}])[0])
+            for error in errors:
+                if error.column is not None and error.column not in row:
+                    typed = raw_row.get(error.column)
+                    row[error.column] = InvalidCell(str(typed), error.message)
+            if row:
+                kept.append(row)
+        if kept:
+            values[table.key] = kept
+    return values
+
+
 def live_comparisons(spec: FormSpec, values: Mapping[str, Any]) -> list[LiveComparison]:
-    """Each comparison in the values typed so far, with every measure its inputs can give."""
+    """Each comparison in the values typed so far (``live_values``), with every measure its
+    inputs can give; a measure that cannot be computed says which inputs are invalid and
+    why, which are missing, or what is wrong with the numbers, in the form's words."""
     out = []
     for comparison in comparisons_of(spec, values):
         effects = []
+        invalid = "; ".join(
+            f"{comparison.names.get(name, name)}: {why}" for name, why in comparison.invalid.items()
+        )
         for measure in comparison.measures:
             try:
                 result = _effect(comparison, measure, comparison.label)
             except SynthesisError as exc:
-                effects.append(LiveEffect(measure, error=str(exc).split("': ", 1)[-1]))
+                message = _in_form_words(str(exc).split("': ", 1)[-1], comparison)
+                effects.append(LiveEffect(measure, error=message, invalid=invalid))
                 continue
             if isinstance(result, Exclusion):
-                effects.append(LiveEffect(measure, missing=result.reason))
+                missing = result.reason
+                if invalid and missing.startswith("missing: "):
+                    # An invalid input is not also called missing.
+                    gap = missing_inputs(comparison.values, measure)
+                    absent = [g for g in gap if g not in comparison.invalid]
+                    missing = "missing: " + "; ".join(comparison.human(absent)) if absent else ""
+                effects.append(LiveEffect(measure, missing=missing, invalid=invalid))
             else:
                 effects.append(LiveEffect(measure, effect=result))
+        if not comparison.measures and invalid:
+            comparison.notes.append(f"invalid: {invalid}")
         out.append(LiveComparison(comparison, tuple(effects)))
     return out
 

@@ -32,6 +32,11 @@ urlpatterns = [
         name="extraction-synthesis-long-csv",
     ),
     path(
+        f"{FORM}/synthesis/revman.rm5",
+        synthesis.synthesis_rm5,
+        name="extraction-synthesis-rm5",
+    ),
+    path(
         f"{FORM}/synthesis/<str:which>.csv",
         synthesis.synthesis_csv,
         name="extraction-synthesis-csv",

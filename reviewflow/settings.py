@@ -329,6 +329,8 @@ SPECTACULAR_SETTINGS = {
         "InvitationProgressEnum": "reviewflow.reviews.models.INVITATION_PROGRESS",
         "PdfBatchStatusEnum": "screening.models.PdfBatchStatus",
         "PdfMatchEnum": "screening.models.PdfMatch",
+        "GradeMethodEnum": "extraction.models.GradeMethod",  # summary-of-findings pooling
+        "GradeControlRiskEnum": "extraction.models.GradeControlRisk",
     },
 }
 

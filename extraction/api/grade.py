@@ -1,11 +1,14 @@
 """API of the summary-of-findings table (GRADE) of a form: every member reads it; owners
-rate an outcome (``PUT`` with ``{"outcome", "design", "judgements"}``), as on the page."""
+rate an outcome (``PUT`` with ``{"outcome", "design", "judgements"}``) and choose how it is
+pooled and where its control risk comes from (``"settings"`` in the same ``PUT``, alone or
+with the judgements), as on the page."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -15,8 +18,8 @@ from rest_framework.response import Response
 from extraction.api.common import get_form
 from extraction.grade import DOMAINS
 from extraction.grade_table import SofRow, sof_rows
-from extraction.models import Form, FormStatus
-from extraction.services.grade import save_grade_assessment
+from extraction.models import Form, FormStatus, GradeControlRisk, GradeMethod
+from extraction.services.grade import save_grade_assessment, save_grade_settings
 from extraction.synthesis_run import scale_of
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.access import ReviewAccess, get_review_for
@@ -37,6 +40,17 @@ _INTERVAL: dict[str, serializers.Field] = {
     "estimate": serializers.FloatField(),
     "ci_low": serializers.FloatField(),
     "ci_high": serializers.FloatField(),
+}
+_SETTINGS: dict[str, serializers.Field] = {
+    "method": serializers.ChoiceField(choices=GradeMethod.choices),
+    "knha": serializers.BooleanField(help_text="Hartung–Knapp adjustment (DL or REML only)."),
+    "control_risk": serializers.ChoiceField(choices=GradeControlRisk.choices),
+    "control_risk_per_1000": serializers.FloatField(
+        allow_null=True, help_text="Typed risk per 1,000 (control_risk typed only)."
+    ),
+    "control_risk_source": serializers.CharField(
+        allow_blank=True, help_text="Where the typed risk comes from (control_risk typed only)."
+    ),
 }
 _ROW = inline_serializer(
     "SummaryOfFindingsRow",
@@ -60,6 +74,12 @@ _ROW = inline_serializer(
                 "intervention_high": serializers.FloatField(),
             },
         ),
+        "settings": inline_serializer("SofSettings", fields=_SETTINGS),
+        "control_risk_source": serializers.CharField(
+            allow_null=True,
+            help_text="Where the assumed control risk comes from, as the table says it; "
+            "null without an absolute effect.",
+        ),
         "design": serializers.CharField(),
         "certainty": serializers.CharField(help_text="high, moderate, low or very_low"),
         "saved": serializers.BooleanField(help_text="False: the proposals, not yet rated."),
@@ -75,10 +95,27 @@ _TABLE = inline_serializer(
 
 class GradeWriteSerializer(serializers.Serializer):
     outcome = serializers.CharField(help_text="An outcome key from the table's rows.")
-    design = serializers.ChoiceField(choices=["randomised", "observational"])
+    design = serializers.ChoiceField(
+        choices=["randomised", "observational"], required=False, help_text="With judgements."
+    )
     judgements = serializers.JSONField(
+        required=False,
         help_text='{"risk_of_bias": {"level": "not_serious|serious|very_serious", "reason": ""}, '
-        "… for every domain; a downgrade needs its reason."
+        "… for every domain; a downgrade needs its reason.",
+    )
+    settings = inline_serializer(
+        "GradeSettingsWrite",
+        fields={
+            "method": serializers.ChoiceField(choices=GradeMethod.choices),
+            "knha": serializers.BooleanField(required=False),
+            "control_risk": serializers.ChoiceField(
+                choices=GradeControlRisk.choices, required=False
+            ),
+            "control_risk_per_1000": serializers.FloatField(required=False, allow_null=True),
+            "control_risk_source": serializers.CharField(required=False, allow_blank=True),
+        },
+        required=False,
+        help_text="How the outcome is pooled and where its assumed control risk comes from.",
     )
 
 
@@ -109,6 +146,8 @@ def _row(row: SofRow) -> dict[str, Any]:
             if a
             else None
         ),
+        "settings": row.settings.as_dict(),
+        "control_risk_source": row.acr_source if a else None,
         "design": row.design,
         "certainty": row.certainty,
         "saved": row.saved,
@@ -127,6 +166,33 @@ def _form(access: ReviewAccess, form_id: int) -> Form:
     if form.status == FormStatus.DRAFT:
         raise ReviewflowError("A draft form has no consensus to rate.", field="form")
     return form
+
+
+def _save_settings(access: ReviewAccess, form: Form, row: SofRow, chosen: Any) -> None:
+    if not isinstance(chosen, Mapping):
+        raise ReviewflowError("settings must be an object.", field="settings")
+    knha = chosen.get("knha", False)
+    if not isinstance(knha, bool):
+        raise ReviewflowError("settings.knha must be true or false.", field="knha")
+    per_1000 = chosen.get("control_risk_per_1000")
+    if per_1000 is not None and (
+        isinstance(per_1000, bool) or not isinstance(per_1000, int | float | str)
+    ):
+        raise ReviewflowError(
+            "settings.control_risk_per_1000 must be a number.", field="control_risk_per_1000"
+        )
+    save_grade_settings(
+        form=form,
+        outcome_key=row.outcome.key,
+        outcome_label=row.outcome.label,
+        actor=access.user,
+        binary=row.binary,
+        method=str(chosen.get("method") or ""),
+        knha=knha,
+        control_risk=str(chosen.get("control_risk") or "pooled"),
+        control_risk_per_1000=str(per_1000) if per_1000 is not None else None,
+        control_risk_source=str(chosen.get("control_risk_source") or ""),
+    )
 
 
 class SummaryOfFindingsView(GenericAPIView):
@@ -150,17 +216,24 @@ class SummaryOfFindingsView(GenericAPIView):
                 "No such outcome in this form's final consensus.", field="outcome"
             )
         judgements = data.get("judgements")
-        if not isinstance(judgements, Mapping):
+        chosen = data.get("settings")
+        if chosen is None and judgements is None:
+            raise ReviewflowError("Send judgements, settings or both.", field="judgements")
+        if judgements is not None and not isinstance(judgements, Mapping):
             raise ReviewflowError(
                 "judgements must be an object keyed by domain.", field="judgements"
             )
-        save_grade_assessment(
-            form=form,
-            outcome_key=key,
-            outcome_label=rows[key].outcome.label,
-            actor=access.user,
-            design=str(data.get("design") or ""),
-            judgements=judgements,
-        )
+        with transaction.atomic():  # one refused part leaves the other unsaved too
+            if chosen is not None:
+                _save_settings(access, form, rows[key], chosen)
+            if judgements is not None:
+                save_grade_assessment(
+                    form=form,
+                    outcome_key=key,
+                    outcome_label=rows[key].outcome.label,
+                    actor=access.user,
+                    design=str(data.get("design") or ""),
+                    judgements=judgements,
+                )
         saved = {r.outcome.key: r for r in sof_rows(access, form)}[key]
         return Response(_row(saved))

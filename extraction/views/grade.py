@@ -1,23 +1,25 @@
 """The summary-of-findings table of a form with its GRADE certainty: every member reads it;
-owners rate each outcome (the proposals pre-filled); downloads as HTML and DOCX."""
+owners rate each outcome (the proposals pre-filled) and choose how it is pooled and where
+its assumed control risk comes from; downloads as HTML and DOCX."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from extraction.grade import DESIGNS, DOMAINS, LEVELS
-from extraction.grade_table import sof_docx, sof_html, sof_rows
-from extraction.services.grade import save_grade_assessment
+from extraction.grade_table import SofRow, sof_docx, sof_html, sof_rows
+from extraction.models import Form, GradeControlRisk, GradeMethod
+from extraction.services.grade import save_grade_assessment, save_grade_settings
 from extraction.synthesis_inputs import synthesis_form
 from extraction.views.common import page_context
 from reviewflow.errors import ReviewflowError
 from reviewflow.params import text_param, without_nul
-from reviewflow.reviews.access import get_review_for
+from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 
 EXPORTS = {
@@ -40,6 +42,10 @@ def grade_page(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
         if key not in rows:
             messages.error(request, "No such outcome in this form's final consensus.")
             status = 400
+        elif text_param(post, "action") == "settings":
+            status = _save_settings(request, access, form, rows[key], post)
+            if status == 302:
+                return redirect("extraction-grade", slug=slug, form_id=form.pk)
         else:
             judgements = {
                 d: {
@@ -69,9 +75,36 @@ def grade_page(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
         rows=sof_rows(access, form),
         levels=list(LEVELS.items()),
         designs=list(DESIGNS.items()),
+        methods=GradeMethod.choices,
+        control_risks=GradeControlRisk.choices,
         formats=list(EXPORTS),
     )
     return render(request, "extraction/grade.html", context, status=status)
+
+
+def _save_settings(
+    request: HttpRequest, access: ReviewAccess, form: Form, row: SofRow, post: QueryDict
+) -> int:
+    """Save an outcome's pooling method and control risk; 302 when saved, 400 with the
+    message otherwise."""
+    try:
+        save_grade_settings(
+            form=form,
+            outcome_key=row.outcome.key,
+            outcome_label=row.outcome.label,
+            actor=access.user,
+            binary=row.binary,
+            method=text_param(post, "method"),
+            knha=text_param(post, "knha") == "on",
+            control_risk=text_param(post, "control_risk"),
+            control_risk_per_1000=text_param(post, "control_risk_per_1000"),
+            control_risk_source=text_param(post, "control_risk_source"),
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+        return 400
+    messages.success(request, f"Pooling of “{row.outcome.label}” saved.")
+    return 302
 
 
 @login_required

@@ -21,7 +21,6 @@ from django.views.decorators.http import require_POST, require_safe
 from extraction.forms import values_from_post
 from extraction.models import Form
 from extraction.selectors import form_spec, included_studies
-from extraction.spec import clean_values
 from extraction.synthesis import Measure, SynthesisError
 from extraction.synthesis.plots import FUNNEL_MIN_STUDIES, forest_svg, funnel_svg
 from extraction.synthesis.raster import svg_to_pdf, svg_to_png
@@ -32,11 +31,13 @@ from extraction.synthesis_inputs import (
     synthesis_form,
 )
 from extraction.synthesis_long import long_csv
+from extraction.synthesis_rm5 import rm5_export
 from extraction.synthesis_run import (
     METHODS,
     Analysis,
     inputs_csv,
     live_comparisons,
+    live_values,
     results_csv,
     scale_of,
 )
@@ -57,9 +58,7 @@ def effects_live(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
     page posts them as the extractor types), with the inputs each one still lacks."""
     access = get_review_for(request.user, slug, role=Role.REVIEWER)
     spec = form_spec(get_form(access, form_id))
-    values, _ = clean_values(
-        spec, values_from_post(spec, without_nul(request.POST)), complete=False
-    )
+    values = live_values(spec, values_from_post(spec, without_nul(request.POST)))
     return render(
         request,
         "extraction/_effects_panel.html",
@@ -212,4 +211,26 @@ def synthesis_long_csv(request: HttpRequest, slug: str, form_id: int) -> HttpRes
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     name = f"{slug}-{slugify(form.title) or 'form'}-v{form.version}-all-outcomes.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_safe
+def synthesis_rm5(request: HttpRequest, slug: str, form_id: int) -> HttpResponse:
+    """The form's outcomes as a RevMan 5 review file (``extraction/synthesis_rm5.py``): the
+    studies with a final consensus and their per-arm data, for RevMan to pool."""
+    access = get_review_for(request.user, slug)
+    form = synthesis_form(access, form_id)
+    export = rm5_export(
+        form_spec(form),
+        consensus_studies(access, form),
+        title=access.review.title,
+        comparison=f"{form.title} (version {form.version})",
+        # The form version's date, not the time of the download: the same data, the same file.
+        now=form.published_at or form.created_at,
+    )
+    response = HttpResponse(export.body, content_type="application/xml; charset=iso-8859-1")
+    name = f"{slug}-{slugify(form.title) or 'form'}-v{form.version}.rm5"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
     return response

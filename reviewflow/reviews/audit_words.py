@@ -581,6 +581,38 @@ def _grade_saved(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -
     return [f"{a} rated the certainty of {_q(f.get('outcome') or '?')} in {e.target}: {rating}"]
 
 
+_GRADE_METHODS = {
+    "FE": "fixed effect (inverse variance)",
+    "MH": "fixed effect (Mantel–Haenszel)",
+    "DL": "random effects (DerSimonian–Laird)",
+    "REML": "random effects (REML)",
+}
+_CONTROL_RISKS = {
+    "pooled": "the control arms pooled",
+    "median": "the median of the control arms",
+    "mean": "the mean of the control arms",
+}
+
+
+def _grade_settings_saved(
+    a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]
+) -> list[Part]:
+    method = _GRADE_METHODS.get(str(f.get("method")), _word(f.get("method")))
+    if f.get("knha"):
+        method += " with Hartung–Knapp"
+    risk = f.get("control_risk")
+    if risk == "typed":
+        per_1000 = f.get("control_risk_per_1000")
+        acr = f"{per_1000:g} per 1,000" if isinstance(per_1000, int | float) else "?"
+        acr += f" from {_q(f.get('control_risk_source'))}"
+    else:
+        acr = _CONTROL_RISKS.get(str(risk), _word(risk))
+    return [
+        f"{a} set how {_q(f.get('outcome') or '?')} in {e.target} is pooled: {method}; "
+        f"assumed control risk {acr}"
+    ]
+
+
 def _study(e: Event) -> list[Part]:
     """ "record 12, Form (version 2)" → a record link and the form's name."""
     rid = _record_id(e)
@@ -808,6 +840,7 @@ WORDS: dict[str, Words] = {
     "question.deleted": _question,
     **dict.fromkeys([*_FORM_WORDS, "form.superseded", "form.version_created"], _form),
     "form.grade_saved": _grade_saved,  # GRADE certainty of an outcome (#23)
+    "form.grade_settings_saved": _grade_settings_saved,  # its pooling and control risk (#23)
     **dict.fromkeys(
         [*_EXTRACTION_WORDS, "extraction.assigned", "extraction.unassigned", "extraction.carried"],
         _extraction,

@@ -131,7 +131,29 @@ def test_an_invalid_value_is_named_not_computed():
         OUTCOMES,
         {"dichotomous": [_arm("Death", "Drug", 12, 10), _arm("Death", "Placebo", 1, 10)]},
     )
-    assert live.effects[0].error == "ai (12 events) is more than n1i (10 participants)"
+    # In the form's words, not the engine's (metafor's) names.
+    assert live.effects[0].error == (
+        "Events (arm 1: Drug) (12 events) is more than Total (arm 1: Drug) (10 participants)"
+    )
+
+
+def test_live_values_keep_an_invalid_cell_saying_why():
+    from extraction.synthesis_run import live_values
+
+    raw = {
+        "dichotomous": [
+            {"outcome": "Death", "arm": "Drug", "events": "ten", "total": "10"},
+            {"outcome": "Death", "arm": "Placebo", "events": "-1", "total": "x"},
+        ]
+    }
+    [live] = live_comparisons(OUTCOMES, live_values(OUTCOMES, raw))
+    assert live.comparison.values["n1i"] == 10 and live.comparison.values["ai"] is None
+    assert live.effects[0].invalid == (
+        "Events (arm 1: Drug): “ten” must be a whole number; "
+        "Events (arm 2: Placebo): “-1” must be at least 0; "
+        "Total (arm 2: Placebo): “x” must be a whole number"
+    )
+    assert live.effects[0].missing == ""  # nothing else is missing
 
 
 def test_continuous_rows_give_md_and_hedges_g():

@@ -242,3 +242,221 @@ def test_api_reads_the_table_and_owners_rate_through_it(client_for, rated, owner
     saved = api.put(_api(rated), put, format="json").json()
     assert saved["saved"] is True and saved["certainty"] == "high"
     assert GradeAssessment.objects.get().judgements == judgements
+
+
+# --- Pooling method and assumed control risk per outcome ----------------------------------
+
+KEY = "dichotomous|death|1 year"
+ARMS = [(20, 100), (5, 50), (18, 82)]  # the control arms of the three pooled studies
+
+
+def test_control_risk_pooled_median_and_mean_by_hand():
+    from extraction.grade import control_risk, control_risk_label
+
+    assert control_risk(ARMS) == pytest.approx(43 / 232)
+    assert control_risk(ARMS, "median") == pytest.approx(0.2)
+    assert control_risk(ARMS, "mean") == pytest.approx((0.2 + 0.1 + 18 / 82) / 3)
+    assert control_risk([(0, 0)], "median") is None  # no arm with participants
+    assert control_risk_label("median", 3) == "median of 3 control arms"
+    assert control_risk_label("typed", 0, "Smith 2019 cohort") == "from Smith 2019 cohort"
+
+
+def _settings(**chosen):
+    return {"outcome": KEY, "action": "settings", "method": "REML", "control_risk": "pooled"} | (
+        chosen
+    )
+
+
+def _synthesis(client, form, **params):
+    url = reverse("api-form-synthesis", args=[form.review.slug, form.pk])
+    return client.get(url, {"measure": "RR", **params}).json()["analysis"]["result"]
+
+
+@pytest.mark.django_db
+def test_owner_chooses_the_method_and_the_median_control_risk(client_for, rated, owner):
+    client = client_for(owner)
+    page = client.get(_url(rated)).content.decode()
+    assert 'data-grade-settings="dichotomous|death|1 year"' in page
+    assert "Random effects, REML" in page.split("data-sof>")[1]  # the default, shown
+    post = _settings(method="DL", knha="on", control_risk="median")
+    assert client.post(_url(rated), post).status_code == 302
+    saved = GradeAssessment.objects.get()
+    assert (saved.method, saved.knha, saved.control_risk) == ("DL", True, "median")
+    assert saved.judgements == {}  # the rating is still the proposals'
+    text = client.get(_url(rated)).content.decode()
+    table = text.split("data-sof>")[1].split("</table>")[0]
+    assert "Random effects, DerSimonian–Laird, Hartung–Knapp" in table
+    assert "200 per 1,000" in table and "(median of 3 control arms)" in table
+    result = _synthesis(client, rated, method="DL", knha="1")
+    rr, low, high = (math.exp(result[k]) for k in ("estimate", "ci_low", "ci_high"))
+    assert f"RR {rr:.2f} ({low:.2f} to {high:.2f})" in table
+    assert f"{200 * rr:.0f} per 1,000 ({200 * low:.0f} to {200 * high:.0f})" in table
+    assert "(proposed)" in table
+    event = AuditEvent.objects.get(action="form.grade_settings_saved")
+    assert event.before["method"] == "REML" and event.after["method"] == "DL"
+    from reviewflow.reviews.audit_words import Event
+
+    sentence = describe(
+        Event(event.action, "olivia", event.target, before=event.before, after=event.after)
+    )
+    assert sentence.text == (
+        "olivia set how 'Death · 1 year (Dichotomous outcomes)' in Outcome data (version 1) "
+        "is pooled: random effects (DerSimonian–Laird) with Hartung–Knapp; assumed control "
+        "risk the median of the control arms"
+    )
+
+
+@pytest.mark.django_db
+def test_a_typed_control_risk_with_its_source_reaches_the_exports(client_for, rated, owner):
+    client = client_for(owner)
+    post = _settings(
+        method="FE",
+        control_risk="typed",
+        control_risk_per_1000="120",
+        control_risk_source="Smith 2019, population cohort",
+    )
+    assert client.post(_url(rated), post).status_code == 302
+    rr = math.exp(_synthesis(client, rated, method="FE")["estimate"])
+    for fmt in ("html", "docx"):
+        body = client.get(_url(rated, fmt)).content
+        if fmt == "docx":
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                body = archive.read("word/document.xml")
+        text = body.decode()
+        assert "120 per 1,000" in text, fmt
+        assert "from Smith 2019, population cohort" in text, fmt
+        assert "Fixed effect, inverse variance" in text, fmt
+        assert f"{120 * rr:.0f} per 1,000" in text, fmt
+    page = client.get(_url(rated)).content.decode()
+    assert 'name="control_risk_per_1000" value="120"' in page
+    event = AuditEvent.objects.get(action="form.grade_settings_saved")
+    sentence = describe(event)
+    assert sentence.text.endswith(
+        "fixed effect (inverse variance); assumed control risk 120 per 1,000 from "
+        "'Smith 2019, population cohort'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        (
+            {"method": "FE", "knha": "on"},
+            "The Hartung–Knapp adjustment applies to random effects (DL or REML) only.",
+        ),
+        ({"method": "Bayes"}, "Pooling method must be one of: FE, MH, DL, REML, not 'Bayes'."),
+        (
+            {"control_risk": "typed", "control_risk_per_1000": "abc", "control_risk_source": "x"},
+            "Assumed control risk: enter a risk per 1,000 from 0 to 1000, not 'abc'.",
+        ),
+        (
+            {"control_risk": "typed", "control_risk_per_1000": "1200", "control_risk_source": "x"},
+            "Assumed control risk: enter a risk per 1,000 from 0 to 1000, not '1200'.",
+        ),
+        (
+            {"control_risk": "typed", "control_risk_per_1000": "50"},
+            "Assumed control risk: say where the typed risk comes from (e.g. a cohort study).",
+        ),
+        (
+            {"control_risk": "median", "control_risk_per_1000": "50"},
+            "A risk per 1,000 and its source go with 'typed' only: choose 'typed' or clear them.",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_refused_settings_name_the_field_and_change_nothing(
+    client_for, rated, owner, chosen, message
+):
+    from django.utils.html import escape
+
+    response = client_for(owner).post(_url(rated), _settings(**chosen))
+    assert response.status_code == 400
+    assert escape(message) in response.content.decode()
+    assert not GradeAssessment.objects.exists()
+    assert not AuditEvent.objects.filter(action="form.grade_settings_saved").exists()
+
+
+@pytest.mark.django_db
+def test_a_continuous_outcome_takes_no_mantel_haenszel_nor_control_risk(rated, owner):
+    from extraction.services.grade import check_grade_settings
+    from reviewflow.errors import ReviewflowError
+
+    common = {"knha": False, "control_risk_per_1000": None, "control_risk_source": ""}
+    with pytest.raises(ReviewflowError, match="Mantel–Haenszel pools binary outcomes only"):
+        check_grade_settings(binary=False, method="MH", control_risk="pooled", **common)
+    with pytest.raises(ReviewflowError, match="A continuous outcome has no control risk"):
+        check_grade_settings(binary=False, method="REML", control_risk="mean", **common)
+    chosen = check_grade_settings(binary=True, method="MH", control_risk="mean", **common)
+    assert (chosen.method, chosen.control_risk) == ("MH", "mean")
+
+
+@pytest.mark.django_db
+def test_a_reviewer_cannot_choose_the_pooling(client_for, rated, reviewer):
+    assert client_for(reviewer).post(_url(rated), _settings(method="DL")).status_code == 403
+    assert not GradeAssessment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_api_reads_and_writes_the_settings_all_or_nothing(client_for, rated, owner):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(owner)
+    [row] = api.get(_api(rated)).json()["rows"]
+    assert row["settings"] == {
+        "method": "REML",
+        "knha": False,
+        "control_risk": "pooled",
+        "control_risk_per_1000": None,
+        "control_risk_source": "",
+    }
+    assert row["control_risk_source"] == "3 control arms pooled"
+    typed = {
+        "method": "REML",
+        "control_risk": "typed",
+        "control_risk_per_1000": 12.5,
+        "control_risk_source": "Registry 2020",
+    }
+    bad_judgements = {"imprecision": {"level": "serious"}}
+    refused = api.put(
+        _api(rated),
+        {"outcome": KEY, "settings": typed, "judgements": bad_judgements},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert not GradeAssessment.objects.exists()  # the settings were not kept either
+    saved = api.put(_api(rated), {"outcome": KEY, "settings": typed}, format="json").json()
+    assert saved["settings"]["control_risk_per_1000"] == 12.5
+    assert saved["absolute_per_1000"]["control"] == pytest.approx(12.5)
+    assert saved["control_risk_source"] == "from Registry 2020"
+    assert saved["saved"] is False
+    nothing = api.put(_api(rated), {"outcome": KEY}, format="json")
+    assert nothing.status_code == 400
+    assert nothing.json()["detail"] == "Send judgements, settings or both."
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_settings_the_service_would_refuse(rated):
+    from decimal import Decimal
+
+    from django.db import IntegrityError, transaction
+
+    bad = [
+        {"method": "FE", "knha": True},
+        {"control_risk": "typed", "control_risk_per_1000": None, "control_risk_source": "x"},
+        {
+            "control_risk": "typed",
+            "control_risk_per_1000": Decimal("50"),
+            "control_risk_source": "",
+        },
+        {
+            "control_risk": "typed",
+            "control_risk_per_1000": Decimal("1001"),
+            "control_risk_source": "x",
+        },
+        {"control_risk": "median", "control_risk_per_1000": Decimal("50")},
+    ]
+    for fields in bad:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            GradeAssessment.objects.create(form=rated, outcome_key=KEY, **fields)
+    assert not GradeAssessment.objects.exists()

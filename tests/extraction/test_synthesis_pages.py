@@ -200,6 +200,64 @@ def test_live_panel_computes_what_the_page_posts(client_for, pooled, reviewer):
 
 
 @pytest.mark.django_db
+def test_live_panel_calls_an_invalid_cell_invalid_naming_the_field_and_why(
+    client_for, pooled, reviewer
+):
+    url = _url(pooled, "extraction-effects")
+    arms = {
+        "f-dichotomous-0-outcome": "Death",
+        "f-dichotomous-0-arm": "Drug",
+        "f-dichotomous-0-events": "ten",
+        "f-dichotomous-0-total": "100",
+        "f-dichotomous-1-outcome": "Death",
+        "f-dichotomous-1-arm": "Placebo",
+        "f-dichotomous-1-total": "100",
+    }
+    text = client_for(reviewer).post(url, arms).content.decode()
+    # Invalid, with the field and why; the input not typed at all is still missing.
+    assert (
+        text.count(
+            "Invalid: Events (arm 1: Drug): “ten” must be a whole number; "
+            "missing: Events (arm 2: Placebo)"
+        )
+        == 3
+    )
+    assert "Missing: Events (arm 1: Drug)" not in text
+    # Events above the total: the engine's check, in the form's words.
+    more = {**arms, "f-dichotomous-0-events": "120", "f-dichotomous-1-events": "20"}
+    text = client_for(reviewer).post(url, more).content.decode()
+    assert (
+        text.count(
+            "Cannot compute: Events (arm 1: Drug) (120 events) is more than Total (arm 1: Drug) "
+            "(100 participants)"
+        )
+        == 3
+    )
+    # A negative SD and a negative N (the template asks for at least 0 in both).
+    continuous = {
+        "f-continuous-0-outcome": "Pain",
+        "f-continuous-0-arm": "Drug",
+        "f-continuous-0-mean": "4.1",
+        "f-continuous-0-sd": "-1.2",
+        "f-continuous-0-n": "30",
+        "f-continuous-1-outcome": "Pain",
+        "f-continuous-1-arm": "Placebo",
+        "f-continuous-1-mean": "5",
+        "f-continuous-1-sd": "1.5",
+        "f-continuous-1-n": "-3",
+    }
+    text = client_for(reviewer).post(url, continuous).content.decode()
+    assert (
+        text.count(
+            "Invalid: SD (arm 1: Drug): “-1.2” must be at least 0; "
+            "N (arm 2: Placebo): “-3” must be at least 0</td>"
+        )
+        == 2
+    )  # MD and SMD
+    assert "data-missing" not in text
+
+
+@pytest.mark.django_db
 def test_live_panel_needs_a_reviewer_and_a_post(client, client_for, pooled, outsider, viewer):
     url = _url(pooled, "extraction-effects")
     assert client_for(outsider).post(url, {}).status_code == 404

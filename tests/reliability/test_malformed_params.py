@@ -461,6 +461,15 @@ def test_synthesis_answers_malformed_parameters_as_without_them(review, owner, r
             response = client.get(long_url, {param: value})
             if response.status_code != 200 or response.content != baseline.content:
                 failures.append(_failure(f"GET {long_url} ?{_shown({param: value})}", response))
+    # The RevMan 5 file (#23) reads no parameter: any one gives the same file.
+    rm5_url = reverse("extraction-synthesis-rm5", args=args)
+    baseline = client.get(rm5_url)
+    assert baseline.status_code == 200 and b"<DICH_DATA " in baseline.content, rm5_url
+    for param in SYNTHESIS_PARAMS:
+        for value in MALFORMED:
+            response = client.get(rm5_url, {param: value})
+            if response.status_code != 200 or response.content != baseline.content:
+                failures.append(_failure(f"GET {rm5_url} ?{_shown({param: value})}", response))
     api = APIClient()
     api.force_authenticate(owner)
     path = f"/api/v1/reviews/{review.slug}/forms/{form.pk}/synthesis/"

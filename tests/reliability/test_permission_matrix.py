@@ -322,6 +322,8 @@ HTML_GET: dict[str, tuple[Cell, ...]] = {
     "extraction-synthesis-csv": ("login", 404, 404, 404, 404, 404),
     # Every outcome in one long CSV (#23): its header alone when no table holds effect inputs.
     "extraction-synthesis-long-csv": ("login", 404, 404, 200, 200, 200),
+    # The RevMan 5 file (#23): a review file without outcomes when no table holds them.
+    "extraction-synthesis-rm5": ("login", 404, 404, 200, 200, 200),
     "extraction-effects": ("login", 405, 405, 405, 405, 405),  # POST only
     # The summary-of-findings table (an empty one: no outcome) and its download.
     "extraction-grade": ("login", 404, 404, 200, 200, 200),
