@@ -1,5 +1,6 @@
 """Extraction data as files: CSV (one row per study, and each table as its own long-format
 CSV keyed by study), XLSX (a sheet for the studies and one per table) and JSON (nested).
+Each study carries the retraction and correction notices Crossref reports on it (#21).
 
 The data is the final consensus of each study by default, or one extractor's submitted
 extractions. Every spreadsheet cell goes through ``reviewflow.exports.safe_cell`` (by way of
@@ -41,7 +42,8 @@ from extraction.spec import ColumnSpec, FieldSpec, FormSpec
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import Review
 from screening.exporters import write_rows_csv, write_rows_xlsx
-from screening.models import Record
+from screening.models import EditorialNotice, Record
+from screening.selectors.retractions import NOTICE_COLUMNS, notice_cells, notices_by_record
 
 STUDY_COLUMNS = ["study_id", "title", "first_author", "year", "doi", "pmid"]
 LIST_SEPARATOR = "; "
@@ -75,10 +77,34 @@ class ExtractionExport:
     review: Review
     extractor: User | None
     forms: list[FormExport] = field(default_factory=list)
+    _notices: dict[int, list[EditorialNotice]] | None = field(default=None, repr=False)
 
     @property
     def study_count(self) -> int:
         return sum(len(f.studies.rows) for f in self.forms)
+
+    def notices(self) -> dict[int, list[EditorialNotice]]:
+        """The retraction and correction notices of the exported studies (#21), read once,
+        when a file is written (analyses built on the export never ask for them)."""
+        if self._notices is None:
+            ids = {int(row[0]) for f in self.forms for row in f.studies.rows}
+            self._notices = notices_by_record(self.review, ids) if ids else {}
+        return self._notices
+
+    def studies_sheet(self, form_export: FormExport) -> Sheet:
+        """The studies sheet of a file: each study's notices in ``NOTICE_COLUMNS`` last."""
+        studies, notices = form_export.studies, self.notices()
+        return Sheet(
+            name=studies.name,
+            label=studies.label,
+            header=[*studies.header, *NOTICE_COLUMNS],
+            rows=[
+                [*row, *notice_cells(notices.get(int(row[0]), [])).values()] for row in studies.rows
+            ],
+        )
+
+    def sheets_of(self, form_export: FormExport) -> list[Sheet]:
+        return [self.studies_sheet(form_export), *form_export.tables]
 
 
 # ------------------------------------------------------------------------------ selecting
@@ -340,7 +366,7 @@ def write_studies_csv(export: ExtractionExport, out: TextIO) -> int:
             "write files.",
             field="form",
         )
-    studies = export.forms[0].studies
+    studies = export.studies_sheet(export.forms[0])
     return write_rows_csv(studies.header, studies.rows, out)
 
 
@@ -350,7 +376,7 @@ def csv_files(export: ExtractionExport, stem: str) -> list[tuple[str, str]]:
     ``STEM_<form>_<table key>.csv``)."""
     files = []
     for form_export in export.forms:
-        for sheet in form_export.sheets:
+        for sheet in export.sheets_of(form_export):
             buffer = io.StringIO(newline="")
             write_rows_csv(sheet.header, sheet.rows, buffer)
             name = f"{stem}_{sheet.name}.csv" if sheet.name else f"{stem}.csv"
@@ -381,7 +407,7 @@ def write_xlsx(export: ExtractionExport, out: BinaryIO) -> None:
     """One workbook: a sheet of studies and one per table, for each form."""
     sheets: dict[str, tuple[list[str], Iterable[list[Any]]]] = {}
     for form_export in export.forms:
-        for sheet in form_export.sheets:
+        for sheet in export.sheets_of(form_export):
             title = sheet.label
             n = 1
             while title in sheets:  # write_rows_xlsx needs distinct keys
@@ -397,8 +423,29 @@ def export_json(export: ExtractionExport) -> dict[str, Any]:
         "data": "extractor" if export.extractor is not None else "consensus",
         "extractor": export.extractor.username if export.extractor is not None else None,
         "exported_at": timezone.now().isoformat(),
-        "forms": [f.json for f in export.forms],
+        "forms": [_with_notices(f.json, export.notices()) for f in export.forms],
     }
+
+
+def _with_notices(
+    form_json: dict[str, Any], notices: dict[int, list[EditorialNotice]]
+) -> dict[str, Any]:
+    """A form's JSON with each study's retraction and correction notices (#21)."""
+    studies = [
+        {
+            **study,
+            "notices": [
+                {
+                    "kind": n.kind,
+                    "doi": n.notice_doi,
+                    "date": n.notice_date.isoformat() if n.notice_date else None,
+                }
+                for n in notices.get(study["study_id"], [])
+            ],
+        }
+        for study in form_json["studies"]
+    ]
+    return {**form_json, "studies": studies}
 
 
 def write_json(export: ExtractionExport, out: TextIO) -> None:

@@ -495,6 +495,15 @@ def _prisma_counts(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any])
     return [f"{a} changed the PRISMA counts entered by hand: {changes(b, f) or 'no change'}"]
 
 
+def _prisma_round_counts(
+    a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]
+) -> list[Part]:
+    of = e.target or "an update round"
+    return [
+        f"{a} changed the PRISMA counts entered by hand for {of}: {changes(b, f) or 'no change'}"
+    ]
+
+
 def _attached(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
     via = {"unpaywall": "Unpaywall", "openalex": "OpenAlex", "europepmc": "Europe PMC"}.get(
         str(f.get("source"))
@@ -814,6 +823,7 @@ WORDS: dict[str, Words] = {
     "screening.assignments_removed": _assignments_removed,
     "stage.settings_changed": _stage_settings,
     "prisma.counts_changed": _prisma_counts,
+    "prisma.round_counts_changed": _prisma_round_counts,
     "fulltext.attached": _attached,
     "fulltext.not_retrieved": _not_retrieved,
     "fulltext.study_linked": _study_linked,

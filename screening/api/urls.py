@@ -32,7 +32,7 @@ from screening.api.retractions import (
     RetractionCheckDetailView,
     RetractionCheckListView,
 )
-from screening.api.rounds import RoundChangelogView, RoundListView
+from screening.api.rounds import RoundChangelogView, RoundListView, RoundPrismaCountsView
 
 urlpatterns = [
     path("reviews/<slug:slug>/searches/", SearchListView.as_view(), name="api-searches"),
@@ -212,6 +212,11 @@ urlpatterns = [
         "reviews/<slug:slug>/rounds/<int:number>/changelog/",
         RoundChangelogView.as_view(),
         name="api-round-changelog",
+    ),
+    path(
+        "reviews/<slug:slug>/rounds/<int:number>/prisma-counts/",
+        RoundPrismaCountsView.as_view(),
+        name="api-round-prisma-counts",
     ),
     path("reviews/<slug:slug>/prisma.svg", PrismaSvgView.as_view(), name="api-prisma-svg"),
     # Retraction watch (#21).

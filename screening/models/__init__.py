@@ -56,6 +56,7 @@ from screening.models.prioritisation import (
 )
 from screening.models.prisma import (
     PrismaSettings,
+    RoundPrismaCounts,
 )
 from screening.models.questions import (
     Answer,
@@ -114,6 +115,7 @@ __all__ = [
     "PdfFile",
     "PdfMatch",
     "PrismaSettings",
+    "RoundPrismaCounts",
     "RankingStatus",
     "RankingRun",
     "RelevanceScore",

@@ -113,6 +113,11 @@ class Search(models.Model):
         default=1,
         help_text="The update round the search belongs to (1: the review as first done).",
     )
+    imported_mid_screening = models.BooleanField(
+        default=False,
+        help_text="Imported once the review's screening had begun (a re-run, a search of an "
+        "update round): its records are offered before the older untouched ones.",
+    )
 
     objects = SearchQuerySet.as_manager()
 

@@ -48,6 +48,7 @@ from screening.selectors.identification import (
 )
 from screening.selectors.labels import filter_by_label, label_names, visible_labels_by_record
 from screening.selectors.questions import answers_visible_to
+from screening.selectors.retractions import NOTICE_COLUMNS, notice_cells, notices_by_record
 from screening.selectors.screening import SCREENER_ROLES, votes_visible_to
 
 # The most records a bulk action or an export takes by id; more go by the filter.
@@ -58,7 +59,7 @@ EXPORT_FORMATS = {
     "bibtex": ("application/x-bibtex", "bib"),
 }
 # A records CSV ends with the labels the exporter may see on each record (blinding).
-SELECTION_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels")
+SELECTION_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels", *NOTICE_COLUMNS)
 
 
 # ------------------------------------------------------------------------------ filters
@@ -481,8 +482,12 @@ def export_selection(
 
     def labelled() -> Iterator[dict[str, object]]:
         by_record = visible_labels_by_record(review, user)
+        # Read once, before the stream: notices are few beside a review's records (#21).
+        notices = notices_by_record(review)
         for row in rows:
-            row["labels"] = label_names(by_record.get(int(str(row["id"])), []))
+            pk = int(str(row["id"]))
+            row["labels"] = label_names(by_record.get(pk, []))
+            row.update(notice_cells(notices.get(pk, [])))
             yield row
 
     return iter_csv(labelled(), columns=SELECTION_CSV_COLUMNS), content_type, extension

@@ -53,6 +53,23 @@ class FlaggedRecord:
         return next((k for k in SEVERITY if k in kinds), NoticeKind.OTHER)
 
 
+# The columns exports give a record's retractions and corrections (#21): kinds, notice DOIs
+# and dates, one per notice in the same order (by date), joined by "; ".
+NOTICE_COLUMNS = ("notice_kind", "notice_doi", "notice_date")
+
+
+def notice_cells(notices: Iterable[EditorialNotice]) -> dict[str, str]:
+    """A record's notices as the three ``NOTICE_COLUMNS`` cells (empty without notices)."""
+    notices = list(notices)
+    return {
+        "notice_kind": "; ".join(n.kind for n in notices),
+        "notice_doi": "; ".join(n.notice_doi for n in notices),
+        "notice_date": "; ".join(
+            n.notice_date.isoformat() if n.notice_date else "" for n in notices
+        ),
+    }
+
+
 def notices_of(record: Record) -> list[EditorialNotice]:
     return list(EditorialNotice.objects.filter(record=record).order_by("notice_date", "id"))
 

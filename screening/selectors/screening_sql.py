@@ -134,6 +134,9 @@ _SKIP = {
 
 _SHUFFLE = "MOD(r.id * 7919, 10007)"  # the fixed shuffle; index record_screening_order
 
+# Records of a search imported once the review's screening had begun.
+_FRESH = "s.imported_mid_screening = TRUE"
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -217,14 +220,25 @@ def _statements(stage: str) -> dict[str, Statement]:
             ),
         ),
         "assigned": _walk("assigned", stage, _assigned(eligible, "")),
-        # Whether the reviewer has assignments at all: one index probe, cheaper to plan than
-        # the two walks it spares everyone who has none.
-        "has_assigned": Statement(
-            f"has_assigned.{stage}",
-            """SELECT 1 FROM screening_screeningassignment a
-            WHERE a.review_id = %(review)s AND a.stage = %(stage)s
-                AND a.reviewer_id = %(reviewer)s
-            LIMIT 1""",
+        # Which walks have anything to walk, in one row: whether the reviewer has
+        # assignments at all (one index probe, cheaper to plan than the two walks it spares
+        # everyone who has none), and whether searches imported once screening had begun
+        # (``Search.imported_mid_screening``: few, and their records found by their search)
+        # still have untouched records.
+        "probe": Statement(
+            f"probe.{stage}",
+            f"""SELECT
+                EXISTS (
+                    SELECT 1 FROM screening_screeningassignment a
+                    WHERE a.review_id = %(review)s AND a.stage = %(stage)s
+                        AND a.reviewer_id = %(reviewer)s
+                ) AS assigned,
+                EXISTS (
+                    SELECT 1 FROM screening_search s
+                    JOIN screening_record r ON r.search_id = s.id
+                    WHERE s.review_id = %(review)s AND {_FRESH}
+                        AND {eligible} AND {_NOT_STARTED}
+                ) AS fresh""",
         ),
         # Records that have votes and wait for more, most votes first (pairs complete).
         "started": _walk(
@@ -239,6 +253,30 @@ def _statements(stage: str) -> dict[str, Statement]:
                 AND {_HELD_BY_OTHERS} < %(needed)s - st.votes
                 {{skip}}
             ORDER BY st.votes DESC, {_SHUFFLE}, r.id
+            LIMIT 1""",
+        ),
+        # Untouched records new to the review since its screening began (a re-run, an
+        # update round's search), ahead of the older ones: in the shuffle, or for "most
+        # relevant first" by relevance score (those not scored yet following in the shuffle).
+        "fresh": _walk(
+            "fresh",
+            stage,
+            f"""SELECT r.id FROM screening_record r
+            JOIN screening_search s ON s.id = r.search_id
+            WHERE {_FRESH} AND {eligible} AND {_NOT_STARTED} {{skip}}
+            ORDER BY {_SHUFFLE}, r.id
+            LIMIT 1""",
+        ),
+        "fresh_ranked": _walk(
+            "fresh_ranked",
+            stage,
+            f"""SELECT r.id FROM screening_record r
+            JOIN screening_search s ON s.id = r.search_id
+            LEFT JOIN screening_relevancescore rs
+                ON rs.record_id = r.id AND rs.stage = %(stage)s AND rs.review_id = %(review)s
+            WHERE {_FRESH} AND {eligible} AND {_NOT_STARTED} {{skip}}
+            ORDER BY CASE WHEN rs.score IS NULL THEN 1 ELSE 0 END, rs.score DESC,
+                {_SHUFFLE}, r.id
             LIMIT 1""",
         ),
         # "Most relevant first": untouched records by relevance score.

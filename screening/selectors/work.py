@@ -17,6 +17,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q
 
 from reviewflow.reviews.models import Membership, Review
 from screening.models import (
+    Record,
     RelevanceScore,
     ScreeningAssignment,
     ScreeningState,
@@ -80,7 +81,8 @@ def records_needing_votes(
 
 
 def offer_key(review: Review, stage: str, order: str) -> Callable[[int], tuple[Any, ...]]:
-    """The order ``next`` offers records in, as a sort key on record ids: the fixed shuffle
+    """The order ``next`` offers records in, as a sort key on record ids: records new since
+    screening began first (``Search.imported_mid_screening``, #21), then the fixed shuffle
     (``screening_sql._SHUFFLE``), behind the relevance scores for "most relevant first"
     (scored records first). Assignments are made in this order, and offered in it."""
     scores: dict[int, float] = {}
@@ -90,11 +92,16 @@ def offer_key(review: Review, stage: str, order: str) -> Callable[[int], tuple[A
                 "record_id", "score"
             )
         )
+    fresh = set(
+        Record.objects.filter(review=review, search__imported_mid_screening=True).values_list(
+            "id", flat=True
+        )
+    )
 
     def key(record_id: int) -> tuple[Any, ...]:
         score = scores.get(record_id)
         ranked = (0, -score) if score is not None else (1, 0.0)
-        return (*ranked, (record_id * 7919) % 10007, record_id)
+        return (record_id not in fresh, *ranked, (record_id * 7919) % 10007, record_id)
 
     return key
 

@@ -52,6 +52,7 @@ from screening.models import (
     SearchQuerySet,
     SearchStatus,
     SourceType,
+    Vote,
 )
 from screening.selectors.rounds import current_round
 
@@ -390,6 +391,8 @@ def run_import(
         if search.supersedes_id is not None:
             _retire_superseded(search)
         search.status = SearchStatus.DONE
+        # New to a review already being screened: ``next`` offers its records first.
+        search.imported_mid_screening = Vote.objects.filter(review_id=search.review_id).exists()
         search.bytes_read = search.file_size
         search.finished_at = search.dedup_requested_at = timezone.now()
         search.heartbeat_at = None  # the import's; its deduplication writes its own

@@ -22,9 +22,11 @@ from screening.models import (
     PrismaSettings,
     Record,
     RetrievalStatus,
+    RoundPrismaCounts,
     SearchStatus,
     SourceType,
     Stage,
+    UpdateRound,
 )
 from screening.prisma import PrismaCounts
 from screening.selectors.identification import included_at_full_text
@@ -43,23 +45,67 @@ MANUAL_FIELDS = (
 )
 
 
+# What an update round's diagram takes from an owner: the records removed before import and
+# those found outside reviewflow (its previous studies and reports come from the earlier
+# rounds, and whether the review updates an earlier one is said once, for round 1).
+ROUND_FIELDS = (
+    "duplicates_before_import",
+    "excluded_automatic",
+    "excluded_other",
+    "website_results",
+    "organisation_results",
+    "citations_results",
+)
+
+
 def prisma_settings(review: Review) -> PrismaSettings:
     found = PrismaSettings.objects.filter(review=review).first()
     return found or PrismaSettings(review=review)
 
 
+def entered_counts(review: Review, round_number: int = 1) -> PrismaSettings | RoundPrismaCounts:
+    """The counts an owner entered for round ``round_number``'s diagram (unsaved zeros when
+    none were); ``ReviewflowError`` for a round the review does not have."""
+    if round_number == 1:
+        return prisma_settings(review)
+    update_round = UpdateRound.objects.filter(review=review, number=round_number).first()
+    if update_round is None:
+        raise ReviewflowError(
+            f"This review has no round {round_number}.", field="round", code="not_found"
+        )
+    found = RoundPrismaCounts.objects.filter(update_round=update_round).first()
+    return found or RoundPrismaCounts(update_round=update_round)
+
+
+def entered_fields(round_number: int) -> tuple[str, ...]:
+    """The counts an owner enters for round ``round_number``."""
+    return MANUAL_FIELDS if round_number == 1 else ROUND_FIELDS
+
+
 @transaction.atomic
-def update_prisma_settings(*, review: Review, actor: User, **changes: Any) -> PrismaSettings:
-    """Owner-entered counts; every change is in the audit trail."""
+def update_prisma_settings(
+    *, review: Review, actor: User, round_number: int = 1, **changes: Any
+) -> PrismaSettings | RoundPrismaCounts:
+    """Owner-entered counts of round ``round_number``'s diagram (1: the review as first
+    done); every change is in the audit trail."""
+    allowed = entered_fields(round_number)
     unknown = set(changes) - set(MANUAL_FIELDS)
     if unknown:
         raise ReviewflowError(f"Unknown PRISMA field: {', '.join(sorted(unknown))}.")
+    not_here = [name for name in changes if name not in allowed]
+    if not_here:
+        raise ReviewflowError(
+            f"Round {round_number} takes no {not_here[0].replace('_', ' ')}: an update "
+            "round's previous studies and reports are those the earlier rounds included, "
+            "and whether the review updates an earlier one is entered for round 1.",
+            field=not_here[0],
+        )
     for name, value in changes.items():
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:
             raise ReviewflowError(
                 f"{name.replace('_', ' ').capitalize()} cannot be negative.", field=name
             )
-    current = prisma_settings(review)
+    current = entered_counts(review, round_number)
     before = {k: getattr(current, k) for k in changes if getattr(current, k) != changes[k]}
     if not before:
         return current
@@ -69,8 +115,8 @@ def update_prisma_settings(*, review: Review, actor: User, **changes: Any) -> Pr
     record_audit(
         review=review,
         actor=actor,
-        action="prisma.counts_changed",
-        target="entered counts",
+        action="prisma.counts_changed" if round_number == 1 else "prisma.round_counts_changed",
+        target="entered counts" if round_number == 1 else f"round {round_number}",
         before=before,
         after={k: changes[k] for k in before},
     )
@@ -86,16 +132,19 @@ def prisma_counts(review: Review, round_number: int | None = None) -> PrismaCoun
     round's diagram counts the records of that round's searches; from round 2 on it is the
     "updated review" template, its previous studies and reports being those included from
     the earlier rounds (plus, where an owner said the review updates an earlier one, the
-    counts they entered). The counts an owner enters apply to round 1.
+    counts they entered). Each round's diagram has the counts an owner entered for it
+    (``entered_counts``): records removed before import, records found outside reviewflow.
     """
     number = round_number or current_round(review)
     manual = prisma_settings(review)
     if number > 1:
+        entered = entered_counts(review, number)
         manual = PrismaSettings(
             review=review,
             updated_review=True,
             previous_studies=manual.previous_studies if manual.updated_review else 0,
             previous_reports=manual.previous_reports if manual.updated_review else 0,
+            **{name: getattr(entered, name) for name in ROUND_FIELDS},
         )
     in_round = Q(record__search__round=number)
     records = Record.objects.filter(

@@ -19,7 +19,7 @@ from screening.models import Outcome, Vote
 from screening.selectors.identification import EXPORT_COLUMNS, records_for_export
 from screening.selectors.labels import label_names, visible_labels_by_record
 from screening.selectors.questions import questions_of, visible_answers_by_vote
-from screening.selectors.retractions import notices_by_record
+from screening.selectors.retractions import NOTICE_COLUMNS, notice_cells, notices_by_record
 from screening.selectors.screening import mask_audit_events, votes_visible_to
 
 RECORD_STAGES = {
@@ -54,9 +54,7 @@ OUTCOME_HEADER = [
     "labels",
 ]
 # A records CSV ends with the labels the exporter may see on each record (blinding), then
-# the retractions and corrections Crossref reports on it (#21): kinds, notice DOIs and
-# dates, one per notice in the same order, joined by "; ".
-NOTICE_COLUMNS = ("notice_kind", "notice_doi", "notice_date")
+# the retractions and corrections Crossref reports on it (#21, ``NOTICE_COLUMNS``).
 RECORD_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels", *NOTICE_COLUMNS)
 
 
@@ -103,12 +101,7 @@ def _with_notices(rows: Iterator[dict[str, Any]], access: Any) -> Iterator[dict[
     # Read once, before the stream: notices are few beside a review's records.
     by_record = notices_by_record(access.review)
     for row in rows:
-        notices = by_record.get(row["id"], [])
-        row["notice_kind"] = "; ".join(n.kind for n in notices)
-        row["notice_doi"] = "; ".join(n.notice_doi for n in notices)
-        row["notice_date"] = "; ".join(
-            n.notice_date.isoformat() if n.notice_date else "" for n in notices
-        )
+        row.update(notice_cells(by_record.get(row["id"], [])))
         yield row
 
 

@@ -4,6 +4,7 @@ an owner enters."""
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -18,7 +19,7 @@ from reviewflow.exports import safe_cell
 from reviewflow.params import choice_param, int_param, text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Review, Role
-from screening.models import PrismaSettings
+from screening.models import PrismaSettings, RoundPrismaCounts
 from screening.prisma import (
     check,
     from_csv,
@@ -43,6 +44,14 @@ class PrismaSettingsForm(forms.ModelForm):
     class Meta:
         model = PrismaSettings
         fields = list(prisma.MANUAL_FIELDS)
+
+
+class RoundPrismaCountsForm(forms.ModelForm):
+    """An update round's entered counts (its previous studies come from the data)."""
+
+    class Meta:
+        model = RoundPrismaCounts
+        fields = list(prisma.ROUND_FIELDS)
 
 
 def render_prisma(
@@ -86,21 +95,32 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
                 "-prisma", f"-prisma-round{number}"
             )
         return response
-    form = None
+    form: forms.ModelForm[Any] | None = None
+    entered = prisma.entered_counts(review, number)
     if access.is_owner:
-        form = PrismaSettingsForm(request.POST or None, instance=prisma.prisma_settings(review))
+        form_class = PrismaSettingsForm if number == 1 else RoundPrismaCountsForm
+        form = form_class(request.POST or None, instance=entered)
         if request.method == "POST" and form.is_valid():
             try:
                 prisma.update_prisma_settings(
                     review=review,
                     actor=access.user,
-                    **{k: form.cleaned_data[k] for k in prisma.MANUAL_FIELDS},
+                    round_number=number,
+                    **{k: form.cleaned_data[k] for k in prisma.entered_fields(number)},
                 )
             except ReviewflowError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, "Entered counts saved.")
-                return redirect("prisma", slug=slug)
+                messages.success(
+                    request,
+                    "Entered counts saved."
+                    if number == 1
+                    else f"Round {number}'s entered counts saved.",
+                )
+                response = redirect("prisma", slug=slug)
+                if len(every) > 1:
+                    response["Location"] += f"?round={number}"
+                return response
     elif request.method == "POST":
         get_review_for(request.user, slug, role=Role.OWNER)
     return render(
@@ -116,7 +136,7 @@ def prisma_page(request: HttpRequest, slug: str) -> HttpResponse:
             # a draft: the boxes that do not add up are framed in red.
             "svg": mark_safe(prisma_svg(counts, draft=True)),  # noqa: S308
             "form": form,
-            "entered": _entered(prisma.prisma_settings(review)) if number == 1 else [],
+            "entered": _entered(entered),
             "round": number,
             "rounds": every,
             "round_query": f"round={number}&" if len(every) > 1 else "",
@@ -162,7 +182,7 @@ def round_changelog_csv(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _entered(settings: PrismaSettings) -> list[tuple[str, object]]:
+def _entered(settings: PrismaSettings | RoundPrismaCounts) -> list[tuple[str, object]]:
     """The counts in the figure that an owner entered, so the page can say which they are."""
     labels = {
         "previous_studies": "Studies included in the previous version",
@@ -174,10 +194,12 @@ def _entered(settings: PrismaSettings) -> list[tuple[str, object]]:
         "organisation_results": "Records from organisations found outside reviewflow",
         "citations_results": "Records from citation searching found outside reviewflow",
     }
+    # An update round's previous studies are counted from the earlier rounds, not entered.
+    updated = getattr(settings, "updated_review", False)
     return [
-        (label, getattr(settings, name))
+        (label, getattr(settings, name, None))
         for name, label in labels.items()
-        if getattr(settings, name) and (settings.updated_review or not name.startswith("previous_"))
+        if getattr(settings, name, None) and (updated or not name.startswith("previous_"))
     ]
 
 
@@ -197,7 +219,7 @@ def prisma_csv_upload(request: HttpRequest, slug: str) -> HttpResponse:
             counts = from_csv(upload.read().decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ReviewflowError(f"{upload.name}: {exc}") from None
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if counts.previous_studies is not None or counts.previous_reports is not None:
             changes.update(
                 updated_review=True,

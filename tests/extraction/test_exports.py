@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from extraction.exports import (
     build_export,
     csv_files,
+    export_json,
     select_forms,
     write_csv_zip,
     write_json,
@@ -25,6 +26,7 @@ from extraction.services.consensus import consensus_for, save_consensus
 from extraction.services.extractions import start_extraction, submit_extraction
 from extraction.services.forms import new_form_version, publish_form
 from reviewflow.errors import ReviewflowError
+from screening.models import EditorialNotice
 from tests.extraction.helpers import GOOD, included_records, published_form, spec
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +84,9 @@ def test_csv_has_one_row_per_settled_study_and_a_long_table(review, settled, rec
         "blinded",
         "start",
         "outcomes",
+        "notice_kind",
+        "notice_doi",
+        "notice_date",
     ]
     record = records[0]
     assert studies[1:] == [
@@ -99,6 +104,9 @@ def test_csv_has_one_row_per_settled_study_and_a_long_table(review, settled, rec
             "yes",
             "2019-03-01",
             "HbA1c; C-peptide",
+            "",
+            "",
+            "",
         ]
     ]
     assert rows(files["trial_arms.csv"]) == [
@@ -207,3 +215,39 @@ def test_no_published_form_is_an_error(review):
 def test_decimal_cells_are_numbers(review, settled):
     export = build_export(review=review, forms=[settled])
     assert export.forms[0].studies.rows[0][9] == Decimal("1.5")
+
+
+def test_every_export_carries_the_retraction_and_correction_notices_of_a_study(
+    review, settled, records
+):
+    record = records[0]
+    # A notice DOI typed to look like a formula stays text in every spreadsheet.
+    for kind, doi, date in [
+        ("correction", '=HYPERLINK("x")', dt.date(2020, 5, 30)),
+        ("retraction", "10.1016/s0140-6736(20)31324-6", dt.date(2020, 6, 5)),
+    ]:
+        EditorialNotice.objects.create(
+            review=review, record=record, kind=kind, notice_doi=doi, notice_date=date
+        )
+    export = build_export(review=review, forms=[settled])
+    studies = rows(dict(csv_files(export, "trial"))["trial.csv"])
+    row = dict(zip(studies[0], studies[1], strict=True))
+    assert (row["notice_kind"], row["notice_doi"], row["notice_date"]) == (
+        "correction; retraction",
+        '\'=HYPERLINK("x"); 10.1016/s0140-6736(20)31324-6',
+        "2020-05-30; 2020-06-05",
+    )
+    out = io.StringIO()
+    write_studies_csv(export, out)
+    assert rows(out.getvalue())[1] == studies[1]
+    book = io.BytesIO()
+    write_xlsx(export, book)
+    sheet = load_workbook(io.BytesIO(book.getvalue())).worksheets[0]
+    cells = [[c.value for c in line] for line in sheet.iter_rows()]
+    assert cells[0][-3:] == ["notice_kind", "notice_doi", "notice_date"]
+    assert cells[1][-3:-1] == ["correction; retraction", row["notice_doi"]]
+    (study,) = export_json(export)["forms"][0]["studies"]
+    assert study["notices"] == [
+        {"kind": "correction", "doi": '=HYPERLINK("x")', "date": "2020-05-30"},
+        {"kind": "retraction", "doi": "10.1016/s0140-6736(20)31324-6", "date": "2020-06-05"},
+    ]

@@ -158,6 +158,7 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/saved-searches/{{saved_search_id}}/run/": Role.OWNER,
     f"PATCH {_R}/saved-searches/{{saved_search_id}}/": Role.OWNER,
     f"POST {_R}/rounds/": Role.OWNER,
+    f"PATCH {_R}/rounds/{{number}}/prisma-counts/": Role.OWNER,  # entered counts (#21)
     f"POST {_R}/retraction-checks/": Role.OWNER,
     f"POST {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
     f"DELETE {_R}/records/{{record_id}}/labels/": Role.REVIEWER,  # one's own
@@ -413,6 +414,7 @@ API_GET: dict[str, tuple[Cell, ...]] = {
     "/api/v1/reviews/{slug}/prisma/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/rounds/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/rounds/{number}/changelog/": (404, 404, 404, 200, 200, 200),
+    "/api/v1/reviews/{slug}/rounds/{number}/prisma-counts/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/retraction-checks/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/retraction-checks/{check_id}/": (404, 404, 404, 200, 200, 200),
     "/api/v1/reviews/{slug}/editorial-notices/": (404, 404, 404, 200, 200, 200),

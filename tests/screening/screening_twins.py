@@ -24,6 +24,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Mod
+from django.utils import timezone
 
 from reviewflow.reviews.models import Membership, Review
 from screening.models import (
@@ -31,6 +32,7 @@ from screening.models import (
     Record,
     RecordQuerySet,
     ReservedVote,
+    ScreeningAssignment,
     ScreeningState,
     Vote,
 )
@@ -117,11 +119,23 @@ def resumed_after(untouched: RecordQuerySet, *, review: Review, stage: str) -> R
     )
 
 
+def probe(*, review: Review, reviewer: User, stage: str) -> tuple[bool, bool]:
+    """Whether the reviewer has assignments at the stage, and whether searches imported once
+    screening had begun still have untouched records there."""
+    now = timezone.now()
+    fresh = dict(walks(review=review, reviewer=reviewer, now=now, stage=stage, needed=1))["fresh"]
+    return (
+        ScreeningAssignment.objects.filter(review=review, stage=stage, reviewer=reviewer).exists(),
+        fresh().exists(),
+    )
+
+
 def walks(
     *, review: Review, reviewer: User, now: datetime, stage: str, needed: int
 ) -> list[tuple[str, Callable[[], RecordQuerySet]]]:
     """The candidates ``next_record`` walks, best first: each builds its queryset only when
-    the ones before it found nothing (``ranked`` only for "most relevant first")."""
+    the ones before it found nothing (``ranked`` and ``fresh_ranked`` only for "most
+    relevant first", ``fresh`` otherwise; both only when ``probe`` finds fresh records)."""
 
     def eligible() -> RecordQuerySet:
         return eligible_records(review, stage)
@@ -152,6 +166,21 @@ def walks(
     def resumed() -> RecordQuerySet:
         return resumed_after(untouched(), review=review, stage=stage)
 
+    def fresh() -> RecordQuerySet:
+        # Records of searches imported once screening had begun, before the older ones.
+        return untouched().filter(search__imported_mid_screening=True)
+
+    def fresh_ranked() -> RecordQuerySet:
+        score = FilteredRelation(
+            "relevance_scores",
+            condition=Q(relevance_scores__stage=stage, relevance_scores__review=review),
+        )
+        return (
+            fresh()
+            .annotate(score=score)
+            .order_by(F("score__score").desc(nulls_last=True), *OFFER_ORDER)
+        )
+
     def ranked() -> RecordQuerySet:
         # Screening prioritisation: most relevant first, walking relevance_review_stage_score;
         # records not scored yet (none before the model can start) follow in the shuffle.
@@ -163,6 +192,8 @@ def walks(
 
     return [
         ("started", started),
+        ("fresh", fresh),
+        ("fresh_ranked", fresh_ranked),
         ("ranked", ranked),
         ("resumed", resumed),
         ("untouched", untouched),

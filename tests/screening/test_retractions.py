@@ -20,9 +20,9 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.audit_words import Event, describe
 from reviewflow.reviews.models import AuditEvent
 from screening.models import EditorialNotice, Record, RetractionCheck, Stage
+from screening.selectors.retractions import NOTICE_COLUMNS
 from screening.services import identification, retractions, rounds
 from screening.services.screening.votes import cast_vote
-from screening.views.exports import NOTICE_COLUMNS
 from tests.screening.factories import upload
 from tests.screening.test_connectors import Replay
 from tests.screening.test_retractions_connector import served
@@ -307,6 +307,24 @@ def test_the_records_export_has_the_notice_columns(review, viewer, checked, clie
         ("correction", "10.1016/s0140-6736(20)31324-6", "2020-06-13"),
         ("correction", "10.1016/s0140-6736(20)31528-2", "2020-07-18"),
     ]
+    assert rows[str(checked["clean"].pk)]["notice_kind"] == ""
+
+
+def test_the_records_list_export_of_a_selection_has_the_notice_columns(
+    review, viewer, checked, client_for
+):
+    ids = [checked["lancet"].pk, checked["clean"].pk]
+    response = client_for(viewer).post(
+        reverse("records-export", args=[review.slug]),
+        {"format": "csv", "ids": ids},
+    )
+    text = b"".join(response.streaming_content).decode()
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(text))}
+    assert set(rows) == {str(pk) for pk in ids}
+    lancet = rows[str(checked["lancet"].pk)]
+    assert lancet["notice_kind"].split("; ")[:2] == ["retraction", "correction"]
+    assert lancet["notice_doi"].split("; ")[0] == "10.1016/s0140-6736(20)31174-0"
+    assert lancet["notice_date"].split("; ")[0] == "2020-05-22"
     assert rows[str(checked["clean"].pk)]["notice_kind"] == ""
 
 

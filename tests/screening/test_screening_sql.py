@@ -29,6 +29,7 @@ from screening.models import (
     RelevanceScore,
     ReservedVote,
     RetrievalStatus,
+    ScreeningAssignment,
     ScreeningState,
     Search,
     SearchStatus,
@@ -39,7 +40,9 @@ from screening.models import (
 from screening.selectors import screening_sql
 from screening.selectors.screening import SCREENER_ROLES
 from screening.selectors.screening_sql import LOCK_RECORD, STATEMENTS, VOTE_FACTS
+from screening.services import identification
 from tests.screening import screening_twins as twins
+from tests.screening.factories import ris_records, upload
 from tests.screening.screening_fixtures import import_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,10 +141,35 @@ def world(review: Any, owner: Any, reviewer: Any, reviewer2: Any, viewer: Any) -
     # Relevance scores for a few untouched records (and one already started).
     for n, record in enumerate([r[20], r[21], r[22], r[3]]):
         RelevanceScore.objects.create(review=review, record=record, stage=TA, score=0.9 - n / 10)
+    # A re-run imported once screening had begun: untouched records (two scored, one a
+    # duplicate, one passed on to full text), one started; and found by other methods.
+    rerun = identification.create_search(
+        review=review,
+        actor=owner,
+        file=upload(ris_records(8, start=100, prefix="Re-run trial"), "rerun.ris"),
+        filename="rerun.ris",
+        source="PubMed",
+    )
+    identification.run_import(search_id=rerun.pk)
+    fresh = list(Record.objects.filter(search=rerun).order_by("position"))
+    Search.objects.filter(pk=fresh[0].search_id).update(imported_mid_screening=True)
+    Search.objects.filter(pk=other_method[0].search_id).update(imported_mid_screening=True)
+    for score, record in [(0.7, fresh[0]), (0.95, fresh[1])]:
+        RelevanceScore.objects.create(review=review, record=record, stage=TA, score=score)
+    Record.objects.filter(pk=fresh[2].pk).update(duplicate_of=r[0], merge_kind=MergeKind.AUTO)
+    state(fresh[3], TA, [(reviewer, Decision.INCLUDE)], closed=False)
+    state(fresh[4], TA, [(reviewer, Decision.INCLUDE), (reviewer2, Decision.INCLUDE)], closed=True)
+    Outcome.objects.create(
+        review=review,
+        record=fresh[4],
+        stage=TA,
+        decision=Decision.INCLUDE,
+        kind=OutcomeKind.AGREEMENT,
+    )
     return {
         "review": review,
         "elsewhere": elsewhere,
-        "records": records + other_method + importing + foreign,
+        "records": records + other_method + importing + foreign + fresh,
         "people": [owner, reviewer, reviewer2, viewer, demoted],
         "now": now,
     }
@@ -209,7 +237,9 @@ def test_reread_is_its_twin_for_every_record(world: dict[str, Any]) -> None:
             assert _offered(got) == _offered(twin), (stage, person.username, record.pk)
 
 
-@pytest.mark.parametrize("walk", ["started", "ranked", "resumed", "untouched"])
+@pytest.mark.parametrize(
+    "walk", ["started", "fresh", "fresh_ranked", "ranked", "resumed", "untouched"]
+)
 @pytest.mark.parametrize("needed", [1, 2, 3])
 def test_each_walk_offers_the_records_of_its_twin_in_the_same_order(
     world: dict[str, Any], walk: str, needed: int
@@ -240,6 +270,28 @@ def test_each_walk_offers_the_records_of_its_twin_in_the_same_order(
         seen_any = seen_any or bool(got)
     # Not vacuous: each walk finds records (started ones only when a record needs 2 or 3).
     assert seen_any == (walk != "started" or needed > 1), (walk, needed)
+
+
+def test_probe_is_its_twin(world: dict[str, Any]) -> None:
+    review, reviewer = world["review"], world["people"][1]
+    ScreeningAssignment.objects.create(
+        review=review, record=world["records"][30], stage=TA, reviewer=reviewer
+    )
+    found = set()
+    for review, stage, person in _cases(world):
+        values = {"review": review.pk, "reviewer": person.pk, "stage": stage, "now": world["now"]}
+        ((assigned, fresh),) = screening_sql.rows(STATEMENTS[stage]["probe"], **values)
+        got = (bool(assigned), bool(fresh))
+        assert got == twins.probe(review=review, reviewer=person, stage=stage), (
+            review.slug,
+            stage,
+            person.username,
+        )
+        found.add((review.slug, stage, got))
+    # Not vacuous: fresh records at both stages of the review, none elsewhere; assignments.
+    assert (world["review"].slug, TA, (True, True)) in found
+    assert (world["review"].slug, FT, (False, True)) in found
+    assert (world["elsewhere"].slug, TA, (False, False)) in found
 
 
 def test_vote_facts_are_their_twin_for_every_record(world: dict[str, Any]) -> None:

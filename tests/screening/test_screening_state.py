@@ -9,12 +9,21 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from screening.models import Claim, Record, ScreeningState, Vote
+from screening.models import (
+    Claim,
+    Record,
+    RelevanceScore,
+    ScreeningAssignment,
+    ScreeningState,
+    Vote,
+)
 from screening.selectors.screening import SHUFFLE, eligible_records, stage_progress
 from screening.services.fulltext import mark_not_retrieved
 from screening.services.screening.assignment import next_record
@@ -218,3 +227,98 @@ def test_page_vote_shows_the_next_record_in_a_fixed_number_of_queries(
         )
     assert response.status_code == 200 and response.context["record"].pk != record
     assert Vote.objects.get().record_id == record
+
+
+# ------------------------------------------------ records new since screening began (#21)
+
+
+def _in_shuffle(records):
+    return sorted((r.pk for r in records), key=lambda pk: ((pk * 7919) % 10007, pk))
+
+
+def test_a_search_imported_once_screening_began_is_offered_before_the_older_records(
+    review, owner, reviewer, reviewer2
+):
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    old = import_records(review, owner, 5)
+    assert not old[0].search.imported_mid_screening  # nobody had voted yet
+    first = next_record(review=review, stage=TA, reviewer=reviewer)
+    vote(review, first, reviewer, "exclude")
+    late = import_records(review, owner, 3, name="late.ris")
+    assert late[0].search.imported_mid_screening
+    offered = []
+    for _ in range(7):
+        record = next_record(review=review, stage=TA, reviewer=reviewer2)
+        offered.append(record.pk)
+        vote(review, record, reviewer2, "exclude")
+    # The new records first, in the shuffle; then the older ones where the walk left off.
+    assert offered[:3] == _in_shuffle(late)
+    assert sorted(offered[3:]) == sorted(r.pk for r in old if r.pk != first.pk)
+    assert next_record(review=review, stage=TA, reviewer=reviewer2) is None
+
+
+def test_new_records_wait_behind_started_ones_and_assigned_work(review, owner, reviewer, reviewer2):
+    old = import_records(review, owner, 4)
+    started = next_record(review=review, stage=TA, reviewer=reviewer)
+    vote(review, started, reviewer, "include")  # one vote of two: its pair completes first
+    late = import_records(review, owner, 2, name="late.ris")
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == started.pk
+    vote(review, started, reviewer2, "include")
+    assert next_record(review=review, stage=TA, reviewer=reviewer2).pk == _in_shuffle(late)[0]
+    # An owner's assignment still comes before everything else.
+    assigned = next(r for r in old if r.pk != started.pk)
+    ScreeningAssignment.objects.create(review=review, record=assigned, stage=TA, reviewer=reviewer)
+    assert next_record(review=review, stage=TA, reviewer=reviewer).pk == assigned.pk
+
+
+def test_most_relevant_first_orders_the_new_records_by_score_before_the_older_ones(
+    review, owner, reviewer
+):
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    old = import_records(review, owner, 4)
+    first = next_record(review=review, stage=TA, reviewer=reviewer)
+    vote(review, first, reviewer, "exclude")
+    late = import_records(review, owner, 3, name="late.ris")
+    update_stage_settings(review=review, stage=TA, actor=owner, order="relevance")
+    best_old = next(r for r in old if r.pk != first.pk)
+    scores = [(best_old, 0.99), (late[2], 0.4), (late[1], 0.6)]
+    for record, score in scores:
+        RelevanceScore.objects.create(review=review, record=record, stage=TA, score=score)
+    offered = []
+    while (record := next_record(review=review, stage=TA, reviewer=reviewer)) is not None:
+        offered.append(record.pk)
+        vote(review, record, reviewer, "exclude")
+    # Scored new records by score, the unscored new one, then the older ones (scored first).
+    assert offered[:4] == [late[1].pk, late[2].pk, late[0].pk, best_old.pk]
+    assert len(offered) == 6
+
+
+def test_next_takes_as_many_queries_with_new_records_as_without(review, owner, reviewer):
+    update_stage_settings(review=review, stage=TA, actor=owner, reviewers_needed=1)
+    import_records(review, owner, 20)
+
+    def queries_of_next():
+        with CaptureQueriesContext(connection) as run:
+            record = next_record(review=review, stage=TA, reviewer=reviewer)
+        vote(review, record, reviewer, "exclude")
+        return len(run.captured_queries), record
+
+    queries_of_next()  # the stage's settings are stored on first use
+    without, _ = queries_of_next()  # held claim, probe, started, resumed, re-read, claim
+    (late,) = import_records(review, owner, 1, name="late.ris")
+    with_new, record = queries_of_next()
+    assert record.pk == late.pk
+    assert with_new == without
+
+
+def test_migration_flags_the_searches_imported_after_the_first_vote(review, owner, reviewer):
+    from screening.models import Search
+
+    first, _ = import_records(review, owner, 2)
+    vote(review, first, reviewer, "include")
+    (late,) = import_records(review, owner, 1, name="late.ris")
+    Search.objects.update(imported_mid_screening=False)
+    migration = importlib.import_module("screening.migrations.0026_round_prisma_counts")
+    migration.flag_searches_imported_mid_screening(apps, None)
+    flagged = dict(Search.objects.values_list("pk", "imported_mid_screening"))
+    assert flagged == {first.search_id: False, late.search_id: True}

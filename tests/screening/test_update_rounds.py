@@ -15,10 +15,19 @@ from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
-from screening.models import Record, SavedSearch, Search, Stage, UpdateRound, Vote
+from screening.models import (
+    Record,
+    RoundPrismaCounts,
+    SavedSearch,
+    Search,
+    Stage,
+    UpdateRound,
+    Vote,
+)
 from screening.selectors.rounds import current_round, rounds_of
 from screening.services import connectors, identification, rounds
-from screening.services.prisma import prisma_counts
+from screening.services.prisma import entered_counts, prisma_counts, update_prisma_settings
+from screening.services.screening.assignment import next_record
 from screening.services.screening.votes import cast_vote
 from tests.screening.factories import ris_records, upload
 from tests.screening.test_connectors import MEDLINE_RECORDS, PMIDS, Replay, pubmed, run_now
@@ -85,6 +94,12 @@ def test_a_scheduled_rerun_in_a_new_round_brings_one_new_record_and_the_updated_
     # Decisions intact: the study's votes and outcomes are as they were.
     assert Vote.objects.filter(record=study).count() == 4
     assert study.outcomes.filter(decision="include").count() == 2
+    # The new record is what the screeners are offered first (new to a review already
+    # screened: ``Search.imported_mid_screening``).
+    assert new_search.imported_mid_screening and not first.imported_mid_screening
+    (new_record,) = Record.objects.filter(search=new_search)
+    offered = next_record(review=review, stage=Stage.TITLE_ABSTRACT, reviewer=reviewer)
+    assert offered.pk == new_record.pk
 
     updated = prisma_counts(review)  # the current round: 2
     assert updated.updated is True
@@ -228,3 +243,129 @@ def test_prisma_command_writes_a_round(review, owner, capsys, tmp_path):
     with pytest.raises(Exception) as caught:
         call_command("prisma", review.slug, "--round", "4")
     assert "The review has no round 4: its rounds are 1, 2." in str(caught.value)
+
+
+# ------------------------------------------------------- entered counts of each round
+
+
+@pytest.mark.django_db
+def test_each_round_diagram_has_the_counts_entered_for_it(
+    review, owner, django_capture_on_commit_callbacks
+):
+    import_ris(review, owner, django_capture_on_commit_callbacks, 2)
+    update_prisma_settings(review=review, actor=owner, duplicates_before_import=3)
+    rounds.start_update_round(review=review, actor=owner)
+    import_ris(review, owner, django_capture_on_commit_callbacks, 2, start=20, name="u.ris")
+    update_prisma_settings(
+        review=review, actor=owner, round_number=2, website_results=4, excluded_other=1
+    )
+    first, second = prisma_counts(review, 1), prisma_counts(review, 2)
+    assert (first.duplicates, first.website_results, first.excluded_other) == (3, 0, 0)
+    assert (second.duplicates, second.website_results, second.excluded_other) == (0, 4, 1)
+    assert second.database_results == 2 + 1  # its records, and the one removed before import
+    event = AuditEvent.objects.get(action="prisma.round_counts_changed")
+    assert event.target == "round 2"
+    assert event.before == {"website_results": 0, "excluded_other": 0}
+    assert event.after == {"website_results": 4, "excluded_other": 1}
+    assert entered_counts(review, 1).website_results == 0
+
+
+@pytest.mark.django_db
+def test_a_round_takes_only_the_counts_it_can_have(review, owner):
+    rounds.start_update_round(review=review, actor=owner)
+    with pytest.raises(ReviewflowError) as caught:
+        update_prisma_settings(review=review, actor=owner, round_number=2, previous_studies=3)
+    assert caught.value.message == (
+        "Round 2 takes no previous studies: an update round's previous studies and reports "
+        "are those the earlier rounds included, and whether the review updates an earlier "
+        "one is entered for round 1."
+    )
+    assert caught.value.field == "previous_studies"
+    with pytest.raises(ReviewflowError) as caught:
+        update_prisma_settings(review=review, actor=owner, round_number=3, website_results=1)
+    assert caught.value.message == "This review has no round 3."
+    with pytest.raises(ReviewflowError) as caught:
+        update_prisma_settings(review=review, actor=owner, round_number=2, website_results=-1)
+    assert caught.value.message == "Website results cannot be negative."
+    assert not RoundPrismaCounts.objects.exists()
+    assert not AuditEvent.objects.filter(action="prisma.round_counts_changed").exists()
+
+
+ROUND_FORM = {
+    "duplicates_before_import": 0,
+    "excluded_automatic": 0,
+    "excluded_other": 0,
+    "website_results": 5,
+    "organisation_results": 0,
+    "citations_results": 2,
+}
+
+
+@pytest.mark.django_db
+def test_owner_enters_a_round_counts_on_its_prisma_page(review, owner, reviewer, client_for):
+    rounds.start_update_round(review=review, actor=owner)
+    url = reverse("prisma", args=[review.slug]) + "?round=2"
+    page = client_for(owner).get(url).content.decode()
+    assert "Counts round 2's data cannot know" in page
+    assert 'name="previous_studies"' not in page and 'name="website_results"' in page
+    assert client_for(reviewer).post(url, ROUND_FORM).status_code in (403, 404)
+    saved = client_for(owner).post(url, ROUND_FORM)
+    assert saved.status_code == 302 and saved["Location"].endswith("/prisma/?round=2")
+    counts = RoundPrismaCounts.objects.get()
+    assert (counts.website_results, counts.citations_results) == (5, 2)
+    page = client_for(reviewer).get(url).content.decode()
+    assert "Records from websites found outside reviewflow: <strong>5</strong>" in page
+    assert (
+        prisma_counts(review, 2).website_results == 5
+        and prisma_counts(review, 1).website_results == 0
+    )
+    refused = client_for(owner).post(url, {**ROUND_FORM, "website_results": -1})
+    assert refused.status_code == 200 and RoundPrismaCounts.objects.get().website_results == 5
+
+
+@pytest.mark.django_db
+def test_api_reads_and_changes_a_round_entered_counts(
+    review, owner, reviewer, outsider, client_for
+):
+    rounds.start_update_round(review=review, actor=owner)
+    url = reverse("api-round-prisma-counts", args=[review.slug, 2])
+    assert client_for(outsider).get(url).status_code == 404
+    got = client_for(reviewer).get(url).json()
+    assert got == {
+        "round": 2,
+        "duplicates_before_import": 0,
+        "excluded_automatic": 0,
+        "excluded_other": 0,
+        "website_results": 0,
+        "organisation_results": 0,
+        "citations_results": 0,
+        "updated_review": None,
+        "previous_studies": None,
+        "previous_reports": None,
+    }
+    body = {"organisation_results": 6}
+    assert client_for(reviewer).patch(url, body, content_type="application/json").status_code in (
+        403,
+        404,
+    )
+    changed = client_for(owner).patch(url, body, content_type="application/json")
+    assert changed.status_code == 200 and changed.json()["organisation_results"] == 6
+    assert prisma_counts(review, 2).organisation_results == 6
+    refused = client_for(owner).patch(url, {"previous_studies": 2}, content_type="application/json")
+    assert refused.status_code == 400 and refused.json()["field"] == "previous_studies"
+    negative = client_for(owner).patch(
+        url, {"website_results": -2}, content_type="application/json"
+    )
+    assert negative.status_code == 400
+    missing = reverse("api-round-prisma-counts", args=[review.slug, 7])
+    assert client_for(reviewer).get(missing).status_code == 404
+    assert (
+        client_for(owner).patch(missing, body, content_type="application/json").status_code == 404
+    )
+    first = reverse("api-round-prisma-counts", args=[review.slug, 1])
+    made = client_for(owner).patch(
+        first, {"updated_review": True, "previous_studies": 3}, content_type="application/json"
+    )
+    assert made.status_code == 200
+    assert (made.json()["updated_review"], made.json()["previous_studies"]) == (True, 3)
+    assert AuditEvent.objects.filter(action="prisma.counts_changed").count() == 1

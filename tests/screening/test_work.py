@@ -15,6 +15,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent, Membership, Role
 from reviewflow.reviews.services import add_member, create_review, remove_member
 from screening.models import ScreeningAssignment, Vote
+from screening.selectors.work import offer_key
 from screening.services.screening.assignment import next_record
 from screening.services.screening.stage_settings import update_stage_settings
 from screening.services.work import (
@@ -157,6 +158,23 @@ def test_next_offers_assigned_records_first_then_any_open_record(team):
     offered = _screen_all(team, anna)
     assert sorted(offered[:4]) == [0, 1, 3, 4]  # her assigned records first
     assert sorted(offered[4:]) == [2, 5]  # then the open ones (their slots are free)
+
+
+def test_a_split_after_a_rerun_assigns_the_new_records_first(team):
+    """Assignments are made (and offered) in the order ``next`` offers open records: the
+    records imported once screening had begun come first (#21)."""
+    review, owner, anna = team["review"], team["owner"], team["people"][0]
+    vote(review, team["records"][0], owner, "include")
+    late = import_records(review, owner, 2, name="late.ris")
+    assert late[0].search.imported_mid_screening
+    key = offer_key(review, TA, "random")
+    order = sorted([r.pk for r in team["records"]] + [r.pk for r in late], key=key)
+    assert set(order[:2]) == {r.pk for r in late}
+    _split(team)
+    written = ScreeningAssignment.objects.order_by("pk").values_list("record_id", flat=True)
+    assert list(dict.fromkeys(written))[:2] == order[:2]
+    hers = ScreeningAssignment.objects.filter(reviewer=anna).order_by("pk").first()
+    assert next_record(review=review, stage=TA, reviewer=anna).pk == hers.record_id
 
 
 def test_next_offers_nothing_after_assigned_work_when_the_owner_says_so(team, client_for):

@@ -30,10 +30,11 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
     The records an owner assigned to the reviewer come first (``ScreeningAssignment``, in
     the order they were assigned in: the stage's order when they were assigned; none left
     and the stage's ``open_after_assigned`` off: nothing more, once the stage has
-    assignments). Then records that already have votes (so pairs complete), then, for "most
-    relevant first", the untouched records by relevance, then the others in a fixed
-    shuffle. A record is never offered to a reviewer who voted on it, nor when its open
-    votes are held by other reviewers' claims.
+    assignments). Then records that already have votes (so pairs complete), then untouched
+    records new since the review's screening began (a re-run's, an update round's: in the
+    stage's order), then, for "most relevant first", the untouched records by relevance,
+    then the others in a fixed shuffle. A record is never offered to a reviewer who voted
+    on it, nor when its open votes are held by other reviewers' claims.
 
     Picking and claiming is one transaction that locks the picked record (skipping records
     another reviewer is claiming or voting on this instant) and reads its votes and claims
@@ -59,13 +60,14 @@ def next_record(*, review: Review, stage: str, reviewer: User) -> Record | None:
             return _with_search(record)  # what this reviewer was offered and has not voted on
 
     # Records an owner assigned to this reviewer come first (#20); when none is left, the
-    # open records, unless the owner keeps reviewers to their assigned work.
-    assigned = ["assigned_resumed", "assigned"]
-    if not screening_sql.rows(sql["has_assigned"], **values):
-        assigned = []
-    walks = [*assigned, "started", "ranked", "resumed", "untouched"]
-    if conf.order != StageOrder.RELEVANCE:
-        walks.remove("ranked")
+    # open records, unless the owner keeps reviewers to their assigned work. Records new
+    # since screening began (a re-run, an update round: #21) come before the older
+    # untouched ones, after the started records (their pairs complete first).
+    ((has_assigned, has_fresh),) = screening_sql.rows(sql["probe"], **values)
+    assigned = ["assigned_resumed", "assigned"] if has_assigned else []
+    ranked = conf.order == StageOrder.RELEVANCE
+    fresh = ["fresh_ranked" if ranked else "fresh"] if has_fresh else []
+    walks = [*assigned, "started", *fresh, *(["ranked"] if ranked else []), "resumed", "untouched"]
     if not conf.open_after_assigned and stage_has_assignments(review, stage):
         walks = assigned
     skip: list[int] = []  # records taken under us
