@@ -391,6 +391,10 @@ def build_cases(
             first_author=r.authors[0] if r.authors else "",
             doi=r.doi,
             pmid=r.pmid,
+            year=r.year,
+            volume=r.volume,
+            pages=r.pages,
+            abstract=r.abstract,
         )
         for i, r in enumerate(inside, start=1)
     ]

@@ -14,10 +14,20 @@ password-protected file gets a message, a scan without OCR comes back flagged ``
 3. only when the first page names no record, the second page is read the same way (the title
    may sit behind a cover page), but what is found there alone is at most unsure: page 2 of a
    short paper is its reference list, full of other records' DOIs and titles.
+
+A title and first author name a *work*; companion papers (the adults and the adolescents
+arms of one study, a follow-up that adds a subtitle) share authors, abstract and most of a
+title. So a title match is sure only when the record's title is on the page word for word
+(line breaks, hyphenation and capitals aside) and does not go on there (no subtitle the
+record lacks), or else when page 1 shows the *publication*: a citation line with the
+record's year, volume and first page. The abstract is no such evidence: companions and
+preprints share it. And a page 1 that names a DOI, but not the record's, is another
+publication's until a person says otherwise.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -104,6 +114,10 @@ class Candidate:
     first_author: str = ""
     doi: str = ""
     pmid: str = ""
+    year: int | None = None
+    volume: str = ""
+    pages: str = ""
+    abstract: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,25 +209,101 @@ def _is_notice(before: str) -> bool:
     return NOTICE_BEFORE_TITLE_RE.search(before[-40:].strip()) is not None
 
 
-def _title_score(title: str, pdf: PdfText, head: str) -> tuple[int, bool]:
-    """The best title score (metadata title or the aligned stretch of ``head``), and whether
-    that title follows a notice phrase."""
+@dataclass(frozen=True)
+class _TitleHit:
+    score: int
+    notice: bool  # the title follows a notice phrase ("Erratum:")
+    span: tuple[int, int] | None  # where on the (plain) page the title was aligned
+    exact: bool  # the record's whole title, word for word, and nothing more
+    goes_on: bool = False  # the record's whole title is there, but a longer title follows
+
+
+def _title_score(title: str, pdf: PdfText, head: str, page: str) -> _TitleHit:
+    """The best title score (metadata title or the aligned stretch of ``head``, the plain
+    form of ``page``), whether that title follows a notice phrase, and whether the record's
+    title is there word for word."""
     wanted = _plain(title)
     if len(wanted) < 10:
-        return 0, False
-    scores = [(0.0, False)]
+        return _TitleHit(0, False, None, exact=False)
+    scores: list[tuple[float, bool, tuple[int, int] | None]] = [(0.0, False, None)]
     meta = _plain(pdf.title)
     if meta:
         # "Correction of hyponatraemia" is an article when the record's title says so too.
         notice = NOTICE_TITLE_RE.match(meta) is not None and not wanted.startswith(meta.split()[0])
-        scores.append((fuzz.token_sort_ratio(wanted, meta), notice))
+        scores.append((fuzz.token_sort_ratio(wanted, meta), notice, None))
     if head:
         # The title is somewhere on the page: the best aligned stretch of it.
         found = fuzz.partial_ratio_alignment(wanted, head)
         if found is not None:
-            scores.append((found.score, _is_notice(head[: found.dest_start])))
-    best, notice = max(scores, key=lambda s: s[0])
-    return round(best), notice
+            stretch = (found.dest_start, found.dest_end)
+            scores.append((found.score, _is_notice(head[: found.dest_start]), stretch))
+    best, notice, span = max(scores, key=lambda s: s[0])
+    if best < UNSURE_SCORE:
+        return _TitleHit(round(best), notice, span, exact=False)
+    in_meta, meta_goes_on = title_found(title, pdf.title)
+    on_page, page_goes_on = title_found(title, page)
+    goes_on = meta_goes_on or page_goes_on
+    return _TitleHit(
+        round(best), notice, span, exact=(in_meta or on_page) and not goes_on, goes_on=goes_on
+    )
+
+
+@functools.lru_cache(maxsize=4)  # one page and one metadata title, for every candidate
+def _letters(text: str) -> tuple[str, str, list[int]]:
+    """``text`` decomposed and lower-cased, its letters and digits alone, and where each of
+    those sits in the first: line breaks, hyphens, spaces and capitals no longer count."""
+    norm = unicodedata.normalize("NFKD", text).lower()
+    where = [i for i, c in enumerate(norm) if c.isalnum()]
+    return norm, "".join(norm[i] for i in where), where
+
+
+# After a title: more words on its line (after any punctuation), or a colon on the next
+# line opening a subtitle.
+GOES_ON_RE = re.compile(r"[^\w\n]*[^\W\d_]{2}|\s*:\s*\w")
+
+
+def title_found(title: str, text: str) -> tuple[bool, bool]:
+    """Whether ``text`` carries ``title`` word for word (line breaks, hyphens and capitals
+    aside), and whether it goes on somewhere it does: a subtitle or more words on its line,
+    as a companion paper's longer title does."""
+    _, wanted, _ = _letters(title)
+    if len(wanted) < 10 or not text:
+        return False, False
+    norm, letters, where = _letters(text)
+    found = goes_on = False
+    start = letters.find(wanted)
+    while start != -1:
+        found = True
+        end = where[start + len(wanted) - 1] + 1
+        goes_on = goes_on or GOES_ON_RE.match(norm, end) is not None
+        start = letters.find(wanted, start + 1)
+    return found, goes_on
+
+
+def first_page_number(pages: str) -> str:
+    """``"1015"`` of ``"1015-1033"``, ``"e0123"`` of ``"e0123"``; empty when there is none."""
+    found = re.match(r"\s*([A-Za-z]?\d+)", pages)
+    return found.group(1) if found else ""
+
+
+def citation_line(c: Candidate, page: str) -> str:
+    """A line of ``page`` citing the record's publication: its year, and its volume followed
+    closely by its first page ("J Gambl Stud (2020) 36:1015–1033", "2020;115(6):1015"),
+    which a companion paper, even in the same journal and year, does not share. Empty when
+    the record lacks any of the three or no line has them."""
+    volume = re.sub(r"\D", "", c.volume)
+    first = first_page_number(c.pages)
+    if not (c.year and volume and first):
+        return ""
+    together = re.compile(
+        rf"(?<![\w.]){re.escape(volume)}(?!\w)[^\n]{{0,25}}?(?<!\w){re.escape(first)}(?!\w)",
+        re.IGNORECASE,
+    )
+    year = re.compile(rf"(?<!\d){c.year}(?!\d)")
+    for line in page.splitlines():
+        if year.search(line) and together.search(line):
+            return " ".join(line.split())[:120]
+    return ""
 
 
 def match_pdf(pdf: PdfText, candidates: Iterable[Candidate]) -> Match:
@@ -241,23 +331,43 @@ def _match_text(pdf: PdfText, candidates: list[Candidate], text: str) -> Match:
         return Match("sure" if len(by_id) == 1 else "unsure", by_id[:MAX_CANDIDATES])
     head = _plain(text)
     authors_text = _plain(pdf.author) + " " + head
+    # The DOIs page 1 itself names (a later page's are mostly its references').
+    page_dois = set(find_dois(" ".join((pdf.subject, text.split("\f", 1)[0]))))
     scored: list[Scored] = []
-    full_titles: set[int] = set()  # records whose whole title is in the PDF
+    # Where on the page each record's whole title was found (None: in the metadata).
+    full_titles: dict[int, tuple[int, int] | None] = {}
     for c in candidates:
-        title, notice = _title_score(c.title, pdf, head)
+        hit = _title_score(c.title, pdf, head, text)
+        title = hit.score
         if title < UNSURE_SCORE:
             continue
         if title >= SURE_SCORE:
-            full_titles.add(c.id)
+            full_titles[c.id] = hit.span
         name = surname(c.first_author)
         found = bool(name) and re.search(rf"\b{re.escape(name)}\b", authors_text) is not None
         score = title if found else max(0, title - AUTHOR_MISSING_PENALTY)
         reason = f"title {title} %, " + (
             f"first author {name.title()} found" if found else "first author not found"
         )
-        if notice:
+        doubt = ""
+        if hit.notice:
+            doubt = "the PDF looks like a notice about it (erratum, retraction)"
+        elif c.doi and (foreign := page_dois - set(find_dois(c.abstract))):
+            # A DOI the record's own abstract cites is not the PDF's.
+            doubt = f"page 1 names DOI {sorted(foreign)[0]}, not the record's"
+        elif not hit.exact and title >= SURE_SCORE:
+            cited = citation_line(c, text)
+            if cited:
+                reason += f", page 1 cites its year, volume and pages ({cited})"
+            else:
+                doubt = (
+                    "the PDF's title goes on past the record's"
+                    if hit.goes_on
+                    else "the PDF's title is not the record's word for word"
+                ) + " (a companion paper?) and page 1 cites no year, volume and pages of it"
+        if doubt:
             score = min(score, SURE_SCORE - 1)
-            reason += ", but the PDF looks like a notice about it (erratum, retraction)"
+            reason += f", but {doubt}"
         scored.append(Scored(c.id, score, reason))
     scored.sort(key=lambda s: (-s.score, s.record))
     scored = [s for s in scored if s.score >= UNSURE_SCORE][:MAX_CANDIDATES]
@@ -265,15 +375,27 @@ def _match_text(pdf: PdfText, candidates: list[Candidate], text: str) -> Match:
         return Match("none")
     best = scored[0]
     runner_up = scored[1].score if len(scored) > 1 else 0
-    # A page that also carries another record's whole title (a notice quoting the article
-    # it corrects, a commentary) names both, whoever's first author it shows.
-    named_both = bool(full_titles - {best.record})
+    # A page that also carries another record's whole title elsewhere (a notice quoting the
+    # article it corrects, a commentary) names both, whoever's first author it shows. A
+    # companion's title aligned on the very stretch of the best's is that title read with a
+    # word changed, not a second title.
+    best_span = full_titles.get(best.record)
+    named_both = any(
+        span is None or best_span is None or not _overlap(span, best_span)
+        for record, span in full_titles.items()
+        if record != best.record
+    )
     sure = best.score >= SURE_SCORE and best.score - runner_up >= SURE_MARGIN and not named_both
     return Match("sure" if sure else "unsure", scored)
 
 
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
 def candidates_from(rows: Sequence[dict[str, object]]) -> list[Candidate]:
-    """Candidates from record rows (``id``, ``title``, ``authors``, ``doi``, ``pmid``)."""
+    """Candidates from record rows (``id``, ``title``, ``authors``, ``doi``, ``pmid``, and
+    ``year``, ``volume``, ``pages``, ``abstract`` where given)."""
     out = []
     for row in rows:
         authors = row.get("authors") or []
@@ -285,6 +407,10 @@ def candidates_from(rows: Sequence[dict[str, object]]) -> list[Candidate]:
                 first_author=first,
                 doi=str(row.get("doi") or ""),
                 pmid=str(row.get("pmid") or ""),
+                year=int(str(row["year"])) if row.get("year") else None,
+                volume=str(row.get("volume") or ""),
+                pages=str(row.get("pages") or ""),
+                abstract=str(row.get("abstract") or ""),
             )
         )
     return out

@@ -3,7 +3,9 @@
 ``make pdfjs`` runs it. It fetches the pinned version with ``npm pack`` (npm's own client,
 checksum included) into a scratch folder and copies only what our viewer uses: the library
 and its worker (minified ES modules), the text layer's CSS rules cut from
-``web/pdf_viewer.css``, and the licence. No CDN: the browser loads them from our server.
+``web/pdf_viewer.css``, the licence, and under ``wasm/`` the WebAssembly decoders the worker
+fetches from the viewer's ``wasmUrl`` (``WASM``, with their licences). No CDN: the browser
+loads them from our server.
 
     python scripts/vendor_pdfjs.py [VERSION]
 """
@@ -21,6 +23,21 @@ from pathlib import Path
 VERSION = "5.7.284"
 TARGET = Path(__file__).resolve().parents[1] / "reviewflow" / "static" / "vendor" / "pdfjs"
 FILES = ("build/pdf.min.mjs", "build/pdf.worker.min.mjs", "LICENSE")
+# The worker's WebAssembly decoders, fetched from the viewer's ``wasmUrl``: OpenJPEG for JPEG
+# 2000 images and pdf.js's JBIG2 (also CCITT fax) decoder, the images of scanned PDFs, and
+# qcms for ICC colour profiles. Not copied: the ``*_nowasm_fallback.js`` twins (for browsers
+# without WebAssembly) and quickjs (the PDFs' own JavaScript, which the viewer never runs).
+WASM = (
+    "jbig2.wasm",
+    "openjpeg.wasm",
+    "qcms_bg.wasm",
+    "LICENSE_JBIG2",
+    "LICENSE_OPENJPEG",
+    "LICENSE_PDFJS_JBIG2",
+    "LICENSE_PDFJS_OPENJPEG",
+    "LICENSE_PDFJS_QCMS",
+    "LICENSE_QCMS",
+)
 
 
 def _top_level_rules(css: str) -> list[tuple[str, str]]:
@@ -67,6 +84,9 @@ def main(version: str = VERSION) -> int:
         TARGET.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             shutil.copyfile(package / name, TARGET / Path(name).name)
+        (TARGET / "wasm").mkdir(exist_ok=True)
+        for name in WASM:
+            shutil.copyfile(package / "wasm" / name, TARGET / "wasm" / name)
         css = (package / "web" / "pdf_viewer.css").read_text(encoding="utf-8")
         (TARGET / "text_layer.css").write_text(
             f"/* pdf.js {version} (pdfjs-dist, Apache-2.0): the text layer rules of "

@@ -222,7 +222,7 @@ def full_text_records(review: Review) -> list[dict[str, object]]:
             | Q(outcomes__stage=Stage.TITLE_ABSTRACT, outcomes__decision=Decision.INCLUDE)
         )
         .distinct()
-        .values("id", "title", "authors", "doi", "pmid")
+        .values("id", "title", "authors", "doi", "pmid", "year", "volume", "pages", "abstract")
     )
     return [dict(row) for row in found]
 

@@ -25,6 +25,7 @@ from screening.forms.identification import SOURCES, SearchUploadForm
 from screening.models import (
     Answer,
     Decision,
+    FullTextReport,
     Record,
     RecordQuerySet,
     ScreeningQuestion,
@@ -313,6 +314,12 @@ def record_detail(request: HttpRequest, slug: str, record_id: int) -> HttpRespon
             "filled": sorted(record.filled_from.items()),
             # Retractions and corrections Crossref reports (#21).
             "notices": notices_of(record),
+            # The full text: its PDF and where that came from (an open-access copy's source,
+            # address, licence and version, #22); its extracted text is not needed here.
+            "report": FullTextReport.objects.filter(record=record)
+            .defer("text")
+            .select_related("updated_by")
+            .first(),
             # Votes as blinding allows (``votes_visible_to``), outcomes, open conflicts.
             "screening": record_screening(access.review, access.user, record),
             **record_labels_context(

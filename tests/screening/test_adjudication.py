@@ -270,7 +270,7 @@ def test_the_desk_shows_the_whole_record_one_conflict_at_a_time(
     assert gone.context["detail"].conflict == first
 
 
-def test_at_full_text_the_desk_links_the_pdf_state_and_lists_the_stages_reasons(
+def test_at_full_text_the_desk_shows_the_pdf_in_the_viewer_and_lists_the_stages_reasons(
     client_for, review, records, owner, reviewer, reviewer2
 ):
     (conflict,) = disagree(review, records[:1], reviewer, reviewer2, stage=FT)
@@ -288,7 +288,14 @@ def test_at_full_text_the_desk_links_the_pdf_state_and_lists_the_stages_reasons(
     )
     body = client.get(desk(review.slug, stage=FT)).content.decode()
     pdf = reverse("fulltext-pdf", args=[review.slug, conflict.record_id])
-    assert f'<a href="{pdf}" target="_blank" rel="noopener">Full text (PDF): trial.pdf</a>' in body
+    assert "Full text (PDF): trial.pdf, shown beside the record." in body
+    # The full-text screening page's viewer (pdf.js), not the browser's own.
+    assert 'class="desk-layout with-pdf"' in body
+    assert (
+        f'data-pdf-viewer tabindex="-1" aria-label="Full text (PDF)" data-pdf-url="{pdf}"' in body
+    )
+    assert f'<a href="{pdf}" target="_blank" rel="noopener">Open the PDF</a>' in body
+    assert "<iframe" not in body
 
 
 def test_the_desks_query_count_does_not_grow_with_the_conflicts(

@@ -18,6 +18,7 @@ from screening.selectors.openaccess import records_without_pdf
 from screening.services import identification, openaccess
 from screening.services.fulltext import mark_not_retrieved
 from tests.screening.factories import upload
+from tests.screening.screening_fixtures import vote
 from tests.screening.test_openaccess import (
     DOI_ARXIV,
     DOI_CLOSED,
@@ -261,3 +262,54 @@ def test_api_creates_lists_and_details_runs(oa_server, review, owner, records, v
     assert openalex[0]["licence"] == "cc-by" and openalex[0]["record"] == records["peerj"].pk
     api.force_authenticate(viewer)
     assert api.post(f"/api/v1/reviews/{review.slug}/oa-runs/").status_code == 403
+
+
+def test_the_record_page_and_the_viewers_say_where_an_open_access_pdf_came_from(
+    oa_server, review, owner, reviewer, reviewer2, records, client_for
+):
+    openaccess.start_oa_run(review=review, actor=owner)
+    mark_not_retrieved(review=review, record=records["closed"], actor=owner, note="asked")
+    peerj_url = oa_server.url + "peerj/articles/4375.pdf"
+    client = client_for(owner)
+
+    def record_page(key: str) -> str:
+        url = reverse("record-detail", args=[review.slug, records[key].pk])
+        return client.get(url).content.decode()
+
+    page = record_page("peerj")
+    pdf = reverse("fulltext-pdf", args=[review.slug, records["peerj"].pk])
+    assert f'<a href="{pdf}" target="_blank" rel="noopener">openalex-record-' in page
+    assert "<dd data-pdf-source>OpenAlex</dd>" in page
+    assert (
+        f'<dd data-pdf-url><a href="{peerj_url}" rel="noopener noreferrer nofollow" '
+        f'target="_blank">{peerj_url}</a></dd>'
+    ) in page
+    assert "<dd data-pdf-licence>cc-by</dd>" in page
+    assert "<dd data-pdf-version>published version</dd>" in page
+    page = record_page("arxiv")
+    assert "<dd data-pdf-source>Unpaywall</dd>" in page
+    assert "<dd data-pdf-licence>not stated by the source</dd>" in page
+    assert "<dd data-pdf-version>submitted manuscript (before peer review)</dd>" in page
+    assert "<p data-not-retrieved>Not retrieved: asked.</p>" in record_page("closed")
+    assert "data-full-text" not in record_page("bare")  # no report: nothing to say
+
+    # The viewer says it under its bar: on the full-text screening page (the owner's only
+    # record left to screen) and on the desk (a conflict on the record).
+    line = (
+        f'<p class="pdfv-source muted" data-pdf-source>Open-access copy from <a href="{peerj_url}"'
+        ' target="_blank" rel="noopener noreferrer nofollow">OpenAlex</a> · licence cc-by · '
+        "published version</p>"
+    )
+    for key, record in records.items():
+        if key not in ("peerj", "closed"):  # a report not retrieved is not screened
+            vote(review, record, owner, "exclude", stage="full-text", reason="Wrong population")
+    screen = client.get(reverse("screen", args=[review.slug, "full-text"]))
+    assert screen.context["record"] == records["peerj"]
+    assert line in screen.content.decode()
+    vote(review, records["peerj"], reviewer, "include", stage="full-text")
+    vote(
+        review, records["peerj"], reviewer2, "exclude", stage="full-text", reason="Wrong population"
+    )
+    desk = client.get(reverse("conflicts", args=[review.slug]), {"stage": "full-text"})
+    assert desk.context["record"] == records["peerj"]
+    assert line in desk.content.decode()

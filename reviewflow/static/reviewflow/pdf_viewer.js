@@ -65,7 +65,13 @@ class Viewer {
     try {
       const lib = await library(this.root);
       this.lib = lib;
-      this.doc = await lib.getDocument({ url: this.root.dataset.pdfUrl, withCredentials: true }).promise;
+      this.doc = await lib.getDocument({
+        url: this.root.dataset.pdfUrl,
+        withCredentials: true,
+        // The worker's WebAssembly image decoders (JPEG 2000, JBIG2 and CCITT fax: scans) and
+        // colour profiles, vendored beside pdf.js; their names are pdf.js's, not hashed.
+        wasmUrl: this.root.dataset.pdfjsWasm,
+      }).promise;
       this.count = this.doc.numPages;
       this.countOut.textContent = String(this.count);
       this.pageInput.max = String(this.count);
