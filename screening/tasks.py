@@ -27,13 +27,30 @@ def dedup_search(
     ).merged
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=3,
+)
 def retrain_ranking(review_id: int, stage: str) -> str:
     """Retrain a stage's relevance model and re-rank its unscreened records; safe to re-run
-    (scores are replaced wholesale)."""
+    (scores are replaced wholesale). A crash leaves the run "failed" with its message and
+    is retried three times, 5 s, 10 s and 20 s later (with jitter)."""
     from screening.services import prioritisation
 
     return prioritisation.retrain_ranking(review_id=review_id, stage=stage).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def build_document_matrix(review_id: int) -> int:
+    """Build the review's document-term matrix after an import, so the first retrain does
+    not wait for it; safe to run twice (a cached matrix is found again)."""
+    from screening.services import prioritisation
+
+    return prioritisation.build_document_matrix(review_id=review_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -157,6 +157,16 @@ urlpatterns = [
         prioritisation.prioritisation_stop,
         name="prioritisation-stop",
     ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/prioritisation/stop/undo/",
+        prioritisation.prioritisation_stop_undo,
+        name="prioritisation-stop-undo",
+    ),
+    path(
+        "r/<slug:slug>/screen/<str:stage>/prioritisation/sample/",
+        prioritisation.prioritisation_sample,
+        name="prioritisation-sample",
+    ),
     path("r/<slug:slug>/conflicts/", conflicts, name="conflicts"),
     path("r/<slug:slug>/agreement/", agreement, name="agreement"),
     path(

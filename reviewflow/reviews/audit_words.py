@@ -461,6 +461,21 @@ def _stopped(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> li
     ]
 
 
+def _stop_undone(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [
+        f"{a} undid the early stop at {e.target}: "
+        f"{_n(f.get('records_back'), 'record')} unscreened again"
+    ]
+
+
+def _random_sample(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
+    return [
+        f"{a} started the random sample at {e.target}: the "
+        f"{_n(f.get('remaining'), 'unscreened record')} now come in a random order, for the "
+        "two-phase stopping rule"
+    ]
+
+
 def _work_assigned(a: str, e: Event, b: Mapping[str, Any], f: Mapping[str, Any]) -> list[Part]:
     due = f" due {f['due_date']}" if f.get("due_date") else ""
     return [
@@ -818,6 +833,8 @@ WORDS: dict[str, Words] = {
     "pilot.started": _pilot_started,
     "pilot.closed": _pilot_closed,
     "screening.stopped_early": _stopped,
+    "screening.random_sample_started": _random_sample,
+    "screening.stop_undone": _stop_undone,
     "screening.work_assigned": _work_assigned,
     "screening.work_reassigned": _work_reassigned,
     "screening.assignments_removed": _assignments_removed,

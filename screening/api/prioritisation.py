@@ -50,7 +50,7 @@ class PrioritisationSettingsSerializer(serializers.Serializer):
 
 
 class StopSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["hypergeometric", "consecutive", "knee"])
+    method = serializers.ChoiceField(choices=["hypergeometric", "two_phase", "consecutive", "knee"])
 
 
 def _payload(review: Any, stage: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ so a retrain is a database read of the decisions, a fit, a predict and a bulk wr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from scipy import sparse
 from reviewflow import bulk
 from reviewflow.broker import send_task
 from reviewflow.errors import ReviewflowError
-from reviewflow.reviews.models import Review
+from reviewflow.reviews.models import AuditEvent, Review
 from reviewflow.reviews.services import record_audit
 from screening.models import (
     Claim,
@@ -40,6 +41,7 @@ from screening.models import (
     RelevanceScore,
     Stage,
     StageOrder,
+    StageSettings,
     StoppingDecision,
     Vote,
 )
@@ -53,6 +55,12 @@ STALE_AFTER = timedelta(minutes=10)  # a queued/running retrain older than this 
 RETRAIN_TASK = "screening.tasks.retrain_ranking"  # queued by name: the tasks call this module
 RECALL_TARGET = 0.95
 CONFIDENCE = 0.95
+# The two-phase stopping rule: once the ranking flattens, the unscreened records are served
+# in a random order. The switch is recorded as an audit event (its ``after`` holds what the
+# rule needs) and the retrain writes random keys in place of scores, so ``next`` walks the
+# random sample through the same index with the same queries.
+RANDOM_SAMPLE_ACTION = "screening.random_sample_started"
+RANDOM_MODEL = "random-sample"
 
 # ------------------------------------------------------------------ document-term matrix
 
@@ -74,11 +82,24 @@ def _cache_path(review_id: int) -> Path:
 def document_matrix(review: Review) -> tuple[np.ndarray, sparse.csr_matrix]:
     """Record ids and the TF-IDF matrix (one row each) of the review's unique records.
 
-    Rebuilt only when the set of unique records changed (its fingerprint): from memory,
-    else from the file under the data folder, else from the records' text.
+    The matrix is built over every record of the review, so merging or unmerging
+    duplicates only picks other rows of it; it is rebuilt only when records are imported or
+    deleted (the fingerprint of their ids changes): from memory, else from the file under
+    the data folder, else from the records' text (``build_document_matrix`` does that when
+    an import finishes, so the first retrain does not wait for it).
     """
-    ids = np.fromiter(
+    unique = np.fromiter(
         Record.objects.for_review(review).unique().order_by("pk").values_list("pk", flat=True),
+        dtype=np.int64,
+    )
+    all_ids, full = _full_matrix(review)
+    rows = np.searchsorted(all_ids, unique)
+    return unique, full[rows]
+
+
+def _full_matrix(review: Review) -> tuple[np.ndarray, sparse.csr_matrix]:
+    ids = np.fromiter(
+        Record.objects.filter(review=review).order_by("pk").values_list("pk", flat=True),
         dtype=np.int64,
     )
     key = features.fingerprint(ids.tolist())
@@ -100,7 +121,7 @@ def document_matrix(review: Review) -> tuple[np.ndarray, sparse.csr_matrix]:
             log.warning("prioritisation: unreadable matrix cache %s, rebuilding", path)
     texts = {
         pk: features.record_text(title, abstract, keywords or ())
-        for pk, title, abstract, keywords in Record.objects.filter(pk__in=ids.tolist())
+        for pk, title, abstract, keywords in Record.objects.filter(review=review)
         .order_by()
         .values_list("pk", "title", "abstract", "keywords")
         .iterator(chunk_size=2000)
@@ -119,6 +140,17 @@ def document_matrix(review: Review) -> tuple[np.ndarray, sparse.csr_matrix]:
     tmp.replace(path)
     _remember(review.pk, (key, ids, matrix))
     return ids, matrix
+
+
+def build_document_matrix(*, review_id: int) -> int:
+    """Build (or find cached) the review's document-term matrix, when a stage of it is
+    ordered by relevance; called when an import finishes. Returns the rows built (0: no
+    stage needs it)."""
+    review = Review.objects.get(pk=review_id)
+    if not StageSettings.objects.filter(review=review, order=StageOrder.RELEVANCE).exists():
+        return 0
+    ids, _ = _full_matrix(review)
+    return int(ids.size)
 
 
 # ------------------------------------------------------------------ labels and order
@@ -167,6 +199,23 @@ def _untouched(review: Review, stage: str) -> Any:
 
 
 def retrain_ranking(*, review_id: int, stage: str) -> RankingRun:
+    """Retrain the stage's ranking (``_retrain``). A crash is recorded on the run as failed,
+    with its message, and raised again, so the task retries it (a few times, with
+    backoff) and the page never shows a retrain "running" that died."""
+    try:
+        return _retrain(review_id=review_id, stage=stage)
+    except Exception as exc:
+        message = (
+            f"The last retrain failed ({type(exc).__name__}: {exc}); it is retried a few "
+            "times, and the last ranking (or the random order) is used meanwhile."
+        )
+        RankingRun.objects.filter(review_id=review_id, stage=stage).update(
+            status=RankingStatus.FAILED, message=message[:300]
+        )
+        raise
+
+
+def _retrain(*, review_id: int, stage: str) -> RankingRun:
     """Fit the relevance model on the stage's decisions and store a score for every record
     nobody has voted on yet. Safe to run twice: each run replaces the scores wholesale.
 
@@ -180,6 +229,9 @@ def retrain_ranking(*, review_id: int, stage: str) -> RankingRun:
         status=RankingStatus.RUNNING, started_at=timezone.now()
     )
     decisions = Vote.objects.filter(review=review, stage=stage).count()
+    switch = _random_sample_event(review, stage)
+    if switch is not None:
+        return _write_random_keys(review, stage, run, switch, decisions, started)
     labels = training_labels(review, stage)
     ids, matrix = document_matrix(review)
     row_of = {int(pk): i for i, pk in enumerate(ids)}
@@ -225,6 +277,159 @@ def retrain_ranking(*, review_id: int, stage: str) -> RankingRun:
     return run
 
 
+def _stage_total(review: Review, stage: str) -> int:
+    automated = Outcome.objects.filter(
+        record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
+    )
+    return eligible_records(review, stage).filter(~Exists(automated)).count()
+
+
+def _random_sample_event(review: Review, stage: str) -> AuditEvent | None:
+    return (
+        AuditEvent.objects.filter(review=review, action=RANDOM_SAMPLE_ACTION, target=stage)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def start_random_sample(*, review: Review, stage: str, actor: User) -> AuditEvent:
+    """Begin the random phase of the two-phase rule at ``stage``: the records nobody has
+    touched (and nobody holds on screen now) are the population it samples, recorded in
+    the audit trail with their count (the test's ``M``); the retrain queued here writes
+    their random keys, which ``next`` then walks. The caller checks that ``actor`` is an
+    owner."""
+    conf = stage_settings_of(review, stage)
+    if conf.order != StageOrder.RELEVANCE:
+        raise ReviewflowError(
+            "The stage is in random order: switch it to “most relevant first” first; the "
+            "random sample follows the prioritised part.",
+            field="order",
+        )
+    if _random_sample_event(review, stage) is not None:
+        raise ReviewflowError("The random sample of this stage has already started.")
+    if StoppingDecision.objects.filter(review=review, stage=stage).exists():
+        raise ReviewflowError("Screening at this stage was stopped early: undo that first.")
+    held = set(
+        Claim.objects.filter(record__review=review, stage=stage).values_list("record_id", flat=True)
+    )
+    population = list(_untouched(review, stage).values_list("pk", flat=True))
+    if not population:
+        raise ReviewflowError("Every record has been screened: there is nothing to sample.")
+    remaining = sum(1 for pk in population if pk not in held)
+    event = record_audit(
+        review=review,
+        actor=actor,
+        action=RANDOM_SAMPLE_ACTION,
+        target=stage,
+        after={
+            "remaining": remaining,
+            "held": sorted(pk for pk in population if pk in held),
+            "last_record": max(population),
+            "rule": "two_phase",
+        },
+    )
+    request_retrain(review=review, stage=stage, force=True)
+    return event
+
+
+def _random_key(seed: str, record_id: int) -> float:
+    """A record's place in the random sample: uniform on [0, 1), fixed for the sample (the
+    walk reads it like a score, highest first), and unrelated to anything about the record."""
+    digest = hashlib.blake2b(f"{seed}:{record_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def _write_random_keys(
+    review: Review,
+    stage: str,
+    run: RankingRun,
+    switch: AuditEvent,
+    decisions: int,
+    started: float,
+) -> RankingRun:
+    seed = f"{review.pk}:{stage}:{switch.pk}:{switch.created_at.isoformat()}"
+    open_ids = list(_untouched(review, stage).values_list("pk", flat=True))
+    rows_out = [(review.pk, pk, stage, _random_key(seed, pk)) for pk in open_ids]
+    state = sample_state(review, stage)
+    result = stopping.two_phase_rule(state, recall_target=RECALL_TARGET, confidence=CONFIDENCE)
+    needed = int(result.details.get("needed") or 0)
+    message = (
+        f"Random order for the stopping rule: screen a random sample of {needed} more "
+        "records (if none is relevant) to show recall ≥ "
+        f"{RECALL_TARGET:.0%} with {CONFIDENCE:.0%} confidence."
+        if needed
+        else "Random order for the stopping rule: the sample is large enough; see the "
+        "prioritisation page."
+    )
+    with transaction.atomic():
+        RelevanceScore.objects.filter(review=review, stage=stage).delete()
+        bulk.insert_rows(RelevanceScore, ("review_id", "record_id", "stage", "score"), rows_out)
+        RankingRun.objects.filter(pk=run.pk).update(
+            status=RankingStatus.DONE,
+            message=message[:300],
+            model=RANDOM_MODEL,
+            decisions=decisions,
+            n_scored=len(rows_out),
+            seconds=time.perf_counter() - started,
+            trained_at=timezone.now(),
+        )
+    run.refresh_from_db()
+    _requeue_if_behind(review, stage, run)
+    return run
+
+
+def sample_state(review: Review, stage: str) -> stopping.SampleState:
+    """Where ``stage`` stands in the two-phase rule, read from the switch's audit event and
+    the votes and outcomes since: the sample is every record whose first vote came after
+    the switch (records held on screen at the switch are left out of it), in the order
+    their decisions settled."""
+    event = _random_sample_event(review, stage)
+    if event is None:
+        return stopping.SampleState(switched=False, screened_before=0, found_before=0, remaining=0)
+    after = event.after or {}
+    held = {int(pk) for pk in after.get("held", [])}
+    first_vote: dict[int, Any] = {}
+    for record_id, created in Vote.objects.filter(review=review, stage=stage).values_list(
+        "record_id", "created_at"
+    ):
+        if record_id not in first_vote or created < first_vote[record_id]:
+            first_vote[record_id] = created
+    # Records imported after the switch were not in its population: they are screened in
+    # full (they hold the stop until settled), never counted in the sample.
+    last = int(after.get("last_record", 0)) or None
+    in_sample = {
+        pk
+        for pk, created in first_vote.items()
+        if created >= event.created_at and pk not in held and (last is None or pk <= last)
+    }
+    sample: list[int] = []
+    found_before = screened_before = 0
+    settled: set[int] = set()
+    for record_id, decision in (
+        Outcome.objects.filter(review=review, stage=stage)
+        .exclude(kind=OutcomeKind.AUTOMATION)
+        .order_by("created_at", "id")
+        .values_list("record_id", "decision")
+    ):
+        settled.add(record_id)
+        relevant = int(decision == Decision.INCLUDE)
+        if record_id in in_sample:
+            sample.append(relevant)
+        else:
+            found_before += relevant
+            screened_before += 1
+    return stopping.SampleState(
+        switched=True,
+        screened_before=screened_before,
+        found_before=found_before,
+        remaining=int(after.get("remaining", 0)),
+        sample=tuple(sample),
+        in_progress=len(in_sample - settled)
+        + (_untouched(review, stage).filter(pk__gt=last).count() if last else 0),
+    )
+
+
 def _requeue_if_behind(review: Review, stage: str, run: RankingRun) -> None:
     """Votes cast while the model trained were not in it: queue one more run if enough."""
     behind = Vote.objects.filter(review=review, stage=stage).count() - run.decisions
@@ -246,7 +451,11 @@ def request_retrain(*, review: Review, stage: str, force: bool = False) -> bool:
     busy = (RankingStatus.QUEUED, RankingStatus.RUNNING)
     if run.status in busy and run.queued_at and now - run.queued_at < STALE_AFTER:
         return False
-    if not force and run.status in (RankingStatus.DONE, RankingStatus.WAITING):
+    if not force and run.status in (
+        RankingStatus.DONE,
+        RankingStatus.WAITING,
+        RankingStatus.FAILED,
+    ):
         needed = 1 if run.status == RankingStatus.WAITING else RETRAIN_EVERY
         if Vote.objects.filter(review=review, stage=stage).count() - run.decisions < needed:
             return False
@@ -300,11 +509,18 @@ def stopping_report(review: Review, stage: str) -> StoppingReport:
     statistical estimate and the heuristics, each labelled guarantee or heuristic."""
     conf = stage_settings_of(review, stage)
     seq = screening_sequence(review, stage)
-    automated = Outcome.objects.filter(
-        record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
-    )
-    total = eligible_records(review, stage).filter(~Exists(automated)).count()
+    total = _stage_total(review, stage)
     rules = stopping.all_rules(seq, total, recall_target=RECALL_TARGET, confidence=CONFIDENCE)
+    rules.insert(
+        1,
+        stopping.two_phase_rule(
+            sample_state(review, stage),
+            ranked=seq,
+            n_total=total,
+            recall_target=RECALL_TARGET,
+            confidence=CONFIDENCE,
+        ),
+    )
     hyper = rules[0]
     return StoppingReport(
         stage=stage,
@@ -403,6 +619,40 @@ def stop_screening_early(
     return decision
 
 
+@transaction.atomic
+def undo_stop_early(*, review: Review, stage: str, actor: User) -> int:
+    """Undo the stage's last early stop: the records it excluded by automation tool are
+    unscreened again (their automation outcomes removed), the stopping decision is removed
+    and the ranking is refreshed. The caller checks that ``actor`` is an owner. Returns
+    how many records came back."""
+    decision = StoppingDecision.objects.filter(review=review, stage=stage).first()
+    if decision is None:
+        raise ReviewflowError("Screening at this stage was not stopped early: nothing to undo.")
+    excluded = Outcome.objects.filter(
+        review=review,
+        stage=stage,
+        kind=OutcomeKind.AUTOMATION,
+        reason=decision.method_label,
+    )
+    back = excluded.count()
+    excluded.delete()
+    record_audit(
+        review=review,
+        actor=actor,
+        action="screening.stop_undone",
+        target=stage,
+        before={
+            "method": decision.method,
+            "records_excluded": decision.records_excluded,
+            "decided_at": decision.decided_at.isoformat(),
+        },
+        after={"records_back": back},
+    )
+    decision.delete()
+    request_retrain(review=review, stage=stage, force=True)
+    return back
+
+
 def open_conflicts(review: Review, stage: str) -> int:
     return Conflict.objects.filter(review=review, stage=stage, resolved_at__isnull=True).count()
 
@@ -422,8 +672,14 @@ def screening_page_extras(
             .values_list("score", flat=True)
             .first()
         )
-    run = RankingRun.objects.filter(review=review, stage=stage).only("status", "message").first()
-    if run is None or run.status in (RankingStatus.IDLE, RankingStatus.WAITING):
+    run = (
+        RankingRun.objects.filter(review=review, stage=stage)
+        .only("status", "message", "model")
+        .first()
+    )
+    if run is not None and run.model == RANDOM_MODEL and run.message:
+        extras["order_note"] = run.message
+    elif run is None or run.status in (RankingStatus.IDLE, RankingStatus.WAITING):
         extras["order_note"] = (run.message if run else "") or (
             "Records come in random order until the model can start: it needs at least one "
             "include and one exclude."

@@ -42,6 +42,7 @@ def prioritisation_page(request: HttpRequest, slug: str, stage: str) -> HttpResp
     access = get_review_for(request.user, slug, role=Role.OWNER)
     stage = _stage(stage)
     report = prioritisation.stopping_report(access.review, stage)
+    two_phase = next((r for r in report.rules if r.key == "two_phase"), None)
     return render(
         request,
         "screening/prioritisation.html",
@@ -59,6 +60,15 @@ def prioritisation_page(request: HttpRequest, slug: str, stage: str) -> HttpResp
             "confidence_pct": round(report.confidence * 100),
             "bound_pct": math.floor(report.recall_lower_bound * 100 + 1e-9),
             "retrain_every": prioritisation.RETRAIN_EVERY,
+            "two_phase": two_phase,
+            "target_pct": round(report.recall_target * 100),
+            "can_sample": (
+                report.order == StageOrder.RELEVANCE
+                and two_phase is not None
+                and two_phase.details.get("phase") == 1
+                and report.stopped is None
+                and report.unscreened > 0
+            ),
         },
     )
 
@@ -102,5 +112,44 @@ def prioritisation_stop(request: HttpRequest, slug: str, stage: str) -> HttpResp
             request,
             f"Screening stopped: {decision.records_excluded} unscreened records were excluded "
             "by automation tool (PRISMA counts them in their own box).",
+        )
+    return redirect("prioritisation", slug=slug, stage=stage)
+
+
+@login_required
+@require_POST
+def prioritisation_stop_undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    stage = _stage(stage)
+    try:
+        back = prioritisation.undo_stop_early(review=access.review, stage=stage, actor=access.user)
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Early stop undone: {back} records are unscreened again and come back in the "
+            "screening order.",
+        )
+    return redirect("prioritisation", slug=slug, stage=stage)
+
+
+@login_required
+@require_POST
+def prioritisation_sample(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    access = get_review_for(request.user, slug, role=Role.OWNER)
+    stage = _stage(stage)
+    try:
+        event = prioritisation.start_random_sample(
+            review=access.review, stage=stage, actor=access.user
+        )
+    except ReviewflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        remaining = (event.after or {}).get("remaining", 0)
+        messages.success(
+            request,
+            f"Random sample started: the {remaining} unscreened records now come in a random "
+            "order. The two-phase rule says how many more to screen.",
         )
     return redirect("prioritisation", slug=slug, stage=stage)

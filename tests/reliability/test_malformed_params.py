@@ -166,6 +166,8 @@ READS: dict[str, Reads] = {
     "prioritisation": Reads(),
     "prioritisation-retrain": Reads(),
     "prioritisation-stop": Reads(post=("confirm", "method")),
+    "prioritisation-stop-undo": Reads(),
+    "prioritisation-sample": Reads(),
     "conflicts": Reads(get=("stage", "view", "conflict", "page")),
     "agreement": Reads(get=("format",)),
     "conflict-resolve": Reads(post=("decision", "reason", "note", "view", "page")),

@@ -184,7 +184,12 @@ def test_stopping_report_reads_the_settled_decisions_in_order(review, owner, rev
     assert (report.total, report.screened, report.included) == (30, 5, 2)
     assert report.since_last_include == 3
     assert report.curve[-1] == (5, 2)
-    assert [r.kind for r in report.rules] == ["guarantee", "heuristic", "heuristic"]
+    assert [(r.key, r.kind) for r in report.rules] == [
+        ("hypergeometric", "guarantee"),
+        ("two_phase", "guarantee"),
+        ("consecutive", "heuristic"),
+        ("knee", "heuristic"),
+    ]
     assert report.unscreened == 25
 
 
@@ -234,7 +239,7 @@ def test_stop_early_refuses_unknown_methods_and_full_text(review, owner, topical
     with pytest.raises(ReviewflowError) as err:
         prioritisation.stop_screening_early(review=review, stage=TA, actor=owner, method="gut")
     assert err.value.message == (
-        "Unknown stopping method “gut”: use hypergeometric, consecutive, knee."
+        "Unknown stopping method “gut”: use hypergeometric, two_phase, consecutive, knee."
     )
     with pytest.raises(ReviewflowError) as err:
         prioritisation.stop_screening_early(

@@ -75,7 +75,8 @@ def test_page_query_count_does_not_grow(
     client = client_for(owner)
     url = reverse("prioritisation", args=[review.slug, TA])
     client.get(url)
-    with django_assert_num_queries(9):
+    # 10: one of them reads where the two-phase rule stands (its switch, an audit event).
+    with django_assert_num_queries(10):
         assert client.get(url).status_code == 200
 
 
@@ -93,6 +94,7 @@ def test_api_exposes_settings_and_estimate_to_owners(review, records, owner, rev
     assert (body["order"], body["show_scores"], body["stopped"]) == ("random", False, None)
     assert [(r["key"], r["kind"]) for r in body["rules"]] == [
         ("hypergeometric", "guarantee"),
+        ("two_phase", "guarantee"),
         ("consecutive", "heuristic"),
         ("knee", "heuristic"),
     ]
