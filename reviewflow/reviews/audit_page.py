@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -116,10 +116,14 @@ def audit_events(review: Review, filters: dict[str, Any]) -> QuerySet[AuditEvent
         next_day = filters["date_to"] + datetime.timedelta(days=1)
         events = events.filter(created_at__lt=_day_start(next_day))
     next_system = (
-        AuditEvent.objects.filter(review=OuterRef("review"), id__gt=OuterRef("id"))
+        # The review as a constant, read through the index of its system events: only this
+        # review's later system events, not every later event of every review. Ordered by an
+        # expression of the id, as the primary key's own order would tempt the planner into
+        # walking the whole table from this id on (it assumes a match comes soon).
+        AuditEvent.objects.filter(review=review, id__gt=OuterRef("id"))
         .filter(actor__isnull=True, created_at__lte=OuterRef("created_at") + RUN_WINDOW)
         .exclude(action__in=_VOTE_SYSTEM_EVENTS)
-        .order_by("id")
+        .order_by(F("id") + 0)
         .values("action")[:1]
     )
     return events.alias(next_system=Coalesce(Subquery(next_system), Value(""))).exclude(

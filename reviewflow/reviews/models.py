@@ -253,6 +253,12 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["review", "-created_at"], name="audit_review_time"),
+            # The audit page's "next system event of the review" (#25: scoped at scale).
+            models.Index(
+                fields=["review", "id"],
+                name="audit_review_system",
+                condition=Q(actor__isnull=True),
+            ),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
         ]
 

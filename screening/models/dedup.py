@@ -55,7 +55,11 @@ class DuplicatePair(models.Model):
                 condition=Q(decision__in=PairDecision.values), name="pair_decision_valid"
             ),
         ]
-        indexes = [models.Index(fields=["review", "decision"], name="pair_review_decision")]
+        indexes = [
+            models.Index(fields=["review", "decision"], name="pair_review_decision"),
+            # The duplicate queue: a review's pending pairs, best first (#25).
+            models.Index(fields=["review", "decision", "-score", "id"], name="pair_review_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.record_a_id} ~ {self.record_b_id} ({self.decision})"

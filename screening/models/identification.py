@@ -244,6 +244,9 @@ class Record(models.Model):
         ]
         indexes = [
             models.Index(fields=["review", "year"], name="record_review_year"),
+            # The records list's order within the review: walked, not filtered from every
+            # review's records in (search, position) order (#25).
+            models.Index(fields=["review", "search", "position"], name="record_review_order"),
             # The order next_record offers untouched records in, walked instead of sorted.
             models.Index(
                 models.F("review"),

@@ -167,12 +167,18 @@ def stage_progress(review: Review, stage: str, reviewer: User) -> dict[str, int]
     return progress
 
 
-def votes_visible_to(user: User, qs: QuerySet[Vote]) -> QuerySet[Vote]:
+def votes_visible_to(
+    user: User, qs: QuerySet[Vote], *, review: Review | None = None
+) -> QuerySet[Vote]:
     """Blinding: the votes ``user`` may see — their own, and others' only on records that
     are settled or in conflict (where everyone has voted), or at a stage an owner set to
     "not blind"."""
     done = Outcome.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
     conflict = Conflict.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
+    if review is not None:
+        # Implied by ``record``, but over many votes PostgreSQL hashes the subqueries: the
+        # review keeps that to this review's outcomes, not every review's (#25).
+        done, conflict = done.filter(review=review), conflict.filter(review=review)
     open_stage = StageSettings.objects.filter(
         review=OuterRef("review"), stage=OuterRef("stage"), blind=False
     )

@@ -270,7 +270,9 @@ def _still_open(review: Review, records: Any) -> dict[str, int]:
     is_other = Q(search__source_type=SourceType.OTHER)
     unique = records.filter(duplicate_of__isnull=True)
     outcome_at = {
-        stage: Exists(Outcome.objects.filter(record=OuterRef("pk"), stage=stage))
+        # The review as a constant in each subquery: at scale the planner then reads this
+        # review's outcomes, not a hashed anti-join over every review's (#25).
+        stage: Exists(Outcome.objects.filter(record=OuterRef("pk"), review=review, stage=stage))
         for stage in Stage.values
     }
     not_retrieved = Exists(
@@ -280,7 +282,10 @@ def _still_open(review: Review, records: Any) -> dict[str, int]:
     )
     passed = Exists(
         Outcome.objects.filter(
-            record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
+            record=OuterRef("pk"),
+            review=review,
+            stage=Stage.TITLE_ABSTRACT,
+            decision=Decision.INCLUDE,
         )
     )
     awaiting_full_text = unique.filter(~outcome_at[Stage.FULL_TEXT], ~not_retrieved)

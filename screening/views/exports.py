@@ -131,7 +131,9 @@ def _vote_rows(access: Any, question_ids: list[int] | None = None) -> Iterator[l
     # them, ``answers_visible_to``: the same rule as the vote itself).
     answers = visible_answers_by_vote(access.review, access.user) if question_ids else {}
     votes = (
-        votes_visible_to(access.user, Vote.objects.filter(review=access.review))
+        votes_visible_to(
+            access.user, Vote.objects.filter(review=access.review), review=access.review
+        )
         .select_related("reviewer", "record")
         .order_by("record_id", "stage", "created_at")
     )
