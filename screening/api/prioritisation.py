@@ -1,5 +1,6 @@
 """REST API of screening prioritisation: the stage's order and score settings, the ranking
-status, the stopping estimate (guarantee and heuristics), and stopping early."""
+status, the stopping estimate (guarantee and heuristics), starting the two-phase rule's
+random sample, stopping early and undoing an early stop."""
 
 from __future__ import annotations
 
@@ -148,3 +149,30 @@ class StopEarlyView(GenericAPIView):
             method=data.validated_data["method"],
         )
         return Response(_payload(access.review, stage), status=status.HTTP_201_CREATED)
+
+
+class RandomSampleView(GenericAPIView):
+    """Start the two-phase rule's random sample: the unscreened records come in a random
+    order from now on (the stage must be ordered by relevance)."""
+
+    serializer_class = PrioritisationSerializer
+
+    @extend_schema(request=None, responses={201: PrioritisationSerializer})
+    def post(self, request: Request, slug: str, stage: str) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        stage = _stage(stage)
+        prioritisation.start_random_sample(review=access.review, stage=stage, actor=access.user)
+        return Response(_payload(access.review, stage), status=status.HTTP_201_CREATED)
+
+
+class StopUndoView(GenericAPIView):
+    """Undo the stage's early stop: the records it excluded are unscreened again."""
+
+    serializer_class = PrioritisationSerializer
+
+    @extend_schema(request=None, responses={200: PrioritisationSerializer})
+    def post(self, request: Request, slug: str, stage: str) -> Response:
+        access = get_review_for(request.user, slug, role=Role.OWNER)
+        stage = _stage(stage)
+        prioritisation.undo_stop_early(review=access.review, stage=stage, actor=access.user)
+        return Response(_payload(access.review, stage))

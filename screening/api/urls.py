@@ -145,6 +145,16 @@ urlpatterns = [
         name="api-prioritisation-stop",
     ),
     path(
+        "reviews/<slug:slug>/screening/<str:stage>/prioritisation/stop/undo/",
+        prioritisation.StopUndoView.as_view(),
+        name="api-prioritisation-stop-undo",
+    ),
+    path(
+        "reviews/<slug:slug>/screening/<str:stage>/prioritisation/sample/",
+        prioritisation.RandomSampleView.as_view(),
+        name="api-prioritisation-sample",
+    ),
+    path(
         "reviews/<slug:slug>/conflicts/",
         adjudication.ConflictListView.as_view(),
         name="api-conflicts",

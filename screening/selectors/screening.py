@@ -74,21 +74,23 @@ def stage_settings_of(review: Review, stage: str) -> StageSettings:
 
 def eligible_records(review: Review, stage: str) -> RecordQuerySet:
     """Records that are screened at ``stage``: unique records at title/abstract; at full
-    text, those that passed title/abstract and whose report was not marked not retrieved."""
+    text, those that passed title/abstract and whose report was not marked not retrieved.
+    At either, less those an automation tool excluded (the team stopped early)."""
     qs = Record.objects.for_review(review).unique()
+    automated = Outcome.objects.filter(
+        record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
+    )
     if stage == Stage.TITLE_ABSTRACT:
         # Records found by other methods (websites, citation searching…) go straight to
         # full text: PRISMA's "other methods" column has no "records screened" box.
-        # Records excluded by an automation tool (the team stopped early) are not screened.
-        automated = Outcome.objects.filter(
-            record=OuterRef("pk"), stage=stage, kind=OutcomeKind.AUTOMATION
-        )
         return qs.exclude(search__source_type=SourceType.OTHER).filter(~Exists(automated))
     passed = Outcome.objects.filter(
         review=review, stage=Stage.TITLE_ABSTRACT, decision=Decision.INCLUDE
     ).values("record_id")
-    return qs.filter(Q(pk__in=passed) | Q(search__source_type=SourceType.OTHER)).exclude(
-        report__status=RetrievalStatus.NOT_RETRIEVED
+    return (
+        qs.filter(Q(pk__in=passed) | Q(search__source_type=SourceType.OTHER))
+        .exclude(report__status=RetrievalStatus.NOT_RETRIEVED)
+        .filter(~Exists(automated))
     )
 
 

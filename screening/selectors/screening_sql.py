@@ -34,7 +34,7 @@ from screening.models import Record, Stage
 # ``r`` and ``s``: at title/abstract the unique records of imported searches, less those
 # found by other methods (they go straight to full text) and those an automation tool
 # excluded; at full text, those that passed title/abstract or were found by other methods,
-# less reports marked not retrieved.
+# less reports marked not retrieved and those an automation tool excluded (#24).
 _ELIGIBLE = {
     Stage.TITLE_ABSTRACT: """
         r.review_id = %(review)s
@@ -60,6 +60,10 @@ _ELIGIBLE = {
         AND NOT EXISTS (
             SELECT 1 FROM screening_fulltextreport ft
             WHERE ft.record_id = r.id AND ft.status = 'not_retrieved'
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM screening_outcome o
+            WHERE o.record_id = r.id AND o.stage = 'full-text' AND o.kind = 'automation'
         )""",
 }
 

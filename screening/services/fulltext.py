@@ -19,6 +19,7 @@ from screening.models import (
     Decision,
     FullTextReport,
     Outcome,
+    OutcomeKind,
     Record,
     RetrievalStatus,
     SourceType,
@@ -108,6 +109,15 @@ def mark_not_retrieved(
     _check_full_text_record(review, record)
     if Vote.objects.filter(record=record, stage=Stage.FULL_TEXT).exists():
         raise ReviewflowError("This report is already being screened: it was retrieved.")
+    # PRISMA counts a report stopped early among those assessed: not retrieved as well
+    # would count it twice (#24).
+    if Outcome.objects.filter(
+        record=record, stage=Stage.FULL_TEXT, kind=OutcomeKind.AUTOMATION
+    ).exists():
+        raise ReviewflowError(
+            "Full-text screening was stopped early and this report excluded by automation "
+            "tool: undo the early stop first."
+        )
     report, _ = FullTextReport.objects.get_or_create(
         record=record, defaults={"review": review, "status": RetrievalStatus.NOT_RETRIEVED}
     )

@@ -541,6 +541,25 @@ def stopping_report(review: Review, stage: str) -> StoppingReport:
 # ------------------------------------------------------------------ stopping early
 
 
+def stop_label(stage: str, rule: stopping.RuleResult) -> str:
+    """The reason the records excluded by an early stop carry (and the decision's label,
+    which its undo finds them by). At full text it is what PRISMA's "reports excluded"
+    box prints, so it says the reports were not assessed and what the rule promised: a
+    guarantee's recall only when it said stop; a heuristic promises none."""
+    if stage == Stage.TITLE_ABSTRACT:
+        return f"Stopped early ({rule.kind}): {rule.name}"[:200]
+    if rule.kind != stopping.GUARANTEE:
+        promise = "a heuristic: no guaranteed recall"
+    elif rule.stop:
+        promise = f"recall ≥ {RECALL_TARGET:.0%} with {CONFIDENCE:.0%} confidence".replace(
+            "%", " %"
+        )
+    else:
+        promise = "stopped before its guarantee was met"
+    name = rule.name.split(" (")[0]  # the promise is said once, below, as it stands
+    return f"Not assessed: screening stopped early by {name} ({promise})"[:200]
+
+
 @transaction.atomic
 def stop_screening_early(
     *, review: Review, stage: str, actor: User, method: str
@@ -548,11 +567,16 @@ def stop_screening_early(
     """Stop screening ``stage``: every record nobody has voted on yet is excluded as
     "excluded by automation tool", with ``method`` (a stopping rule's key) and what it said
     now recorded. Records with votes or open conflicts are left for the team to finish.
-    The caller checks that ``actor`` is an owner."""
-    if stage != Stage.TITLE_ABSTRACT:
-        raise ReviewflowError(
-            "Only title/abstract screening can be stopped early: every full text is read."
-        )
+    The caller checks that ``actor`` is an owner.
+
+    At title/abstract the excluded records go to PRISMA's "marked as ineligible by
+    automation tools" box. At full text they were sought but never read, so PRISMA counts
+    them among the reports assessed and excluded, under a reason that says so
+    (``stop_label``): the boxes still add up and nobody mistakes them for reports a person
+    judged. Reports marked not retrieved are not the stage's records and stay as they are.
+    """
+    if stage not in Stage.values:
+        raise ReviewflowError(f"Unknown stage “{stage}”.", field="stage")
     report = stopping_report(review, stage)
     rule = next((r for r in report.rules if r.key == method), None)
     if rule is None:
@@ -567,7 +591,7 @@ def stop_screening_early(
     left = list(_untouched(review, stage).values_list("pk", flat=True))
     if not left:
         raise ReviewflowError("Every record has been screened: there is nothing left to stop.")
-    label = f"Stopped early ({rule.kind}): {rule.name}"[:200]
+    label = stop_label(stage, rule)
     decision = StoppingDecision.objects.create(
         review=review,
         stage=stage,

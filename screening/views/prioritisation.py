@@ -56,7 +56,8 @@ def prioritisation_page(request: HttpRequest, slug: str, stage: str) -> HttpResp
             "curve_points": _polyline(report.curve, report.total, report.included),
             "curve_w": CURVE_W,
             "curve_h": CURVE_H,
-            "can_stop": stage == Stage.TITLE_ABSTRACT and report.unscreened > 0,
+            "can_stop": report.unscreened > 0,
+            "at_full_text": stage == Stage.FULL_TEXT,
             "confidence_pct": round(report.confidence * 100),
             "bound_pct": math.floor(report.recall_lower_bound * 100 + 1e-9),
             "retrain_every": prioritisation.RETRAIN_EVERY,
@@ -111,7 +112,12 @@ def prioritisation_stop(request: HttpRequest, slug: str, stage: str) -> HttpResp
         messages.success(
             request,
             f"Screening stopped: {decision.records_excluded} unscreened records were excluded "
-            "by automation tool (PRISMA counts them in their own box).",
+            + (
+                "by automation tool (PRISMA counts them among the reports excluded, as not "
+                "assessed)."
+                if stage == Stage.FULL_TEXT
+                else "by automation tool (PRISMA counts them in their own box)."
+            ),
         )
     return redirect("prioritisation", slug=slug, stage=stage)
 

@@ -1,5 +1,6 @@
 """The prioritisation dashboard in Chromium (#24): an owner reads the stopping rules, starts
-the two-phase rule's random sample, stops screening early after confirming, and undoes it."""
+the two-phase rule's random sample, stops screening early after confirming, and undoes it;
+at full text too, where PRISMA lists the unread reports as not assessed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import PASSWORD
 from tests.screening.screening_fixtures import import_records, vote
 
-TA = "title-abstract"
+TA, FT = "title-abstract", "full-text"
 
 
 @pytest.mark.browser
@@ -87,3 +88,60 @@ def test_owner_starts_the_sample_stops_early_and_undoes_it(
     )
     expect(page.locator("[data-stopped]")).to_have_count(0)
     assert not Outcome.objects.filter(kind=OutcomeKind.AUTOMATION).exists()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_owner_stops_full_text_early_prisma_says_not_assessed_and_undoes_it(
+    live_server, new_page, make_user
+):
+    owner = make_user("olga")
+    anna = make_user("anna")
+    review = create_review(title="Ranked", slug="ranked", owner=owner)
+    add_member(review=review, actor=owner, user=anna, role=Role.REVIEWER)
+    records = import_records(review, owner, 6)
+    for stage in (TA, FT):
+        update_stage_settings(review=review, stage=stage, actor=owner, reviewers_needed=1)
+    for r in records[:2]:
+        vote(review, r, anna, "exclude")
+    for r in records[2:]:
+        vote(review, r, anna, "include")
+    vote(review, records[2], anna, "exclude", FT, "Wrong population")
+    reason = (
+        "Not assessed: screening stopped early by Knee of the recall curve "
+        "(a heuristic: no guaranteed recall)"
+    )
+
+    base = live_server.url
+    page = new_page(1280, 1000)
+    sign_in(page, base, owner.username, PASSWORD)
+    page.goto(f"{base}/r/ranked/screen/{FT}/prioritisation/")
+    expect(page.locator("h1")).to_have_text("Prioritisation and stopping — Full text")
+    stop = page.locator("form[action$='/prioritisation/stop/']")
+    expect(stop).to_contain_text(
+        "The 3 records nobody has voted on yet are excluded as “excluded by automation tool”"
+    )
+    expect(stop).to_contain_text("PRISMA counts them among the reports excluded")
+    stop.locator("select[name=method]").select_option("knee")
+    stop.locator("input[name=confirm]").check()
+    stop.get_by_role("button", name="Stop screening and exclude the rest").click()
+    expect(page.locator(".msg, [role=status]").first).to_contain_text(
+        "Screening stopped: 3 unscreened records were excluded by automation tool (PRISMA "
+        "counts them among the reports excluded, as not assessed)."
+    )
+    expect(page.locator("[data-stopped]")).to_contain_text(f"Method: {reason}.")
+    assert Outcome.objects.filter(stage=FT, kind=OutcomeKind.AUTOMATION).count() == 3
+    expect(page.locator("form[action$='/prioritisation/stop/']")).to_have_count(0)
+
+    page.goto(f"{base}/r/ranked/prisma/")
+    expect(page.locator("#prisma")).to_contain_text("Not assessed: screening stopped early")
+    expect(page.locator("#problems")).to_have_count(0)
+    screenshot(page, "prioritisation-full-text-prisma")
+
+    page.goto(f"{base}/r/ranked/screen/{FT}/prioritisation/")
+    page.locator("[data-undo-stop]").click()
+    expect(page.locator(".msg, [role=status]").first).to_contain_text(
+        "Early stop undone: 3 records are unscreened again"
+    )
+    assert not Outcome.objects.filter(kind=OutcomeKind.AUTOMATION).exists()
+    expect(page.locator("form[action$='/prioritisation/stop/']")).to_be_visible()

@@ -211,7 +211,8 @@ def test_deduplication_lost_in_a_redis_restart_is_sent_again_and_runs_once(
             )
             # As a worker would: import it; the deduplication is sent on commit.
             identification.run_import(search_id=second.pk)
-            assert redis.llen(queue) == 2  # the import's message (taken here) and the dedup
+            # The import's message (taken here), the dedup and the document matrix's build.
+            assert redis.llen(queue) == 3
         second.refresh_from_db()
         assert (second.status, second.dedup_pending, dedup_runs(second)) == (
             SearchStatus.DONE,

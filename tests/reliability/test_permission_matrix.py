@@ -136,6 +136,8 @@ WRITE_ROLES: dict[str, Role] = {
     f"POST {_R}/screening/{{stage}}/assignments/remove/": Role.OWNER,
     f"PATCH {_R}/screening/{{stage}}/prioritisation/": Role.OWNER,
     f"POST {_R}/screening/{{stage}}/prioritisation/stop/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/prioritisation/stop/undo/": Role.OWNER,
+    f"POST {_R}/screening/{{stage}}/prioritisation/sample/": Role.OWNER,
     f"POST {_R}/conflicts/{{conflict_id}}/resolve/": Role.REVIEWER,
     f"POST {_R}/forms/": Role.OWNER,
     f"PUT {_R}/forms/{{form_id}}/": Role.OWNER,

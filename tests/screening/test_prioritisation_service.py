@@ -235,19 +235,14 @@ def test_stop_early_excludes_the_unscreened_records_and_prisma_counts_them(
     assert StoppingDecision.objects.get(review=review).method == "consecutive"
 
 
-def test_stop_early_refuses_unknown_methods_and_full_text(review, owner, topical):
+def test_stop_early_refuses_unknown_methods(review, owner, topical):
+    # Full text may be stopped too: tests/screening/test_prioritisation_full_text.py.
     with pytest.raises(ReviewflowError) as err:
         prioritisation.stop_screening_early(review=review, stage=TA, actor=owner, method="gut")
     assert err.value.message == (
         "Unknown stopping method “gut”: use hypergeometric, two_phase, consecutive, knee."
     )
-    with pytest.raises(ReviewflowError) as err:
-        prioritisation.stop_screening_early(
-            review=review, stage="full-text", actor=owner, method="knee"
-        )
-    assert err.value.message == (
-        "Only title/abstract screening can be stopped early: every full text is read."
-    )
+    assert not Outcome.objects.filter(kind=OutcomeKind.AUTOMATION).exists()
 
 
 def test_matrix_is_rebuilt_when_records_change(review, owner, topical, settings):
