@@ -13,8 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import KeysetPagination
 from reviewflow.reviews import services
 from reviewflow.reviews.access import get_review_for, signed_in_user
+from reviewflow.reviews.audit_page import AUDIT_ORDER
 from reviewflow.reviews.models import (
     INVITATION_PROGRESS,
     AuditEvent,
@@ -309,8 +311,13 @@ class InvitationAcceptView(GenericAPIView):
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
+class AuditPagination(KeysetPagination):
+    keyset = AUDIT_ORDER  # newest first, as the page
+
+
 class AuditListView(ListAPIView):
     serializer_class = AuditEventSerializer
+    pagination_class = AuditPagination  # by key, never OFFSET: deep pages cost no more (#25)
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"], role=Role.OWNER)

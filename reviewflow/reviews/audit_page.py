@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from reviewflow.keyset import Keyset
 from reviewflow.reviews.audit_words import KINDS, Event, Ref, Sentence, describe
 from reviewflow.reviews.models import AuditEvent, Membership, Review
 
@@ -88,6 +89,11 @@ LAST_DAY = datetime.date.max - datetime.timedelta(days=2)
 
 def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(max(day, FIRST_DAY), datetime.time.min))
+
+
+# The trail's order (newest first, as ``AuditEvent.Meta.ordering``), the key its pages are
+# read by: ``audit_review_time`` walks it within the review.
+AUDIT_ORDER = Keyset(("-created_at", "-id"))
 
 
 def audit_events(review: Review, filters: dict[str, Any]) -> QuerySet[AuditEvent]:

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import KeysetPagination
 from reviewflow.reviews import notifications
 from reviewflow.reviews.access import signed_in_user
 from reviewflow.reviews.models import DigestFrequency, Notification, NotificationKind
@@ -89,10 +90,15 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"", "0", "false", "no", "off"}
 
 
+class NotificationPagination(KeysetPagination):
+    keyset = notifications.NOTIFICATION_ORDER  # by key, never OFFSET (#25)
+
+
 class NotificationListView(ListAPIView):
     """Your notifications, newest first; ``?unread=1`` for the unread ones only."""
 
     serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
 
     def get_queryset(self) -> QuerySet[Notification]:
         qs = notifications.notifications_of(signed_in_user(self.request))

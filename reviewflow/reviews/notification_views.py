@@ -6,13 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import keyset_page
 from reviewflow.reviews import notifications
 from reviewflow.reviews.access import signed_in_user
 from reviewflow.reviews.models import DigestFrequency
@@ -24,9 +24,13 @@ PER_PAGE = 50
 @require_safe
 def notification_list(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    # get_page answers a malformed or out-of-range number with the first or last page.
-    page = Paginator(notifications.notifications_of(user), PER_PAGE).get_page(
-        request.GET.get("page")
+    # Read by key, never by OFFSET (#25); a malformed cursor or number is the first page,
+    # a number past the end the last.
+    page = keyset_page(
+        notifications.notifications_of(user),
+        keyset=notifications.NOTIFICATION_ORDER,
+        size=PER_PAGE,
+        params=request.GET,
     )
     unread = sum(1 for n in page if n.read_at is None)
     return render(

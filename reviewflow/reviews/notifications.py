@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import Keyset
 from reviewflow.reviews import emails, outbox
 from reviewflow.reviews.models import (
     DigestFrequency,
@@ -298,12 +299,16 @@ def _email_notification(
     notification.save(update_fields=["emailed_at"])
 
 
+# Newest first, the key a user's notifications are paged by (``notification_user_time``).
+NOTIFICATION_ORDER = Keyset(("-created_at", "-id"))
+
+
 def notifications_of(user: User) -> QuerySet[Notification]:
     """``user``'s own notifications, newest first, with their review."""
     return (
         Notification.objects.filter(user_id=user.pk)
         .select_related("review")
-        .order_by("-created_at", "-id")
+        .order_by(*NOTIFICATION_ORDER.order)
     )
 
 

@@ -14,11 +14,18 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.keyset import KeysetPagination
 from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Decision, Stage, Vote
-from screening.selectors.history import changeable, my_votes, status_of, with_standing
+from screening.selectors.history import (
+    HISTORY_ORDER,
+    changeable,
+    my_votes,
+    status_of,
+    with_standing,
+)
 from screening.services.screening.votes import change_vote
 
 
@@ -70,6 +77,10 @@ class VoteChangeSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class HistoryPagination(KeysetPagination):
+    keyset = HISTORY_ORDER  # newest first, as the page
+
+
 @extend_schema(
     parameters=[
         OpenApiParameter("q", str, description="A record id, or words of its title or authors"),
@@ -80,6 +91,7 @@ class HistoryView(ListAPIView):
     """My votes at this stage, newest first, with each record's standing."""
 
     serializer_class = HistoryEntrySerializer
+    pagination_class = HistoryPagination  # by key, never OFFSET: deep pages cost no more (#25)
 
     @extend_schema(operation_id="screening_history_list")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import KeysetPagination
 from reviewflow.params import MAX_ID, choice_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
@@ -29,6 +30,7 @@ from screening.selectors.labels import labels_of
 from screening.selectors.records import (
     EXPORT_FORMATS,
     MAX_IDS,
+    RECORD_ORDER,
     bulk_label_message,
     export_selection,
     filtered_records,
@@ -349,9 +351,14 @@ class RecordListSerializer(RecordSerializer):
         return {stage: cell.as_dict() for stage, cell in cells.items()}
 
 
+class RecordPagination(KeysetPagination):
+    keyset = RECORD_ORDER  # the records list's order, as on the page
+
+
 @extend_schema(parameters=RECORD_FILTER_PARAMETERS)
 class RecordListView(ListAPIView):
     serializer_class = RecordListSerializer
+    pagination_class = RecordPagination  # by key, never OFFSET: deep pages cost no more (#25)
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])
@@ -361,7 +368,7 @@ class RecordListView(ListAPIView):
             with_list_annotations(filtered_records(access.review, access.user, filters))
             .select_related("search")
             .defer("raw", *bibliography.DETAIL_ONLY)
-            .order_by("search_id", "position")
+            .order_by(*RECORD_ORDER.order)
         )
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

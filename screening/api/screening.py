@@ -10,6 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.keyset import Keyset, KeysetPagination
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.api.questions import answers_field
@@ -132,10 +133,17 @@ class NextRecordView(GenericAPIView):
         return Response(ScreenRecordSerializer(record).data)
 
 
+class OwnVotePagination(KeysetPagination):
+    # Oldest first (``Vote.Meta.ordering``), walked by ``vote_history`` within the review,
+    # stage and reviewer: a reviewer's 100,000th vote is read without an OFFSET (#25).
+    keyset = Keyset(("created_at", "id"))
+
+
 class VoteListView(GenericAPIView):
     """The caller's own votes at a stage (with their answers); POST casts one."""
 
     serializer_class = OwnVoteSerializer
+    pagination_class = OwnVotePagination
 
     @extend_schema(operation_id="votes_list", responses=OwnVoteSerializer(many=True))
     def get(self, request: Request, slug: str, stage: str) -> Response:

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from reviewflow.keyset import Keyset
 from reviewflow.params import parse_int
 from reviewflow.reviews.models import Review
 from screening.models import Conflict, Decision, Outcome, ReservedVote, ScreeningState, Vote
@@ -71,6 +72,11 @@ def changeable(vote: Vote) -> bool:
     return status_of(vote) == Status.WAITING and not getattr(vote, "kept", False)
 
 
+# The history's order (newest first), the key its pages are read by: ``vote_history``
+# walks it within the review, stage and reviewer.
+HISTORY_ORDER = Keyset(("-created_at", "-id"))
+
+
 def my_votes(
     review: Review, stage: str, reviewer: User, *, q: str = "", decision: str = ""
 ) -> QuerySet[Vote]:
@@ -107,7 +113,7 @@ def my_votes(
             "reviewer__id",
             "reviewer__username",
         )
-        .order_by("-created_at", "-id")
+        .order_by(*HISTORY_ORDER.order)
     )
 
 

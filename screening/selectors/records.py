@@ -19,6 +19,7 @@ from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, Value, Wh
 from django.http import QueryDict
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import Keyset
 from reviewflow.params import choice_param, parse_int, text_param
 from reviewflow.reviews.models import Membership, Review
 from screening.exporters import iter_bibtex, iter_csv, iter_ris
@@ -58,6 +59,9 @@ EXPORT_FORMATS = {
     "csv": ("text/csv", "csv"),
     "bibtex": ("application/x-bibtex", "bib"),
 }
+# The records list's order, the key its pages are read by (page and API): unique, as
+# ``record_unique_position`` holds, and walked by ``record_review_order``.
+RECORD_ORDER = Keyset(("search_id", "position"))
 # A records CSV ends with the labels the exporter may see on each record (blinding).
 SELECTION_CSV_COLUMNS = (*EXPORT_COLUMNS, "labels", *NOTICE_COLUMNS)
 

@@ -7,18 +7,19 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.params import choice_param, int_param, one_text_param, parse_int, text_param
+from reviewflow.keyset import keyset_page
+from reviewflow.params import choice_param, one_text_param, parse_int, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Conflict, Decision, Outcome, Record, Stage, Vote
 from screening.selectors.history import (
+    HISTORY_ORDER,
     Status,
     changeable,
     my_votes,
@@ -153,14 +154,14 @@ def history(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     q = text_param(request.GET, "q")[:200]
     decision = choice_param(request.GET, "decision", choices=Decision.values, default="")
     votes = my_votes(access.review, stage, access.user, q=q, decision=decision)
-    page = Paginator(votes, PAGE_SIZE).get_page(
-        int_param(request.GET, "page", default=1, min_value=1)
-    )
+    kept = {k: v for k, v in (("q", q), ("decision", decision)) if v}
+    # Read by key, never by OFFSET: a reviewer's 100,000th vote costs what the newest does.
+    page = keyset_page(votes, keyset=HISTORY_ORDER, size=PAGE_SIZE, params=request.GET, keep=kept)
     rows = [
         {"vote": v, "status": status_of(v), "label": Status.LABELS[status_of(v)]}
         for v in page.object_list
     ]
-    query = urlencode({k: v for k, v in (("q", q), ("decision", decision)) if v})
+    query = urlencode(kept)
     return render(
         request,
         "screening/history.html",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import (
     HttpRequest,
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import keyset_page
 from reviewflow.params import choice_param, int_param, text_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for, signed_in_user
 from reviewflow.reviews.models import AuditEvent, Role
@@ -36,6 +38,7 @@ from screening.selectors.identification import STATUSES
 from screening.selectors.labels import current_stage, labels_of, visible_labels_by_record
 from screening.selectors.records import (
     EXPORT_FORMATS,
+    RECORD_ORDER,
     bulk_label_message,
     export_selection,
     filtered_records,
@@ -64,6 +67,7 @@ RECORD_LIST_FIELDS = (
     "incomplete",
     "search__source",
     "search_id",
+    "position",  # with search_id, the key the list's pages are read by
     "search__source_type",
     "duplicate_of",
     "merge_kind",
@@ -158,19 +162,19 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
         .only(*RECORD_LIST_FIELDS)
         .select_related("search")
     )
-    page = Paginator(qs.order_by("search_id", "position"), 50).get_page(
-        int_param(request.GET, "page", default=1, min_value=1)
+    query = filters.query()
+    # Read by key, never by OFFSET: the last of 2,000 pages costs what the first does (#25).
+    page = keyset_page(
+        qs, keyset=RECORD_ORDER, size=50, params=request.GET, keep=dict(parse_qsl(query))
     )
     # One query per column family for the page's records: labels, votes, outcomes,
     # conflicts (``stage_columns``), whatever the page's size.
-    page.object_list = list(page.object_list)
     ids = [r.pk for r in page]
     page_labels = visible_labels_by_record(review, access.user, ids) if filters.labels else {}
     columns = stage_columns(review, access.user, page.object_list)
     for row in page.object_list:
         row.visible_labels = page_labels.get(row.pk, [])  # type: ignore[attr-defined]
         row.stage_cells = list(columns.get(row.pk, {}).values())  # type: ignore[attr-defined]
-    query = filters.query()
     return render(
         request,
         "screening/records.html",
@@ -181,7 +185,8 @@ def records(request: HttpRequest, slug: str) -> HttpResponse:
             "f": filters,
             "q": filters.q,
             "query": query,
-            "back": f"{request.path}?{query + '&' if query else ''}page={page.number}",
+            # Back to this very page after a bulk action: its cursor, or its filters alone.
+            "back": f"{request.path}?{page.this_query}" if page.this_query else request.path,
             "search_id": filters.search,
             "duplicates": filters.duplicates,
             "stage": filters.stage,

@@ -88,13 +88,13 @@ READS: dict[str, Reads] = {
     "member-remove": Reads(),
     "invitation-revoke": Reads(),
     "invitation-resend": Reads(),
-    "review-audit": Reads(get=("page",)),
+    "review-audit": Reads(get=("page", "after", "before")),  # keyset cursors (#25)
     "invitation-accept": Reads(),
     # Its fields are read through InvitationSignUpForm.
     "invitation-signup": Reads(),
     # Notifications (#20): the list pages; settings are read through PreferenceForm; the
     # unsubscribe link reads only its token.
-    "notifications": Reads(get=("page",)),
+    "notifications": Reads(get=("page", "after", "before")),
     "notification-open": Reads(),
     "notifications-read-all": Reads(),
     "notification-settings": Reads(),
@@ -112,7 +112,7 @@ READS: dict[str, Reads] = {
     "retractions-panel": Reads(),
     "retractions-check": Reads(),
     # My votes (#18): the history, a jump by id, one record, a change of vote.
-    "screen-history": Reads(get=("q", "decision", "page")),
+    "screen-history": Reads(get=("q", "decision", "page", "after", "before")),
     "screen-goto": Reads(get=("record",)),
     # Assigned work (#20): splits are read through SplitForm; a move names its reviewer.
     "workload": Reads(),
@@ -130,7 +130,10 @@ READS: dict[str, Reads] = {
     "search-detail": Reads(),
     "search-delete": Reads(),
     "review-records": Reads(
-        get=("q", "search", "year", "duplicates", "stage", "status", "reason", "label", "page"),
+        get=(
+            *("q", "search", "year", "duplicates", "stage", "status", "reason", "label"),
+            *("page", "after", "before"),  # keyset cursors (#25)
+        ),
         base={"stage": "title-abstract", "status": "excluded"},
     ),
     # The filters of #18 (a reviewer, a vote, an answer to a question).
