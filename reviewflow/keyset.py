@@ -51,7 +51,7 @@ CURSOR_PARAMS = ("after", "before", "page")
 
 
 class BadCursor(ReviewflowError):
-    pass
+    """An ``after``/``before``/``page`` value that names no page (the message says which)."""
 
 
 def _encode(number: int, key: Sequence[Any]) -> str:
