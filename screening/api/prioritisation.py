@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Stage, StageOrder
-from screening.services import prioritisation
+from screening.services import early_stop, prioritisation
 from screening.services.screening.stage_settings import get_stage_settings, update_stage_settings
 
 
@@ -56,7 +56,7 @@ class StopSerializer(serializers.Serializer):
 
 def _payload(review: Any, stage: str) -> dict[str, Any]:
     conf = get_stage_settings(review, stage)
-    report = prioritisation.stopping_report(review, stage)
+    report = early_stop.stopping_report(review, stage)
     run = report.run
     stopped = report.stopped
     return {
@@ -142,7 +142,7 @@ class StopEarlyView(GenericAPIView):
         stage = _stage(stage)
         data = StopSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        prioritisation.stop_screening_early(
+        early_stop.stop_screening_early(
             review=access.review,
             stage=stage,
             actor=access.user,
@@ -174,5 +174,5 @@ class StopUndoView(GenericAPIView):
     def post(self, request: Request, slug: str, stage: str) -> Response:
         access = get_review_for(request.user, slug, role=Role.OWNER)
         stage = _stage(stage)
-        prioritisation.undo_stop_early(review=access.review, stage=stage, actor=access.user)
+        early_stop.undo_stop_early(review=access.review, stage=stage, actor=access.user)
         return Response(_payload(access.review, stage))

@@ -176,7 +176,7 @@ def prisma_counts(review: Review, round_number: int | None = None) -> PrismaCoun
     # Reports left unread when the team stopped full-text screening early were sought and
     # then excluded by the stopping rule: they count among the reports assessed, under the
     # reason the stop gave them ("Not assessed: screening stopped early by …", see
-    # ``prioritisation.stop_label``), so box 8 − box 9 is still the included reports and
+    # ``early_stop.stop_label``), so box 8 − box 9 is still the included reports and
     # the diagram says plainly how many were never read. PRISMA's CSV template has no box
     # for them, and a separate one would leave sought − not retrieved ≠ assessed.
     outcomes: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)

@@ -17,7 +17,7 @@ from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
 from screening.models import Stage, StageOrder
-from screening.services import prioritisation
+from screening.services import early_stop, prioritisation
 
 CURVE_W, CURVE_H = 480, 200
 
@@ -41,7 +41,7 @@ def _polyline(points: list[tuple[int, int]], total: int, relevant: int) -> str:
 def prioritisation_page(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     access = get_review_for(request.user, slug, role=Role.OWNER)
     stage = _stage(stage)
-    report = prioritisation.stopping_report(access.review, stage)
+    report = early_stop.stopping_report(access.review, stage)
     two_phase = next((r for r in report.rules if r.key == "two_phase"), None)
     return render(
         request,
@@ -100,7 +100,7 @@ def prioritisation_stop(request: HttpRequest, slug: str, stage: str) -> HttpResp
         messages.error(request, "Tick the box to confirm: the unscreened records will be excluded.")
         return redirect("prioritisation", slug=slug, stage=stage)
     try:
-        decision = prioritisation.stop_screening_early(
+        decision = early_stop.stop_screening_early(
             review=access.review,
             stage=stage,
             actor=access.user,
@@ -128,7 +128,7 @@ def prioritisation_stop_undo(request: HttpRequest, slug: str, stage: str) -> Htt
     access = get_review_for(request.user, slug, role=Role.OWNER)
     stage = _stage(stage)
     try:
-        back = prioritisation.undo_stop_early(review=access.review, stage=stage, actor=access.user)
+        back = early_stop.undo_stop_early(review=access.review, stage=stage, actor=access.user)
     except ReviewflowError as exc:
         messages.error(request, exc.message)
     else:

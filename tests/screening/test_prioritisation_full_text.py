@@ -18,7 +18,7 @@ from screening.prisma import check, in_progress
 from screening.prisma.csvtemplate import to_csv
 from screening.selectors.identification import records_for_export
 from screening.selectors.records import stage_columns
-from screening.services import identification, prioritisation
+from screening.services import early_stop, identification, prioritisation
 from screening.services.fulltext import mark_not_retrieved
 from screening.services.prisma import prisma_counts
 from screening.services.screening.assignment import next_record
@@ -80,9 +80,7 @@ def test_stop_at_full_text_excludes_the_unread_reports_and_prisma_adds_up(
     before = prisma_counts(review)
     assert (before.dbr_sought_reports, before.dbr_notretrieved_reports) == (10, 1)
     assert (before.dbr_assessed, before.dbr_reports_open) == (4, 5)
-    decision = prioritisation.stop_screening_early(
-        review=review, stage=FT, actor=owner, method="knee"
-    )
+    decision = early_stop.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
     assert (decision.records_screened, decision.records_excluded) == (4, 5)
     assert decision.method_label == HEURISTIC_REASON
     automated = Outcome.objects.filter(review=review, stage=FT, kind=OutcomeKind.AUTOMATION)
@@ -126,7 +124,7 @@ def test_stop_at_full_text_excludes_the_unread_reports_and_prisma_adds_up(
 def test_records_list_and_exports_say_the_stopped_reports_were_excluded_by_automation(
     review, owner, at_full_text
 ):
-    prioritisation.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
+    early_stop.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
     stopped = at_full_text["untouched"][0]
     rows = Record.objects.filter(pk=stopped.pk).select_related("search")
     cell = stage_columns(review, owner, rows)[stopped.pk][FT]
@@ -151,23 +149,23 @@ def test_a_guarantee_states_its_promise_only_when_it_said_stop():
             method="",
         )
 
-    assert prioritisation.stop_label(FT, rule("guarantee", True)) == (
+    assert early_stop.stop_label(FT, rule("guarantee", True)) == (
         "Not assessed: screening stopped early by Hypergeometric test "
         "(recall ≥ 95 % with 95 % confidence)"
     )
-    assert prioritisation.stop_label(FT, rule("guarantee", False)) == (
+    assert early_stop.stop_label(FT, rule("guarantee", False)) == (
         "Not assessed: screening stopped early by Hypergeometric test "
         "(stopped before its guarantee was met)"
     )
-    assert prioritisation.stop_label(TA, rule("guarantee", True)) == (
+    assert early_stop.stop_label(TA, rule("guarantee", True)) == (
         "Stopped early (guarantee): Hypergeometric test (recall ≥ 95%, 95% confidence)"
     )
 
 
 def test_undo_at_full_text_brings_the_reports_back(review, owner, reviewer2, at_full_text):
     before = prisma_counts(review)
-    prioritisation.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
-    assert prioritisation.undo_stop_early(review=review, stage=FT, actor=owner) == 5
+    early_stop.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
+    assert early_stop.undo_stop_early(review=review, stage=FT, actor=owner) == 5
     assert not Outcome.objects.filter(review=review, kind=OutcomeKind.AUTOMATION).exists()
     assert not StoppingDecision.objects.filter(review=review).exists()
     after = prisma_counts(review)
@@ -181,15 +179,13 @@ def test_undo_at_full_text_brings_the_reports_back(review, owner, reviewer2, at_
     # The stopped report can be assessed again.
     vote(review, at_full_text["untouched"][0], reviewer2, "include", FT)
     with pytest.raises(ReviewflowError) as err:
-        prioritisation.undo_stop_early(review=review, stage=FT, actor=owner)
+        early_stop.undo_stop_early(review=review, stage=FT, actor=owner)
     assert err.value.message == "Screening at this stage was not stopped early: nothing to undo."
 
 
 def test_stop_refuses_an_unknown_stage(review, owner, at_full_text):
     with pytest.raises(ReviewflowError) as err:
-        prioritisation.stop_screening_early(
-            review=review, stage="abstract", actor=owner, method="knee"
-        )
+        early_stop.stop_screening_early(review=review, stage="abstract", actor=owner, method="knee")
     assert err.value.message == "Unknown stage “abstract”."
     assert not Outcome.objects.filter(kind=OutcomeKind.AUTOMATION).exists()
 
@@ -247,7 +243,7 @@ def test_api_starts_the_random_sample(review, owner, reviewer, outsider):
 
 
 def test_a_stopped_report_cannot_also_be_marked_not_retrieved(review, owner, at_full_text):
-    prioritisation.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
+    early_stop.stop_screening_early(review=review, stage=FT, actor=owner, method="knee")
     stopped = at_full_text["untouched"][0]
     with pytest.raises(ReviewflowError) as err:
         mark_not_retrieved(review=review, record=stopped, actor=owner)
@@ -256,6 +252,6 @@ def test_a_stopped_report_cannot_also_be_marked_not_retrieved(review, owner, at_
         "undo the early stop first."
     )
     assert prisma_counts(review).dbr_notretrieved_reports == 1
-    prioritisation.undo_stop_early(review=review, stage=FT, actor=owner)
+    early_stop.undo_stop_early(review=review, stage=FT, actor=owner)
     mark_not_retrieved(review=review, record=stopped, actor=owner)
     assert prisma_counts(review).dbr_notretrieved_reports == 2

@@ -9,7 +9,7 @@ import pytest
 
 from screening import tasks
 from screening.models import RankingRun, RankingStatus, Record
-from screening.services import identification, prioritisation
+from screening.services import early_stop, identification, prioritisation
 from tests.screening.factories import upload
 from tests.screening.screening_fixtures import vote
 from tests.screening.test_prioritisation_service import TA, relevance_on, topical_ris
@@ -137,17 +137,17 @@ def test_undo_stop_early_brings_the_records_back(review, owner, reviewer):
         vote(review, r, reviewer, "include")
     for r in records[6:16]:
         vote(review, r, reviewer, "exclude")
-    prioritisation.stop_screening_early(review=review, stage=TA, actor=owner, method="knee")
+    early_stop.stop_screening_early(review=review, stage=TA, actor=owner, method="knee")
     assert next_record(review=review, stage=TA, reviewer=reviewer) is None
-    back = prioritisation.undo_stop_early(review=review, stage=TA, actor=owner)
+    back = early_stop.undo_stop_early(review=review, stage=TA, actor=owner)
     assert back == 14
     assert not Outcome.objects.filter(review=review, kind=OutcomeKind.AUTOMATION).exists()
     assert not StoppingDecision.objects.filter(review=review).exists()
     assert next_record(review=review, stage=TA, reviewer=reviewer).pk in {
         r.pk for r in records[16:]
     }
-    report = prioritisation.stopping_report(review, TA)
+    report = early_stop.stopping_report(review, TA)
     assert (report.stopped, report.unscreened, report.screened) == (None, 14, 16)
     with pytest.raises(Exception) as err:
-        prioritisation.undo_stop_early(review=review, stage=TA, actor=owner)
+        early_stop.undo_stop_early(review=review, stage=TA, actor=owner)
     assert err.value.message == ("Screening at this stage was not stopped early: nothing to undo.")

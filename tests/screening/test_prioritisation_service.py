@@ -18,7 +18,7 @@ from screening.models import (
     StoppingDecision,
 )
 from screening.selectors.screening import SHUFFLE, eligible_records
-from screening.services import identification, prioritisation
+from screening.services import early_stop, identification, prioritisation
 from screening.services.prisma import prisma_counts
 from screening.services.screening.assignment import next_record
 from screening.services.screening.stage_settings import update_stage_settings
@@ -180,7 +180,7 @@ def test_stopping_report_reads_the_settled_decisions_in_order(review, owner, rev
     relevance_on(review, owner)
     for r in relevant[:2] + other[:3]:
         vote(review, r, reviewer, "include" if r in relevant else "exclude")
-    report = prioritisation.stopping_report(review, TA)
+    report = early_stop.stopping_report(review, TA)
     assert (report.total, report.screened, report.included) == (30, 5, 2)
     assert report.since_last_include == 3
     assert report.curve[-1] == (5, 2)
@@ -206,7 +206,7 @@ def test_stop_early_excludes_the_unscreened_records_and_prisma_counts_them(
         vote(review, r, reviewer2, "exclude")
     vote(review, other[10], reviewer, "exclude")  # half-screened: left for the team
     before = prisma_counts(review)
-    decision = prioritisation.stop_screening_early(
+    decision = early_stop.stop_screening_early(
         review=review, stage=TA, actor=owner, method="consecutive"
     )
     assert (decision.records_screened, decision.records_excluded) == (16, 13)
@@ -238,7 +238,7 @@ def test_stop_early_excludes_the_unscreened_records_and_prisma_counts_them(
 def test_stop_early_refuses_unknown_methods(review, owner, topical):
     # Full text may be stopped too: tests/screening/test_prioritisation_full_text.py.
     with pytest.raises(ReviewflowError) as err:
-        prioritisation.stop_screening_early(review=review, stage=TA, actor=owner, method="gut")
+        early_stop.stop_screening_early(review=review, stage=TA, actor=owner, method="gut")
     assert err.value.message == (
         "Unknown stopping method “gut”: use hypergeometric, two_phase, consecutive, knee."
     )

@@ -11,7 +11,7 @@ from reviewflow.errors import ReviewflowError
 from reviewflow.reviews.models import AuditEvent
 from screening.models import RankingRun, Record, RelevanceScore
 from screening.prioritisation import stopping
-from screening.services import identification, prioritisation
+from screening.services import early_stop, identification, prioritisation
 from screening.services.screening.assignment import next_record
 from screening.services.screening.stage_settings import update_stage_settings
 from tests.screening.factories import upload
@@ -52,11 +52,11 @@ def test_flat_ranking_switches_to_a_random_sample_served_by_next(
 ):
     relevant, other = topical
     relevance_on(review, owner)
-    report = prioritisation.stopping_report(review, TA)
+    report = early_stop.stopping_report(review, TA)
     two = next(r for r in report.rules if r.key == "two_phase")
     assert (two.kind, two.stop, two.details["phase"]) == ("guarantee", False, 1)
     _screen_ranked(review, reviewer, relevant, other)
-    two = next(r for r in prioritisation.stopping_report(review, TA).rules if r.key == "two_phase")
+    two = next(r for r in early_stop.stopping_report(review, TA).rules if r.key == "two_phase")
     assert two.summary.startswith(
         "The ranking has flattened (3 records since the last include): start the random sample."
     )
@@ -97,7 +97,7 @@ def test_flat_ranking_switches_to_a_random_sample_served_by_next(
     needed = stopping.random_sample_needed(
         (0,) * 5, found_before=6, remaining=21, recall_target=0.95, confidence=0.95
     )
-    report = prioritisation.stopping_report(review, TA)
+    report = early_stop.stopping_report(review, TA)
     two = next(r for r in report.rules if r.key == "two_phase")
     assert two.summary.startswith(f"Screen a random sample of {needed} more records")
     assert not two.stop
