@@ -199,7 +199,11 @@ def extraction_page(request: HttpRequest, slug: str, form_id: int, record_id: in
                 request, "Extraction submitted." if submit else "Draft saved: submit when done."
             )
             return redirect("extraction-page", slug=slug, form_id=form.pk, record_id=record.pk)
-    report = FullTextReport.objects.filter(record=record).only("id", "pdf", "record_id").first()
+    report = (
+        FullTextReport.objects.filter(record=record)
+        .only("id", "pdf", "record_id", "pdf_source", "pdf_url", "pdf_licence", "pdf_version")
+        .first()
+    )
     context = page_context(
         access,
         form=form,

@@ -21,7 +21,7 @@ from extraction.services.forms import (
     update_form,
 )
 from extraction.spec import ColumnSpec, FieldSpec, FormSpec, SectionSpec
-from screening.models import Record
+from screening.models import FullTextReport, Record
 from screening.services.fulltext import attach_full_text
 from tests.screening.screening_fixtures import import_records, vote
 
@@ -486,6 +486,18 @@ def test_the_full_text_pdf_is_shown_beside_the_form(client_for, form, reviewer):
     src = reverse("fulltext-pdf", args=[form.review.slug, record.pk])
     assert f'data-pdf-url="{src}"' in html  # the pdf.js viewer (reviewflow/pdf_viewer.js)
     assert 'data-evidence-form="extraction-form"' in html
+    assert "data-pdf-source" not in html  # uploaded by a member: no source line to give
+    # An open-access copy says where it came from under the viewer, as at full text.
+    url = "https://europepmc.org/articles/PMC1/pdf"
+    FullTextReport.objects.filter(record=record).update(
+        pdf_source="europepmc", pdf_url=url, pdf_licence="cc-by", pdf_version="acceptedVersion"
+    )
+    html = client.get(page_url(form, record)).content.decode()
+    assert (
+        f'<p class="pdfv-source muted" data-pdf-source>Open-access copy from <a href="{url}"'
+        ' target="_blank" rel="noopener noreferrer nofollow">Europe PMC</a> · licence cc-by · '
+        "accepted manuscript (after peer review)</p>"
+    ) in html
     other = included_studies(form.review).last()
     assert "data-pdf-viewer" not in client.get(page_url(form, other)).content.decode()
 
