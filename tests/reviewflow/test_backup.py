@@ -235,10 +235,8 @@ def test_restore_into_an_emptied_database_creates_missing_users(full_review, tmp
     path = tmp_path / "msc.zip"
     backup_review(review=full_review, path=path)
     prisma_before = prisma.prisma_counts(full_review).to_json()
-    # Merges are undone first: the cascade alone would set duplicate_of to NULL and leave
-    # merge_kind set, which the record_merge_kind_matches constraint refuses.
-    Record.objects.filter(review=full_review).update(duplicate_of=None, merge_kind="")
-    full_review.delete()
+    assert Record.objects.filter(review=full_review, duplicate_of__isnull=False).exists()
+    full_review.delete()  # merged duplicates and all (screening.signals undoes the merges)
     get_user_model().objects.filter(username__in=["roberto", "victor"]).delete()
 
     summary = restore_review(path=path, owner=owner)
