@@ -66,6 +66,18 @@ def test_voting_twice_is_refused(review, records, reviewer):
         vote(review, records[0], reviewer, "exclude")
 
 
+def test_resending_the_vote_that_closed_a_record_says_it_was_yours(
+    review, records, reviewer, reviewer2
+):
+    # A client that lost the answer to the record's last vote (a web process killed, say)
+    # sends it again: it is told its own vote is there, not that others filled the record.
+    vote(review, records[0], reviewer, "include")
+    vote(review, records[0], reviewer2, "include")
+    with pytest.raises(ReviewflowError, match="You have already voted on this record"):
+        vote(review, records[0], reviewer2, "include")
+    assert Vote.objects.filter(record=records[0]).count() == 2
+
+
 def test_viewer_cannot_vote(review, records, viewer):
     with pytest.raises(ReviewflowError, match="Only reviewers and owners screen records."):
         vote(review, records[0], viewer, "include")

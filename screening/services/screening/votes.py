@@ -123,14 +123,14 @@ def cast_vote(
             raise ReviewflowError(
                 "This record is not screened at this stage.", field="record", code="not_found"
             )
-        if facts["is_closed"]:
-            raise ReviewflowError(
-                "This record already has all the votes it needs.", code="conflict"
-            )
         if facts["mine"]:
             raise ReviewflowError(
                 "You have already voted on this record (press u to undo your last vote).",
                 code="conflict",
+            )
+        if facts["is_closed"]:
+            raise ReviewflowError(
+                "This record already has all the votes it needs.", code="conflict"
             )
         if facts["kept_for"] is not None and facts["kept_for"] != reviewer.pk:
             raise ReviewflowError(
