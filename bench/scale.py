@@ -5,6 +5,7 @@ Run by hand (not in tests)::
     .venv/bin/python bench/scale.py                                # 200 reviews, 2,000,000 records
     .venv/bin/python bench/scale.py --reviews 20 --records 200000  # a quicker look
     .venv/bin/python bench/scale.py --keep                         # keep both databases
+    .venv/bin/python bench/scale.py --skip-import --skip-backup    # without steps 5 and 6
 
 1. **Hosted database** (``--database-url``, default ``…/reviewflow_bench_scale``): migrated,
    then ``--reviews`` reviews holding ``--records`` records in all, written with ``COPY``.
@@ -28,9 +29,23 @@ Run by hand (not in tests)::
 4. **Pages of the big review**: the records list (first and a deep page, HTML and API),
    PRISMA (JSON and page), the duplicate queue and the CSV export of all records, each
    timed (median of ``--repeat``) through Django's test client in a subprocess.
+5. **Import into a new review** (``scale-import``), in each database: a RIS file of
+   ``--import-records`` records (default 100,000; ``bench/import.py``'s generator, a quarter
+   of them repeats of earlier ones as a second database exports them) uploaded with
+   ``create_search``, then the tasks it queues run in turn and timed apart, as a Celery
+   worker runs them: ``import_search`` (``run_import``), ``dedup_search`` (``run_dedup`` of
+   the new search) and ``build_document_matrix``. Printed: each time, records in and out
+   (not duplicates), pairs left pending, the worker's peak memory (``scale_work.py``).
+6. **Backup and restore of** ``scale-big``, in each database: ``manage.py backupreview``,
+   then ``restorereview`` of its archive as a new review beside it, each a subprocess timed
+   with its peak resident memory (``wait4``); the archive's size. The copy's rows are
+   counted against the original's, then the copy is deleted (timed) and the database is as
+   before.
 
 Targets (the issue's): next + vote p95 under 50 ms and within 20 % of fresh; every page
-within 20 % of fresh. Both databases are dropped at the end unless ``--keep``.
+within 20 % of fresh. Steps 5 and 6 are reported, not judged, but a restored copy that
+differs from its original fails the run. Both databases are dropped at the end unless
+``--keep`` (then they also hold ``scale-import``).
 """
 
 from __future__ import annotations
@@ -55,18 +70,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import screening as base  # noqa: E402  (record text, load threads, timed server)
+from bench import scale_work as work  # noqa: E402  (the subprocess workers)
+from bench import screening as base  # noqa: E402  (load threads, timed server)
+from bench.scale_work import BIG, PAGES, STAGE  # noqa: E402
 
 HOSTED_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_bench_scale"
 FRESH_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_bench_scale_fresh"
-STAGE = "title-abstract"
-BIG = "scale-big"
 P95_TARGET_MS = 50.0
 RATIO_TARGET = 1.2
-DUPLICATE_EVERY = 4  # a quarter of the records are duplicates
-PAIR_EVERY = 20
-CONFLICT_EVERY = 10
-POOL = 4_000  # distinct abstracts and titles drawn, reused with a record number
 
 # ---------------------------------------------------------------- sizes
 
@@ -82,328 +93,6 @@ def review_sizes(reviews: int, records: int, big: int, seed: int = 25) -> list[i
     sizes = [max(20, round(d * scale)) for d in drawn]
     sizes[sizes.index(max(sizes))] += records - big - sum(sizes)  # exact total
     return [big, *sorted(sizes, reverse=True)]
-
-
-# ---------------------------------------------------------------- build (subprocess)
-
-
-def _defaults(model: Any) -> dict[str, Any]:
-    """Each column's default as ``COPY`` takes it (JSON as text)."""
-    out: dict[str, Any] = {}
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        value = f.get_default() if (f.has_default() or f.empty_strings_allowed) else None
-        if isinstance(value, dict | list):
-            value = json.dumps(value)
-        out[f.column] = value
-    return out
-
-
-class Copier:
-    """Rows of one model through ``COPY``, ids given (so votes can be referred to)."""
-
-    def __init__(self, cursor: Any, model: Any) -> None:
-        self.model = model
-        self.defaults = _defaults(model)
-        self.columns = ["id", *self.defaults]
-        table = model._meta.db_table
-        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
-        self.next_id = cursor.fetchone()[0] + 1
-        cols = ", ".join(f'"{c}"' for c in self.columns)
-        self.copy = cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN")  # noqa: S608
-        self.writer = self.copy.__enter__()
-        self.rows = 0
-
-    def write(self, **values: Any) -> int:
-        row_id = self.next_id
-        self.next_id += 1
-        merged = {**self.defaults, **values}
-        self.writer.write_row([row_id, *(merged[c] for c in self.columns[1:])])
-        self.rows += 1
-        return row_id
-
-    def close(self, cursor: Any) -> None:
-        self.copy.__exit__(None, None, None)
-        table = self.model._meta.db_table
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-            f"(SELECT coalesce(max(id), 1) FROM {table}))"
-        )
-
-
-def worker_build(sizes: list[int], load_users: int, big_screened: float) -> dict[str, Any]:
-    """Migrate, then write the reviews of ``sizes`` (the first is ``scale-big``)."""
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
-    from django.db import connection, transaction
-    from django.utils import timezone
-    from rest_framework.authtoken.models import Token
-
-    from reviewflow.reviews.models import AuditEvent, Role
-    from reviewflow.reviews.services import add_member, create_review
-    from screening.models import (
-        Conflict,
-        DuplicatePair,
-        Outcome,
-        Record,
-        ScreeningState,
-        Search,
-        SearchStatus,
-        Vote,
-    )
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    migrated = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_database_size(current_database())")
-        empty_bytes = cursor.fetchone()[0]
-    rng = random.Random(2025)
-    abstracts = [base._abstract(rng) for _ in range(POOL)]
-    titles = [base._sentence(rng).rstrip(".") for _ in range(POOL)]
-    now = timezone.now()
-    owner = User.objects.create_user("scale-owner")
-    earlier = [User.objects.create_user(f"scale-earlier-{n}") for n in (1, 2)]
-    load = [User.objects.create_user(f"scale-load-{n:02d}") for n in range(load_users)]
-    tokens = [Token.objects.create(user=u).key for u in load]
-    reviews = []
-    searches = []
-    for n, size in enumerate(sizes):
-        slug = BIG if n == 0 else f"scale-{n:03d}"
-        review = create_review(title=f"Scale review {n}", slug=slug, owner=owner)
-        for user in earlier:
-            add_member(review=review, actor=owner, user=user, role=Role.REVIEWER)
-        reviews.append(review)
-        searches.append(
-            Search.objects.create(
-                review=review,
-                source="MEDLINE",
-                filename=f"{slug}.ris",
-                format="ris",
-                status=SearchStatus.DONE,
-                records_read=size,
-                records_imported=size,
-                created_by=owner,
-            )
-        )
-    # Half the load users screen the big review; the others one of the next largest each.
-    half = load_users // 2
-    slugs = []
-    for i, user in enumerate(load):
-        others = len(reviews) - 1
-        review = reviews[0] if i < half or not others else reviews[1 + (i - half) % others]
-        if not review.memberships.filter(user=user).exists():
-            add_member(review=review, actor=owner, user=user, role=Role.REVIEWER)
-        slugs.append(review.slug)
-    setup = time.perf_counter()
-
-    counts = dict.fromkeys(("records", "votes", "outcomes", "conflicts", "pairs", "audit"), 0)
-    with transaction.atomic(), connection.cursor() as cursor:
-        for review, search, size in zip(reviews, searches, sizes, strict=True):
-            screened_share = big_screened if review.slug == BIG else rng.random()
-            records = Copier(cursor, Record)
-            ids: list[int] = []
-            unique: list[int] = []
-            for pos in range(1, size + 1):
-                k = rng.randrange(POOL)
-                title = f"{titles[k]} ({review.pk}.{pos})"
-                authors = [f"{rng.choice(base._SURNAMES)}, {rng.choice('ABCDEFGH')}."] * 3
-                year = rng.randint(1995, 2024)
-                journal = rng.choice(base._JOURNALS)
-                pmid = str(review.pk * 10_000_000 + pos)
-                doi = f"10.{1000 + review.pk}/scale.{pos}"
-                duplicate = pos > 1 and pos % DUPLICATE_EVERY == 2
-                raw = {"TY": ["JOUR"], "TI": [title], "AU": authors, "PY": [str(year)]}
-                raw |= {"JO": [journal], "DO": [doi], "AB": [abstracts[k]]}
-                rid = records.write(
-                    review_id=review.pk,
-                    search_id=search.pk,
-                    position=pos,
-                    line=1 + (pos - 1) * 24,
-                    source_record_id=pmid,
-                    title=title,
-                    abstract=abstracts[k],
-                    authors=json.dumps(authors),
-                    year=year,
-                    journal=journal,
-                    doi=doi,
-                    pmid=pmid,
-                    language="eng",
-                    publication_type="JOUR",
-                    raw=json.dumps(raw),
-                    duplicate_of_id=ids[-1] if duplicate else None,
-                    merge_kind="auto" if duplicate else "",
-                    created_at=now,
-                )
-                ids.append(rid)
-                if not duplicate:
-                    unique.append(rid)
-            records.close(cursor)
-            counts["records"] += records.rows
-            pairs = Copier(cursor, DuplicatePair)
-            for pos in range(PAIR_EVERY, size, PAIR_EVERY):
-                pairs.write(
-                    review_id=review.pk,
-                    record_a_id=ids[pos - 1],
-                    record_b_id=ids[pos],
-                    score=round(rng.uniform(0.5, 0.95), 3),
-                    reasons=json.dumps(["title", "year"]),
-                    decision="pending" if rng.random() < 0.3 else "confirmed",
-                    created_at=now,
-                )
-            pairs.close(cursor)
-            counts["pairs"] += pairs.rows
-            # Screened: a prefix of the unique records in the order next offers them
-            # (``record_screening_order``).
-            unique.sort(key=lambda rid: (rid * 7919 % 10007, rid))
-            screened = unique[: int(len(unique) * screened_share)]
-            # One COPY at a time on a connection: each table in its own pass.
-            votes = Copier(cursor, Vote)
-            vote_ids = []
-            for rid in screened:
-                decision = "include" if rid % 5 == 0 else "exclude"
-                for slot, user in enumerate(earlier, start=1):
-                    vote_ids.append(
-                        votes.write(
-                            review_id=review.pk,
-                            record_id=rid,
-                            stage=STAGE,
-                            reviewer_id=user.pk,
-                            slot=slot,
-                            decision=decision,
-                            created_at=now,
-                        )
-                    )
-            votes.close(cursor)
-            states = Copier(cursor, ScreeningState)
-            for rid in screened:
-                states.write(review_id=review.pk, record_id=rid, stage=STAGE, votes=2, closed=True)
-            states.close(cursor)
-            conflicts = Copier(cursor, Conflict)
-            for n, rid in enumerate(screened):
-                if n % CONFLICT_EVERY == 3:
-                    conflicts.write(review_id=review.pk, record_id=rid, stage=STAGE, created_at=now)
-            conflicts.close(cursor)
-            outcomes = Copier(cursor, Outcome)
-            outcome_ids = []
-            for n, rid in enumerate(screened):
-                if n % CONFLICT_EVERY == 3:
-                    continue
-                outcome_ids.append(
-                    outcomes.write(
-                        review_id=review.pk,
-                        record_id=rid,
-                        stage=STAGE,
-                        decision="include" if rid % 5 == 0 else "exclude",
-                        kind="agreement",
-                        created_at=now,
-                    )
-                )
-            outcomes.close(cursor)
-            audit = Copier(cursor, AuditEvent)
-            for object_type, object_ids in (("vote", vote_ids), ("outcome", outcome_ids)):
-                for oid in object_ids:
-                    audit.write(
-                        review_id=review.pk,
-                        actor_id=earlier[0].pk,
-                        action=f"{object_type}.created",
-                        target=f"{object_type} {oid}",
-                        object_type=object_type,
-                        object_id=oid,
-                        created_at=now,
-                    )
-            audit.close(cursor)
-            counts["votes"] += votes.rows
-            counts["outcomes"] += outcomes.rows
-            counts["conflicts"] += conflicts.rows
-            counts["audit"] += audit.rows
-    copied = time.perf_counter()
-    connection.cursor().execute("VACUUM ANALYZE")
-    analysed = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_database_size(current_database())")
-        size_bytes = cursor.fetchone()[0]
-    return {
-        "tokens": tokens,
-        "slugs": slugs,
-        "counts": counts,
-        "migrate_s": migrated - started,
-        "copy_s": copied - setup,
-        "analyse_s": analysed - copied,
-        "total_s": analysed - started,
-        "bytes": size_bytes,
-        "empty_bytes": empty_bytes,
-    }
-
-
-# ---------------------------------------------------------------- pages (subprocess)
-
-PAGES = {
-    "records list, page 1": f"/r/{BIG}/records/",
-    "records list, middle page": f"/r/{BIG}/records/?page=MIDDLE",
-    "records API, page 1": f"/api/v1/reviews/{BIG}/records/",
-    "records API, middle page": f"/api/v1/reviews/{BIG}/records/?page=MIDDLE",
-    "PRISMA (API)": f"/api/v1/reviews/{BIG}/prisma/",
-    "PRISMA page": f"/r/{BIG}/prisma/",
-    "duplicate queue": f"/r/{BIG}/duplicates/",
-    "export all records (CSV)": f"/r/{BIG}/exports/records-all.csv",
-}
-
-
-def worker_pages(repeat: int, big: int) -> dict[str, Any]:
-    """Each of ``PAGES`` timed; the middle page is half way through the big review's
-    records, 50 a page (the page size of the list and of the API)."""
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.test import Client
-
-    client = Client()
-    client.force_login(User.objects.get(username="scale-owner"))
-    out: dict[str, Any] = {}
-    for name, url in PAGES.items():
-        url = url.replace("MIDDLE", str(max(1, big // 100)))
-        times = []
-        for _ in range(repeat + 1):  # the first warms caches and is not counted
-            started = time.perf_counter()
-            response: Any = client.get(url)
-            size = len(b"".join(response.streaming_content)) if response.streaming else 0
-            times.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url}: HTTP {response.status_code}")
-        out[name] = {"ms": statistics.median(times[1:]), "bytes": size}
-    return out
-
-
-def worker_plans() -> dict[str, Any]:
-    """The plan check of ``tests/screening/test_scale_plans.py`` on this database: every
-    read-only hot path's queries explained, problems listed (the test's own data is far
-    smaller; here the planner sees the real proportions)."""
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    from tests.screening import test_scale_plans as plans
-
-    client = Client()
-    client.force_login(User.objects.get(username="scale-owner"))
-    out: dict[str, list[str]] = {}
-    for name, visit in plans.HOT_PATHS.items():
-        if name.startswith(("next", "screening page")):
-            continue  # they write (a vote, a claim): left to the load above
-        with CaptureQueriesContext(connection) as ctx:
-            visit(client, BIG)
-        out[name] = plans.explain_all(list(ctx.captured_queries))
-    return out
 
 
 # ---------------------------------------------------------------- orchestration
@@ -424,6 +113,7 @@ def _env(url: str, data_dir: Path, *, server: bool) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
+        "MAX_UPLOAD_MB": "2048",  # the import step's file can pass the default 200 MB
     }
     env.pop("REDIS_URL", None)
     return env
@@ -535,6 +225,12 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "—" if not a or not b else f"{a / b:.2f}"
 
 
+def _table(title: str, rows: list[tuple[str, Any, Any, str]]) -> None:
+    print(f"\n{title}\n{'':34}{'hosted':>10}{'fresh':>10}{'ratio':>8}")
+    for label, a, b, spec in rows:
+        print(f"{label:34}{a:>10{spec}}{b:>10{spec}}{_ratio(a, b):>8}")
+
+
 def run(args: argparse.Namespace) -> int:
     sizes = review_sizes(args.reviews, args.records, args.big)
     think = base._think(args.think) if args.think != "0" else None
@@ -600,6 +296,18 @@ def run(args: argparse.Namespace) -> int:
             for name, url in (("hosted", args.database_url), ("fresh", args.fresh_url))
         }
         plan_problems = _worker(args.database_url, data_dir, "plans")
+        both = (("hosted", args.database_url), ("fresh", args.fresh_url))
+        imports, backups, repeats = {}, {}, 0
+        if not args.skip_import:
+            ris = data_dir / f"import-{args.import_records}.ris"
+            print(f"writing {args.import_records:,} RIS records …", flush=True)
+            repeats = work.write_ris(ris, args.import_records)
+            for name, url in both:
+                print(f"import + deduplication on {name} …", flush=True)
+                imports[name] = _worker(url, data_dir, "import", str(ris))
+        for name, url in () if args.skip_backup else both:
+            print(f"backup + restore of {BIG} on {name} …", flush=True)
+            backups[name] = work.run_backup_restore(_env(url, data_dir, server=False), data_dir)
     finally:
         if not args.keep:
             for url in created:
@@ -631,6 +339,56 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"      {problem.splitlines()[0]}")
     ok &= not any(plan_problems.values())
+    if imports:
+        i, j = imports["hosted"], imports["fresh"]
+        _table(
+            f"Import of {args.import_records:,} RIS records ({repeats:,} of them repeats) into a "
+            "new review, then the tasks it queues",
+            [
+                ("upload (create_search, s)", i["upload_s"], j["upload_s"], ".1f"),
+                ("import (run_import, s)", i["import_s"], j["import_s"], ".1f"),
+                ("deduplication (run_dedup, s)", i["dedup_s"], j["dedup_s"], ".1f"),
+                (
+                    f"document matrix (s, {i['matrix_rows']} rows)",
+                    i["matrix_s"],
+                    j["matrix_s"],
+                    ".1f",
+                ),
+                ("records in (imported)", i["imported"], j["imported"], ",d"),
+                ("records out (not duplicates)", i["remaining"], j["remaining"], ",d"),
+                ("duplicate pairs pending", i["pending"], j["pending"], ",d"),
+                ("peak memory, import (MB)", i["import_peak_mb"], j["import_peak_mb"], ",.0f"),
+                ("peak memory, + dedup (MB)", i["dedup_peak_mb"], j["dedup_peak_mb"], ",.0f"),
+            ],
+        )
+    if backups:
+        b, c = backups["hosted"], backups["fresh"]
+        _table(
+            f"backupreview / restorereview of {BIG} ({args.big:,} records; wall time, max RSS)",
+            [
+                ("backup (s)", b["backup"]["seconds"], c["backup"]["seconds"], ".1f"),
+                ("backup peak memory (MB)", b["backup"]["peak_mb"], c["backup"]["peak_mb"], ",.0f"),
+                ("archive (MB)", b["bytes"] / 1e6, c["bytes"] / 1e6, ",.1f"),
+                (
+                    "restore as a new review (s)",
+                    b["restore"]["seconds"],
+                    c["restore"]["seconds"],
+                    ".1f",
+                ),
+                (
+                    "restore peak memory (MB)",
+                    b["restore"]["peak_mb"],
+                    c["restore"]["peak_mb"],
+                    ",.0f",
+                ),
+                ("delete of the restored copy (s)", b["delete_s"], c["delete_s"], ".1f"),
+            ],
+        )
+    copies_ok = True
+    for name, done in backups.items():
+        if done["differ"] or done["left"]:
+            copies_ok = False
+            print(f"  {name}: the copy's rows differ {done['differ']}; left: {done['left']}")
     server_ok = h["server_p95"] is not None and h["server_p95"] < P95_TARGET_MS
     ratio_ok = bool(h["server_p95"] and f["server_p95"]) and (
         h["server_p95"] <= f["server_p95"] * RATIO_TARGET
@@ -640,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
         f"within 20 % of fresh: {'PASS' if ratio_ok else 'FAIL'}; "
         f"pages within 20 % of fresh: {'PASS' if ok else 'FAIL'}"
     )
-    return 0 if server_ok and ratio_ok and ok and not h["errors"] else 1
+    return 0 if server_ok and ratio_ok and ok and copies_ok and not h["errors"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -657,16 +415,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=HOSTED_URL)
     parser.add_argument("--fresh-url", default=FRESH_URL)
+    parser.add_argument("--import-records", type=int, default=100_000)
+    parser.add_argument("--skip-import", action="store_true", help="no import + dedup step")
+    parser.add_argument("--skip-backup", action="store_true", help="no backup + restore step")
     parser.add_argument("--keep", action="store_true", help="keep both databases")
     args = parser.parse_args(argv)
     if args.worker:
         kind, *rest = args.worker
         if kind == "plans":
-            result = worker_plans()
+            result = work.worker_plans()
         elif kind == "build":
-            result = worker_build(json.loads(rest[0]), int(rest[1]), float(rest[2]))
+            result = work.worker_build(json.loads(rest[0]), int(rest[1]), float(rest[2]))
+        elif kind == "import":
+            result = work.worker_import(rest[0])
+        elif kind == "drop-review":
+            result = work.worker_drop_review()
         else:
-            result = worker_pages(int(rest[0]), int(rest[1]))
+            result = work.worker_pages(int(rest[0]), int(rest[1]))
         print(json.dumps(result))
         return 0
     return run(args)
