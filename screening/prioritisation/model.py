@@ -2,7 +2,9 @@
 
 A linear support vector machine on TF-IDF features, as ASReview LAB's current default
 ("ELAS u4"), with relevant records weighted up: the classes are very unbalanced (often under
-5 % relevant). Naive Bayes (ASReview's former default) is kept for comparison in the bench.
+5 % relevant). The features add character 4-grams to ELAS u4's words (``features``), which
+puts the ranking ahead of ELAS u4 on every labelled set (bench/prioritisation.py). Naive
+Bayes (ASReview's former default) is kept for comparison in the bench.
 """
 
 from __future__ import annotations

@@ -72,6 +72,34 @@ def test_fingerprint_changes_when_a_record_leaves_the_set():
     assert features.fingerprint([1, 2, 3]) != features.fingerprint([1, 2])
 
 
+def test_fingerprint_changes_with_the_features(monkeypatch):
+    before = features.fingerprint([1, 2, 3])
+    monkeypatch.setattr(features, "FEATURES_VERSION", features.FEATURES_VERSION + 1)
+    assert features.fingerprint([1, 2, 3]) != before  # a cached matrix is rebuilt
+
+
+def test_word_forms_share_character_features():
+    # "osteoarthritis" and "osteoarthritic knees" share no word, only character 4-grams:
+    # the matrix still places them nearer each other than to an unrelated record.
+    texts = [
+        "Intra-articular stromal cells for osteoarthritis",
+        "Injections in osteoarthritic knees",
+        "Traffic noise and sleep quality",
+    ]
+    matrix = features.build_matrix(texts)
+    sims = (matrix @ matrix.T).toarray()
+    assert sims[0, 1] > 0.1 and sims[0, 2] == pytest.approx(0.0, abs=1e-6)
+    assert np.allclose(np.sqrt(matrix.multiply(matrix).sum(axis=1)), 1.0, atol=1e-5)
+
+
+def test_rare_character_features_are_dropped_in_a_larger_review():
+    # A 4-gram in fewer than CHAR_MIN_DF records says nothing the words do not say already.
+    texts = [f"common words here number {i}" for i in range(30)] + ["zyxwvut"]
+    matrix = features.build_matrix(texts)
+    # the odd record keeps its word feature, but none of its character 4-grams
+    assert np.count_nonzero(matrix[30].toarray()) == 1
+
+
 def _reference_p(labels: list[int], n_total: int, target: float) -> float:
     """The hypergeometric test computed by hand with binomial coefficients."""
     r_seen, n_seen = sum(labels), len(labels)
