@@ -62,13 +62,25 @@ RANDOM_MODEL = "random-sample"
 # ------------------------------------------------------------------ document-term matrix
 
 _MATRICES: dict[int, tuple[str, np.ndarray, sparse.csr_matrix]] = {}
-_MATRICES_KEPT = 4  # reviews whose matrix a worker keeps in memory (the rest: on disk)
+# Matrices a worker keeps in memory (the rest are read from disk): at most this many
+# reviews' and about this many bytes (a 20,000-record review's matrix is about 140 MB, a
+# 100,000-record one's about 700 MB); the latest is always kept.
+_MATRICES_KEPT = 4
+_MATRICES_BYTES = 1_000_000_000
+
+
+def _nbytes(matrix: sparse.csr_matrix) -> int:
+    return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
 
 def _remember(review_id: int, entry: tuple[str, np.ndarray, sparse.csr_matrix]) -> None:
     _MATRICES.pop(review_id, None)
-    while len(_MATRICES) >= _MATRICES_KEPT:
-        _MATRICES.pop(next(iter(_MATRICES)))
+    budget = _MATRICES_BYTES - _nbytes(entry[2])
+    while _MATRICES and (
+        len(_MATRICES) >= _MATRICES_KEPT
+        or sum(_nbytes(m) for _, _, m in _MATRICES.values()) > budget
+    ):
+        _MATRICES.pop(next(iter(_MATRICES)))  # the oldest first
     _MATRICES[review_id] = entry
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from reviewflow.errors import ReviewflowError
@@ -256,6 +257,20 @@ def test_matrix_is_rebuilt_when_records_change(review, owner, topical, settings)
     )
     ids2, matrix2 = prioritisation.document_matrix(review)
     assert matrix2.shape[0] == len(ids2) == 29
+
+
+def test_a_worker_keeps_matrices_within_its_memory_budget(monkeypatch):
+    from scipy import sparse
+
+    monkeypatch.setattr(prioritisation, "_MATRICES", {})
+    dense = sparse.csr_matrix(np.ones((100, 100), dtype=np.float32))  # 80,404 bytes
+    monkeypatch.setattr(prioritisation, "_MATRICES_BYTES", 200_000)
+    for review_id in (1, 2, 3):
+        prioritisation._remember(review_id, ("key", np.arange(100), dense))
+    assert list(prioritisation._MATRICES) == [2, 3]  # the oldest went over the budget
+    monkeypatch.setattr(prioritisation, "_MATRICES_BYTES", 1)
+    prioritisation._remember(4, ("key", np.arange(100), dense))
+    assert list(prioritisation._MATRICES) == [4]  # the latest is kept, whatever its size
 
 
 def test_next_record_offers_the_most_relevant_first_after_a_retrain(
