@@ -518,6 +518,7 @@ def worker_drop_review() -> dict[str, Any]:
 
     from reviewflow.reviews.backup import backup_plan
     from reviewflow.reviews.models import Review
+
     original, copy = Review.objects.get(slug=BIG), Review.objects.get(slug=RESTORED)
     differ = {}
     for plan in backup_plan():
