@@ -36,6 +36,19 @@ def needs_postgresql() -> None:
         skip_or_fail(f"needs PostgreSQL; DATABASE_URL points at {connection.vendor}")
 
 
+@pytest.fixture(autouse=True)
+def no_connector_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test waits out a connector's back-off between attempts. The outside services
+    cannot be reached from a test, and a page that starts a check on its own (an update
+    round's retraction check, run in the calling process) would otherwise sleep 1 + 2 + 4
+    + 8 s per request before failing: minutes for one parameter sweep. Tests of the waits
+    and the rate limits patch ``_sleep`` themselves, after this."""
+    from screening.services import connectors, retractions
+
+    monkeypatch.setattr(connectors, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(retractions, "_sleep", lambda seconds: None)
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., Any]:
     from django.contrib.auth import get_user_model
