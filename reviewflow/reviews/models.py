@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -23,11 +24,24 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.OWNER: 2}
 
 
+# Sent inside a review's deletion, before Django collects the rows it removes: an app with
+# many rows per review deletes them here in chunks (Django's cascade puts the id of every
+# row of a relation in one statement, and PostgreSQL refuses more than 65,535 parameters,
+# so a review of over 65,535 records could not be deleted). Receivers get ``review``.
+review_deleting = Signal()
+
+
 class ReviewQuerySet(models.QuerySet["Review"]):
     def for_user(self, user: AbstractBaseUser | AnonymousUser) -> ReviewQuerySet:
         if not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic(using=self.db):
+            for review in self:
+                review_deleting.send(sender=Review, review=review)
+            return super().delete()
 
 
 class Review(models.Model):
@@ -50,6 +64,13 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
+        with transaction.atomic(using=using):
+            review_deleting.send(sender=Review, review=self)
+            return super().delete(using=using, keep_parents=keep_parents)
 
 
 class Membership(models.Model):

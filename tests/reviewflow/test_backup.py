@@ -236,7 +236,7 @@ def test_restore_into_an_emptied_database_creates_missing_users(full_review, tmp
     backup_review(review=full_review, path=path)
     prisma_before = prisma.prisma_counts(full_review).to_json()
     assert Record.objects.filter(review=full_review, duplicate_of__isnull=False).exists()
-    full_review.delete()  # merged duplicates and all (screening.signals undoes the merges)
+    full_review.delete()  # merged duplicates and all (screening.signals deletes them first)
     get_user_model().objects.filter(username__in=["roberto", "victor"]).delete()
 
     summary = restore_review(path=path, owner=owner)
@@ -247,6 +247,28 @@ def test_restore_into_an_emptied_database_creates_missing_users(full_review, tmp
     assert not roberto.has_usable_password()
     assert summary.review.votes.filter(reviewer=roberto).count() == 3
     assert prisma.prisma_counts(summary.review).to_json() == prisma_before
+
+
+@pytest.mark.parametrize("how", ["instance", "queryset"])
+def test_a_review_is_deleted_a_few_records_at_a_time(full_review, monkeypatch, how):
+    # Django's cascade alone puts every record's id in one statement: PostgreSQL refuses
+    # more than 65,535 parameters, so a review of 70,000 records could not be deleted.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from screening import signals
+
+    monkeypatch.setattr(signals, "RECORDS_PER_DELETE", 2)
+    records = Record.objects.filter(review=full_review).count()
+    assert records > 4 and Record.objects.filter(duplicate_of__isnull=False).exists()
+    with CaptureQueriesContext(connection) as queries:
+        if how == "instance":
+            full_review.delete()
+        else:  # the admin's "delete selected"
+            Review.objects.filter(pk=full_review.pk).delete()
+    deletes = [q for q in queries if q["sql"].startswith('DELETE FROM "screening_record"')]
+    assert len(deletes) == -(-records // 2)
+    assert not Record.objects.exists() and not Review.objects.filter(pk=full_review.pk).exists()
 
 
 def test_restoring_onto_a_taken_slug_changes_nothing(full_review, tmp_path):
