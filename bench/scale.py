@@ -16,7 +16,8 @@ Run by hand (not in tests)::
    does. Per review: a quarter of the records are duplicates (with a duplicate pair per
    twenty records), a share drawn from 0–100 % of the unique records is screened (two votes
    each, nine in ten settled by agreement, one in ten a conflict), the big review half;
-   an audit row per vote and per outcome. Then ``VACUUM ANALYZE``. Printed: build time,
+   an audit row per vote (by its voter) and per settled record (a system event: agreed,
+   or a conflict opened), as the app writes them. Then ``VACUUM ANALYZE``. Printed: build time,
    database size, and both extrapolated linearly to 10 million records (rows per review
    are proportional to its records, so size and ``COPY`` time grow with the records).
 2. **Fresh database** (``--fresh-url``): the same big review alone, built the same way.

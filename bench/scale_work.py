@@ -242,33 +242,42 @@ def worker_build(sizes: list[int], load_users: int, big_screened: float) -> dict
                     conflicts.write(review_id=review.pk, record_id=rid, stage=STAGE, created_at=now)
             conflicts.close(cursor)
             outcomes = Copier(cursor, Outcome)
-            outcome_ids = []
             for n, rid in enumerate(screened):
                 if n % CONFLICT_EVERY == 3:
                     continue
-                outcome_ids.append(
-                    outcomes.write(
-                        review_id=review.pk,
-                        record_id=rid,
-                        stage=STAGE,
-                        decision="include" if rid % 5 == 0 else "exclude",
-                        kind="agreement",
-                        created_at=now,
-                    )
+                outcomes.write(
+                    review_id=review.pk,
+                    record_id=rid,
+                    stage=STAGE,
+                    decision="include" if rid % 5 == 0 else "exclude",
+                    kind="agreement",
+                    created_at=now,
                 )
             outcomes.close(cursor)
+            # As the app writes them: each vote by its voter, and each record it settles a
+            # system event (no actor) of the record: agreed, or a conflict opened.
             audit = Copier(cursor, AuditEvent)
-            for object_type, object_ids in (("vote", vote_ids), ("outcome", outcome_ids)):
-                for oid in object_ids:
-                    audit.write(
-                        review_id=review.pk,
-                        actor_id=earlier[0].pk,
-                        action=f"{object_type}.created",
-                        target=f"{object_type} {oid}",
-                        object_type=object_type,
-                        object_id=oid,
-                        created_at=now,
-                    )
+            voters = [user.pk for _ in screened for user in earlier]
+            for vid, actor in zip(vote_ids, voters, strict=True):
+                audit.write(
+                    review_id=review.pk,
+                    actor_id=actor,
+                    action="vote.cast",
+                    target=f"vote {vid}",
+                    object_type="vote",
+                    object_id=vid,
+                    created_at=now,
+                )
+            for n, rid in enumerate(screened):
+                agreed = n % CONFLICT_EVERY != 3
+                audit.write(
+                    review_id=review.pk,
+                    action="outcome.agreed" if agreed else "conflict.opened",
+                    target=f"record {rid}",
+                    object_type="record",
+                    object_id=rid,
+                    created_at=now,
+                )
             audit.close(cursor)
             counts["votes"] += votes.rows
             counts["outcomes"] += outcomes.rows

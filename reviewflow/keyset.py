@@ -17,8 +17,10 @@ few rows until the list is opened again, never the rows themselves.
 
 ``?page=N`` (old bookmarks, and the first and last pages) stays: page 1 and the last page
 (``page=last`` or any number past it) are keyset reads; a number in between jumps there
-with an ``OFFSET`` counted from the nearer end — the one read left that costs its depth,
-and only when someone asks for a page by number.
+by the key of the row just outside the page, found with an ``OFFSET`` counted from the
+nearer end over the key's columns alone — the one read left that costs its depth (an
+index walk, without the page's annotations or wide columns), and only when someone asks
+for a page by number.
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ def keyset_page(
 
     ``keep`` is the list's other parameters (its filters), carried on in the page's links.
     A malformed cursor is the first page on a page; with ``strict`` (the API) it raises
-    ``BadCursor`` naming the parameter. Two queries: the count, then the page."""
+    ``BadCursor`` naming the parameter. Two queries: the count, then the page (three for a
+    jump by number: the key before the page first)."""
     model = qs.model
     keep = keep or {}
     count = qs.order_by().count()
@@ -283,13 +286,17 @@ def keyset_page(
         return first()
     if asked >= pages:
         return last()
-    # A jump to a page by its number: an OFFSET counted from the nearer end of the list.
-    if asked <= pages - asked + 1:
-        start = (asked - 1) * size
-        rows = list(qs.order_by(*keyset.order)[start : start + size])
-    else:
-        start = count - asked * size
-        rows = list(qs.order_by(*keyset.reversed_order)[start : start + size])[::-1]
+    # A jump to a page by its number: the key of the row just outside the page, found by
+    # an OFFSET counted from the nearer end of the list over the key's columns alone (no
+    # annotation, no wide column), then the page read after it by key.
+    forward = asked <= pages - asked + 1
+    skip = (asked - 1) * size - 1 if forward else count - asked * size - 1
+    ordered = qs.order_by(*(keyset.order if forward else keyset.reversed_order))
+    edge = list(ordered.values_list(*keyset.names)[skip : skip + 1])
+    if not edge:  # rows went since the count: the list's end it is
+        return last() if forward else first()
+    rows = list(_after(ordered, keyset, list(edge[0]), forward=forward)[:size])
+    rows = rows if forward else rows[::-1]
     return page(rows, asked, previous=True, following=True, page=str(asked))
 
 

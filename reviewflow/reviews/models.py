@@ -256,9 +256,19 @@ class OutgoingEmail(models.Model):
 class AuditEvent(models.Model):
     """Who changed what in a review, when, with the values before and after."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="audit_events")
+    # Indexed as the first column of audit_review_time and audit_review_system.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="audit_events", db_index=False
+    )
+    # Indexed where set only (audit_actor): system events (no actor) are read within their
+    # review, through audit_review_system, never across reviews (#25).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     action = models.CharField(max_length=60)
     target = models.CharField(max_length=300, blank=True)
@@ -268,7 +278,7 @@ class AuditEvent(models.Model):
     object_id = models.BigIntegerField(null=True, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)  # indexed within the review
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -281,6 +291,8 @@ class AuditEvent(models.Model):
                 condition=Q(actor__isnull=True),
             ),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            # A person's events (the trail's filter; SET_NULL when an account is deleted).
+            models.Index(fields=["actor"], name="audit_actor", condition=Q(actor__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -26,8 +26,11 @@ class DuplicatePair(models.Model):
     a separated pair is never merged again, a confirmed merge never undone by the engine.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="duplicate_pairs")
-    record_a = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    # Foreign keys indexed as the first column of pair_review_queue and pair_unique.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="duplicate_pairs", db_index=False
+    )
+    record_a = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+", db_index=False)
     record_b = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
     score = models.FloatField(default=0)
     reasons = models.JSONField(default=list, blank=True)
@@ -56,8 +59,8 @@ class DuplicatePair(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["review", "decision"], name="pair_review_decision"),
-            # The duplicate queue: a review's pending pairs, best first (#25).
+            # The duplicate queue: a review's pending pairs, best first (#25); its first two
+            # columns also count a review's pairs by decision.
             models.Index(fields=["review", "decision", "-score", "id"], name="pair_review_queue"),
         ]
 

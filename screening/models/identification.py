@@ -181,8 +181,15 @@ class RecordQuerySet(models.QuerySet["Record"]):
 class Record(models.Model):
     """One imported citation: normalised fields for matching, raw fields as the source gave."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
-    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="records")
+    # Neither foreign key has an index of its own: each leads an index below (``review``:
+    # record_review_order, ``search``: record_unique_position), and every index more is
+    # written at each imported record (#25).
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
+    search = models.ForeignKey(
+        Search, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     position = models.PositiveIntegerField(help_text="1-based position of the record in its file")
     line = models.PositiveIntegerField(help_text="Line of the file where the record starts")
     source_record_id = models.CharField(max_length=255, blank=True)
@@ -196,8 +203,10 @@ class Record(models.Model):
     volume = models.CharField(max_length=100, blank=True)
     issue = models.CharField(max_length=100, blank=True)
     pages = models.CharField(max_length=100, blank=True)
-    doi = models.CharField(max_length=255, blank=True, db_index=True)
-    pmid = models.CharField(max_length=20, blank=True, db_index=True)
+    # Not indexed: records are never looked up by DOI or PMID across reviews, and within
+    # a review the matching reads them whole (#25).
+    doi = models.CharField(max_length=255, blank=True)
+    pmid = models.CharField(max_length=20, blank=True)
     pmcid = models.CharField(max_length=20, blank=True)
     issn = models.CharField(max_length=100, blank=True)
     isbn = models.CharField(max_length=100, blank=True)

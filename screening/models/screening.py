@@ -108,8 +108,13 @@ class Vote(models.Model):
     and agreement statistics read the blind vote.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="votes")
+    # Foreign keys indexed as the first column of the indexes and constraints below.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="votes", db_index=False
+    )
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="votes", db_index=False
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes"
@@ -157,10 +162,10 @@ class Vote(models.Model):
             models.CheckConstraint(condition=Q(stage__in=Stage.values), name="vote_stage_valid"),
         ]
         indexes = [
-            models.Index(fields=["review", "stage", "reviewer"], name="vote_review_stage_user"),
             models.Index(fields=["review", "stage", "record"], name="vote_review_stage_record"),
             # A reviewer's history, newest first, walked by its key: any page of 100,000
-            # votes is read without sorting them all (#25).
+            # votes is read without sorting them all (#25). It also serves a reviewer's votes
+            # at a stage (its first three columns).
             models.Index(
                 fields=["review", "stage", "reviewer", "created_at", "id"], name="vote_history"
             ),
@@ -181,8 +186,13 @@ class OutcomeKind(models.TextChoices):
 class Outcome(models.Model):
     """A record's settled result at a stage: by agreement of its votes or by adjudication."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="outcomes")
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="outcomes")
+    # Foreign keys indexed as the first column of outcome_stage and outcome_once_per_stage.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="outcomes", db_index=False
+    )
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="outcomes", db_index=False
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices)
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.CharField(max_length=200, blank=True)
@@ -226,7 +236,10 @@ class Conflict(models.Model):
     """Votes on a record that disagree; open until an adjudicator decides."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="conflicts")
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="conflicts")
+    # Indexed as the first column of conflict_once_per_stage.
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="conflicts", db_index=False
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -253,10 +266,12 @@ class Claim(models.Model):
     are not offered the last open vote of one record at once (the vote slots stay the hard
     guarantee)."""
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    # Foreign keys indexed as the first column of claim_record_stage and
+    # claim_one_per_reviewer.
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+", db_index=False)
     stage = models.CharField(max_length=20, choices=Stage.choices)
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     expires_at = models.DateTimeField()
     walked_to = models.BigIntegerField(
@@ -320,7 +335,10 @@ class ScreeningState(models.Model):
     """
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="screening_states")
+    # Indexed as the first column of state_once_per_stage.
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="screening_states", db_index=False
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices)
     votes = models.PositiveSmallIntegerField()
     closed = models.BooleanField(default=False)
