@@ -66,7 +66,16 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
         # prepared there: PostgreSQL plans screening's hot statements once per connection
         # instead of at each request (psycopg's own settings; override them in the URL,
         # e.g. ?prepare_threshold= for a pooler that cannot keep prepared statements).
-        options: dict[str, Any] = {"server_side_binding": True, "prepare_threshold": 2}
+        # ``jit=off``: PostgreSQL compiles a query whose estimated cost passes
+        # ``jit_above_cost``, and every count over a large review passes it once the
+        # database holds many reviews: compiling took 290 ms of the PRISMA diagram's 500 at
+        # 2 million records, for queries that run in tens of milliseconds (#25). Give
+        # ``?options=`` in the URL to set other server settings instead.
+        options: dict[str, Any] = {
+            "server_side_binding": True,
+            "prepare_threshold": 2,
+            "options": "-c jit=off",
+        }
         for key, value in given.items():
             if key == "server_side_binding":
                 options[key] = value.lower() in ("1", "true", "yes", "on")

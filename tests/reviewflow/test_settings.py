@@ -57,6 +57,27 @@ def test_postgres_url_is_parsed(tmp_path):
     )
 
 
+def test_postgres_connections_run_without_jit_unless_the_url_says(tmp_path):
+    db = database_from_url("postgres://rf@db/reviews", data_dir=tmp_path)
+    assert db["OPTIONS"]["options"] == "-c jit=off"
+    given = database_from_url(
+        "postgres://rf@db/reviews?options=-c%20work_mem%3D64MB", data_dir=tmp_path
+    )
+    assert given["OPTIONS"]["options"] == "-c work_mem=64MB"
+
+
+@pytest.mark.django_db
+def test_a_postgresql_connection_has_jit_off():
+    from django.db import connection
+
+    from tests.conftest import needs_postgresql
+
+    needs_postgresql()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
 def test_sqlite_urls_follow_the_usual_slashes(tmp_path):
     assert database_from_url(f"sqlite:///{tmp_path}/a.db", data_dir=tmp_path)["NAME"] == str(
         tmp_path / "a.db"
