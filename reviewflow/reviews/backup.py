@@ -347,7 +347,7 @@ def backup_review(*, review: Review, path: Path) -> BackupSummary:
                 # Rows go to a scratch file first: a zip takes one entry at a time, and
                 # the stored files of these rows go in as entries of their own meanwhile.
                 with tempfile.TemporaryFile(dir=path.parent) as out:
-                    for obj in rows.iterator(chunk_size=2000):
+                    for obj in _in_pk_order(rows):
                         row: dict[str, Any] = {"pk": obj.pk, "fields": {}}
                         for f in mp.fields:
                             value = getattr(obj, f.attname)
@@ -390,6 +390,17 @@ def backup_review(*, review: Review, path: Path) -> BackupSummary:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return BackupSummary(path=path, counts=counts, files=files, missing_files=missing)
+
+
+def _in_pk_order(rows: models.QuerySet[Any], chunk: int = 2000) -> Iterator[Any]:
+    """``rows`` by primary key, ``chunk`` at a time: their keys first (a sort of integers),
+    then each chunk as a range of the primary key's index. One ``ORDER BY pk`` over a
+    100,000-record review sorted its wide rows on disk: 11 s of a 34 s backup in a database
+    of 200 reviews, 2 s with the review alone (#25)."""
+    keys = list(rows.values_list("pk", flat=True))
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        yield from rows.filter(pk__gte=part[0], pk__lte=part[-1])
 
 
 def _through(m: models.ManyToManyField[Any, Any]) -> tuple[Any, str, str]:

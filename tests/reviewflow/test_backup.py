@@ -231,6 +231,29 @@ def test_a_review_round_trips_with_its_counts_prisma_and_links(full_review, tmp_
     assert restored.pilot_rounds.get().records.count() == 2
 
 
+def test_a_backup_reads_rows_by_ranges_of_their_keys(full_review, tmp_path, monkeypatch):
+    # One ORDER BY id over a 100,000-record review sorted its wide rows on disk (11 s of a
+    # 34 s backup among 200 reviews): the keys are read first, then a range at a time.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    whole = tmp_path / "whole.zip"
+    backup_review(review=full_review, path=whole)
+    chunk = backup._in_pk_order.__defaults__
+    monkeypatch.setattr(backup._in_pk_order, "__defaults__", (2,))
+    with CaptureQueriesContext(connection) as queries:
+        summary = backup_review(review=full_review, path=tmp_path / "by-two.zip")
+    assert chunk == (2000,)
+    records = summary.counts["screening.record"]
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "screening_record"."id",')]
+    assert len(reads) == -(-records // 2) and records > 4
+    assert all('"screening_record"."id" >=' in sql and '"id" <=' in sql for sql in reads)
+    with zipfile.ZipFile(whole) as a, zipfile.ZipFile(tmp_path / "by-two.zip") as b:
+        for name in a.namelist():
+            if name.startswith("data/"):
+                assert a.read(name) == b.read(name), name
+
+
 def test_restore_into_an_emptied_database_creates_missing_users(full_review, tmp_path, owner):
     path = tmp_path / "msc.zip"
     backup_review(review=full_review, path=path)
