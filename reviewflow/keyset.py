@@ -8,7 +8,10 @@ that PostgreSQL answers from an index on the key, SQLite by Django's expansion),
 first, the next, the previous and the last page cost the same wherever they are.
 
 The key is the list's order, ending in a unique column (a record's ``(search_id,
-position)``, an event's ``(created_at, id)``), all ascending or all descending.
+position)``, an event's ``(created_at, id)``), of columns that are never null. All
+ascending or all descending, it is one row comparison; in mixed directions (a duplicate
+pair's ``(-score, id)``) its first column is bounded alone and ties are sorted out by the
+rest.
 
 What a page still offers a person: the count of matching rows (one ``COUNT``, as before),
 "page X of Y", and links to the first, previous, next and last page. The page's number
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from django.db.models import F, Model, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import QueryDict
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -64,15 +67,15 @@ def _encode(number: int, key: Sequence[Any]) -> str:
 
 @dataclass(frozen=True)
 class Keyset:
-    """A list's order as a key: field names, each ``-`` prefixed when the list is
-    descending (all or none), the last one unique."""
+    """A list's order as a key: field names, each ``-`` prefixed where the list is
+    descending, the last one unique, none nullable."""
 
     order: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        descending = {name.startswith("-") for name in self.order}
-        if len(descending) != 1:
-            raise ValueError(f"{self.order}: a keyset runs all ascending or all descending")
+    @property
+    def uniform(self) -> bool:
+        """All ascending or all descending: a row comparison, that an index answers."""
+        return len({name.startswith("-") for name in self.order}) == 1
 
     @property
     def descending(self) -> bool:
@@ -84,7 +87,7 @@ class Keyset:
 
     @property
     def reversed_order(self) -> tuple[str, ...]:
-        return tuple(name if self.descending else f"-{name}" for name in self.names)
+        return tuple(name[1:] if name.startswith("-") else f"-{name}" for name in self.order)
 
     def key_of(self, row: Any) -> list[Any]:
         return [getattr(row, name) for name in self.names]
@@ -106,7 +109,9 @@ class Keyset:
         for field_name, value in zip(self.names, values, strict=True):
             model_field: Any = model._meta.get_field(field_name.removesuffix("_id"))
             target = getattr(model_field, "target_field", model_field)
-            if not isinstance(value, str | int) or isinstance(value, bool):
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise BadCursor(message, field=name)
+            if isinstance(value, float) and not math.isfinite(value):
                 raise BadCursor(message, field=name)
             try:
                 key.append(target.to_python(value))
@@ -198,10 +203,26 @@ class KeysetPage(Generic[M]):
 
 def _after(qs: QuerySet[M], keyset: Keyset, key: list[Any], *, forward: bool) -> QuerySet[M]:
     """Rows whose key comes after ``key`` in the list's order (``forward``) or before it."""
-    columns = Tuple(*(F(name) for name in keyset.names))
-    greater = forward != keyset.descending
-    lookup = TupleGreaterThan if greater else TupleLessThan
-    return qs.filter(lookup(columns, tuple(key)))
+    if keyset.uniform:
+        columns = Tuple(*(F(name) for name in keyset.names))
+        greater = forward != keyset.descending
+        lookup = TupleGreaterThan if greater else TupleLessThan
+        return qs.filter(lookup(columns, tuple(key)))
+    return qs.filter(_beyond(keyset.order, key, forward=forward))
+
+
+def _beyond(order: Sequence[str], key: Sequence[Any], *, forward: bool) -> Q:
+    """A key of mixed directions (``-score``, ``id``): the rows after ``key`` (before it,
+    not ``forward``). The first column is bounded on its own (``score <= x``), so an index
+    on the order is walked from ``key`` on, and the rows that tie on it are sorted out by
+    the rest: ``NOT (score = x AND NOT rest after)``."""
+    name, *rest = order
+    column, descending = name.lstrip("-"), name.startswith("-")
+    up = forward != descending
+    if not rest:
+        return Q(**{f"{column}__{'gt' if up else 'lt'}": key[0]})
+    tail = _beyond(rest, key[1:], forward=forward)
+    return Q(**{f"{column}__{'gte' if up else 'lte'}": key[0]}) & ~(Q(**{column: key[0]}) & ~tail)
 
 
 def keyset_page(

@@ -13,6 +13,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.keyset import Keyset, KeysetPagination
 from reviewflow.params import choice_param
 from reviewflow.reviews.access import ReviewAccess, get_review_for
 from reviewflow.reviews.models import Role
@@ -101,6 +102,10 @@ def _detail(conflict: Conflict, access: ReviewAccess) -> ConflictDetail:
     return detail
 
 
+class ConflictPagination(KeysetPagination):
+    keyset = Keyset(("created_at", "id"))  # oldest first
+
+
 @extend_schema(
     parameters=[OpenApiParameter("stage", str, description="title-abstract or full-text")]
 )
@@ -110,6 +115,7 @@ class ConflictListView(ListAPIView):
     number of queries per page."""
 
     serializer_class = ConflictSerializer
+    pagination_class = ConflictPagination  # by key: deep pages cost no more (#25)
 
     def get_queryset(self) -> Any:
         self.access = get_review_for(self.request.user, self.kwargs["slug"])

@@ -11,6 +11,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from reviewflow.keyset import Keyset, KeysetPagination
 from reviewflow.params import choice_param
 from reviewflow.reviews.access import get_review_for, signed_in_user
 from reviewflow.reviews.models import Role
@@ -63,6 +64,10 @@ class ResolvePairSerializer(serializers.Serializer):
     primary = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
+class DuplicatePairPagination(KeysetPagination):
+    keyset = Keyset(("-score", "id"))  # the queue's order: best first
+
+
 @extend_schema(
     parameters=[
         OpenApiParameter(
@@ -74,6 +79,7 @@ class DuplicateListView(ListAPIView):
     """Pairs the matching engine found; by default the ones waiting for a person."""
 
     serializer_class = DuplicatePairSerializer
+    pagination_class = DuplicatePairPagination  # by key: deep pages cost no more (#25)
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"])

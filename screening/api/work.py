@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviewflow.errors import ReviewflowError
+from reviewflow.keyset import Keyset, KeysetPagination
 from reviewflow.params import text_param
 from reviewflow.reviews.access import get_review_for
 from reviewflow.reviews.models import Role
@@ -131,6 +132,10 @@ def _made(made: list[ScreeningAssignment]) -> dict[str, Any]:
     }
 
 
+class AssignmentPagination(KeysetPagination):
+    keyset = Keyset(("id",))  # in the order they were assigned
+
+
 @extend_schema(
     parameters=[OpenApiParameter("reviewer", str, description="Owners: one reviewer's only")]
 )
@@ -140,6 +145,7 @@ class AssignmentListView(ListAPIView):
     each. Running it again tops up."""
 
     serializer_class = AssignmentSerializer
+    pagination_class = AssignmentPagination  # by key: deep pages cost no more (#25)
 
     def get_queryset(self) -> Any:
         access = get_review_for(self.request.user, self.kwargs["slug"], role=Role.REVIEWER)

@@ -16,11 +16,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from reviewflow.keyset import Keyset, _encode
+from reviewflow.keyset import _encode
 from screening.models import Record
 from tests.screening.screening_fixtures import import_records
 
 pytestmark = pytest.mark.django_db
+
+STAGE = "title-abstract"
 
 _NEXT = re.compile(r'<a href="\?([^"]*)" rel="next">')
 _PREV = re.compile(r'<a href="\?([^"]*)" rel="prev">')
@@ -182,9 +184,72 @@ def test_records_api_answers_a_malformed_cursor_with_a_400_naming_it(
     assert response.json()["field"] == "page"
 
 
-def test_a_keyset_runs_one_way() -> None:
-    with pytest.raises(ValueError, match="all ascending or all descending"):
-        Keyset(("-created_at", "id"))
+# ------------------------------------------------------------------------------ pairs
+
+
+@pytest.fixture
+def many_pairs(review: Any, many_records: list[int]) -> list[int]:
+    """180 duplicate pairs, scores in seven values (ties broken by id), in the queue's
+    order: best first, then by id."""
+    from screening.models import DuplicatePair
+
+    DuplicatePair.objects.bulk_create(
+        DuplicatePair(
+            review=review,
+            record_a_id=many_records[i],
+            record_b_id=many_records[i + 1],
+            score=round(0.5 + (i * 37 % 7) / 20, 2),
+        )
+        for i in range(180)
+    )
+    return list(
+        DuplicatePair.objects.filter(review=review)
+        .order_by("-score", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def test_a_keyset_in_mixed_directions_walks_both_ways(
+    review: Any, owner: Any, many_pairs: list[int]
+) -> None:
+    # The duplicate queue is best first, ties by id: a key of mixed directions.
+    client = api(owner)
+    base = f"/api/v1/reviews/{review.slug}/duplicates/"
+    seen, count = _walk_api(client, base)
+    assert seen == many_pairs and count == 180
+    back, url = [], client.get(base, {"page": "last"}).json()
+    while True:
+        back = [row["id"] for row in url["results"]] + back
+        if not url["previous"]:
+            break
+        assert "before=" in url["previous"] or url["previous"].endswith("/duplicates/")
+        url = client.get(url["previous"]).json()
+    assert back == many_pairs
+    for number in (2, 3):  # a jump by number (of 4), from the front and from the back
+        response, offsets = _get(client, f"{base}?page={number}")
+        assert [r["id"] for r in response.json()["results"]] == many_pairs[
+            (number - 1) * 50 : number * 50
+        ]
+        assert len(offsets) == 1 and "LIMIT 1 OFFSET" in offsets[0]
+
+
+def test_the_conflicts_and_assignments_apis_walk_by_key(
+    review: Any, owner: Any, reviewer: Any, many_records: list[int]
+) -> None:
+    from screening.models import Conflict, ScreeningAssignment
+
+    Conflict.objects.bulk_create(
+        Conflict(review=review, record_id=pk, stage=STAGE) for pk in many_records[:120]
+    )
+    ScreeningAssignment.objects.bulk_create(
+        ScreeningAssignment(review=review, record_id=pk, stage=STAGE, reviewer=reviewer)
+        for pk in many_records[:130]
+    )
+    conflicts = list(Conflict.objects.order_by("created_at", "id").values_list("pk", flat=True))
+    assigned = list(ScreeningAssignment.objects.order_by("id").values_list("pk", flat=True))
+    stage_api = f"/api/v1/reviews/{review.slug}/screening/{STAGE}"
+    assert _walk_api(api(owner), f"/api/v1/reviews/{review.slug}/conflicts/") == (conflicts, 120)
+    assert _walk_api(api(reviewer), f"{stage_api}/assignments/") == (assigned, 130)
 
 
 # ------------------------------------------------------------------------------ a walk

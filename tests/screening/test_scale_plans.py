@@ -396,6 +396,10 @@ HOT_PATHS: dict[str, Callable[[Any, str], None]] = {
     "PRISMA page": lambda c, s: _page(c, f"/r/{s}/prisma/"),
     "duplicate pairs page": lambda c, s: _page(c, f"/r/{s}/duplicates/"),
     "duplicate pairs (API)": lambda c, s: _page(c, f"/api/v1/reviews/{s}/duplicates/"),
+    "duplicate pairs (API), deep page by cursor": lambda c, s: _follow_next(
+        c, f"/api/v1/reviews/{s}/duplicates/?decision=all&page=2"
+    ),
+    "open conflicts (API)": lambda c, s: _page(c, f"/api/v1/reviews/{s}/conflicts/"),
     "export of all records (CSV)": lambda c, s: _page(c, f"/r/{s}/exports/records-all.csv"),
     "export of included records (RIS)": lambda c, s: _page(
         c, f"/r/{s}/exports/records-ta-included.ris"
