@@ -58,7 +58,10 @@ class Viewer {
       else if (e.key === "PageUp") { e.preventDefault(); this.go(this.page - 1); }
     });
     let resize = null;
-    new ResizeObserver(() => { clearTimeout(resize); resize = setTimeout(() => this.render(), 150); }).observe(this.pageBox);
+    // Drawn again only when the width changed: the observer also fires once when it starts,
+    // and a redraw at the same size blanks the canvas and drops the reader's selection.
+    const resized = () => { if (this.pageBox.clientWidth !== this.drawnWidth) this.render(); };
+    new ResizeObserver(() => { clearTimeout(resize); resize = setTimeout(resized, 150); }).observe(this.pageBox);
   }
 
   async open() {
@@ -121,7 +124,8 @@ class Viewer {
     const entry = await this.pageText(number);
     if (number !== this.page) return;
     const base = page.getViewport({ scale: 1 });
-    const scale = Math.max(0.5, (this.pageBox.clientWidth || base.width) / base.width);
+    this.drawnWidth = this.pageBox.clientWidth;
+    const scale = Math.max(0.5, (this.drawnWidth || base.width) / base.width);
     const viewport = page.getViewport({ scale });
     const ratio = window.devicePixelRatio || 1;
     this.canvas.width = Math.floor(viewport.width * ratio);
