@@ -87,7 +87,7 @@ def test_viewer_marks_terms_turns_pages_searches_and_quotes_reach_consensus(
     screenshot(page, "pdf-viewer-screening")
     # A new width draws the page anew (and only a new width: the resize observer also fires
     # once as it starts, and a redraw at the same size blanked the canvas and dropped the
-    # reader's selection, which made two tests here fail under load).
+    # reader's selection: the likely cause of two failures here under load).
     width = viewer.locator("canvas").evaluate("c => c.width")
     page.set_viewport_size({"width": 1100, "height": 900})
     expect(viewer.locator("canvas")).not_to_have_attribute("width", str(width))
