@@ -25,8 +25,10 @@ Run by hand (not in tests)::
    ``--reviewers`` API reviewers of the big review (``bench/screening.py``'s ``Reviewer``:
    ``next`` then a vote, ``--think`` seconds reading between) for ``--duration`` seconds,
    in the hosted database together with ``--others`` reviewers spread over the next largest
-   reviews, and in the fresh database alone. Printed: p95 of next + vote inside Django
-   (``Server-Timing``) and at the client, for the big review's reviewers only.
+   reviews, and in the fresh database alone; hosted and fresh in turn, ``--load-runs``
+   times each (one run's p95 moves by several ms: the runs are pooled). Printed: p95 of
+   next + vote inside Django (``Server-Timing``) and at the client, for the big review's
+   reviewers only, over all runs, and each run's own p95.
 4. **Pages of the big review**: the records list (first and a deep page, HTML and API),
    PRISMA (JSON and page), the duplicate queue and the CSV export of all records, each
    timed (median of ``--repeat``) through Django's test client in a subprocess.
@@ -197,13 +199,27 @@ def run_load(
     client_ms = [v for tally in mine for v in tally.pairs_ms]
     every = [t.tally for t in threads]
     return {
-        "pairs": len(server_ms),
+        "server_ms": server_ms,
+        "client_ms": client_ms,
         "all_pairs": sum(len(t.server_ms) for t in every),
-        "server_p95": base.percentile(server_ms, 95),
-        "server_p50": base.percentile(server_ms, 50),
-        "client_p95": base.percentile(client_ms, 95),
         "errors": sum(t.errors for t in every),
         "samples": [s for t in every for s in t.samples][:3],
+    }
+
+
+def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The load runs of one database together: percentiles over every pair timed, and each
+    run's own p95 (their spread shows how far one run's p95 can be trusted)."""
+    server = [v for r in runs for v in r["server_ms"]]
+    return {
+        "pairs": len(server),
+        "all_pairs": sum(r["all_pairs"] for r in runs),
+        "server_p95": base.percentile(server, 95),
+        "server_p50": base.percentile(server, 50),
+        "client_p95": base.percentile([v for r in runs for v in r["client_ms"]], 95),
+        "run_p95s": [base.percentile(r["server_ms"], 95) for r in runs],
+        "errors": sum(r["errors"] for r in runs),
+        "samples": [s for r in runs for s in r["samples"]][:3],
     }
 
 
@@ -283,15 +299,19 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"  fresh database (the big review alone): {_mb(fresh['bytes'])}")
 
-        loads = {}
-        for name, url in (("hosted", args.database_url), ("fresh", args.fresh_url)):
-            build = builds[name]
-            pairs = list(zip(build["slugs"], build["tokens"], strict=True))
-            chosen = [p for p in pairs if p[0] == BIG][: args.reviewers]
-            if name == "hosted":
-                chosen += [p for p in pairs if p[0] != BIG][: args.others]
-            print(f"screening load on {name}: {len(chosen)} reviewers …", flush=True)
-            loads[name] = run_load(url, data_dir, chosen, args.duration, think)
+        # Hosted and fresh in turn, ``--load-runs`` times each: one run's p95 moves by
+        # several ms from run to run (a few hundred pairs), so the runs are pooled.
+        runs: dict[str, list[dict[str, Any]]] = {"hosted": [], "fresh": []}
+        for n in range(args.load_runs):
+            for name, url in (("hosted", args.database_url), ("fresh", args.fresh_url)):
+                build = builds[name]
+                pairs = list(zip(build["slugs"], build["tokens"], strict=True))
+                chosen = [p for p in pairs if p[0] == BIG][: args.reviewers]
+                if name == "hosted":
+                    chosen += [p for p in pairs if p[0] != BIG][: args.others]
+                print(f"screening load on {name} ({n + 1}): {len(chosen)} reviewers …", flush=True)
+                runs[name].append(run_load(url, data_dir, chosen, args.duration, think))
+        loads = {name: pooled(these) for name, these in runs.items()}
         pages = {
             name: _worker(url, data_dir, "pages", str(args.repeat), str(args.big))
             for name, url in (("hosted", args.database_url), ("fresh", args.fresh_url))
@@ -316,7 +336,10 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
 
     h, f = loads["hosted"], loads["fresh"]
-    print(f"\nNext + vote of the big review's {args.reviewers} reviewers, {args.duration:.0f} s")
+    print(
+        f"\nNext + vote of the big review's {args.reviewers} reviewers, {args.load_runs} runs "
+        f"of {args.duration:.0f} s each"
+    )
     print(f"{'':34}{'hosted':>10}{'fresh':>10}{'ratio':>8}")
     for label, key in (
         ("p95 inside Django (ms)", "server_p95"),
@@ -325,6 +348,11 @@ def run(args: argparse.Namespace) -> int:
     ):
         print(f"{label:34}{_ms(h[key]):>10}{_ms(f[key]):>10}{_ratio(h[key], f[key]):>8}")
     print(f"{'pairs timed (all reviewers)':34}{h['pairs']:>5} ({h['all_pairs']}){f['pairs']:>10}")
+    each = ", ".join
+    print(
+        f"p95 of each run: hosted {each(_ms(v) for v in h['run_p95s'])}; "
+        f"fresh {each(_ms(v) for v in f['run_p95s'])}"
+    )
     if h["errors"] or f["errors"]:
         print(f"errors: hosted {h['errors']}, fresh {f['errors']}: {h['samples'] + f['samples']}")
     print(f"\nPages of the {args.big:,}-record review (median of {args.repeat}, ms)")
@@ -412,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviewers", type=int, default=20)
     parser.add_argument("--others", type=int, default=20)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--load-runs", type=int, default=3, help="load runs per database")
     parser.add_argument("--think", default="1:3", help="seconds reading, MIN:MAX; 0 for none")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=HOSTED_URL)

@@ -253,6 +253,14 @@ class Record(models.Model):
         ]
         indexes = [
             models.Index(fields=["review", "year"], name="record_review_year"),
+            # A review's merged records (the duplicates page's counts, merges to undo): without
+            # it, at 2 million records, the planner read every review's merged records through
+            # the foreign key's index of ``duplicate_of`` (#25).
+            models.Index(
+                fields=["review", "duplicate_of"],
+                name="record_review_merged",
+                condition=Q(duplicate_of__isnull=False),
+            ),
             # The records list's order within the review: walked, not filtered from every
             # review's records in (search, position) order (#25).
             models.Index(fields=["review", "search", "position"], name="record_review_order"),
