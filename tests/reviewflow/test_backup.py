@@ -17,8 +17,9 @@ from extraction.models import Form
 from extraction.services.forms import new_form_version
 from reviewflow.errors import ReviewflowError
 from reviewflow.reviews import backup
-from reviewflow.reviews.backup import backup_plan, backup_review, restore_review
+from reviewflow.reviews.backup import backup_plan, backup_review
 from reviewflow.reviews.models import AuditEvent, Review
+from reviewflow.reviews.restore import restore_review
 from screening.models import (
     Conflict,
     DuplicatePair,

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewflow.errors import ReviewflowError
-from reviewflow.reviews.backup import restore_review
+from reviewflow.reviews.restore import restore_review
 
 
 class Command(BaseCommand):
